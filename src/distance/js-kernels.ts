@@ -1,0 +1,120 @@
+// The plain TypeScript reference backend: the same surface as the WebAssembly kernels, over an
+// arena backed by a growable (Shared)ArrayBuffer. Always available; the oracle the SIMD kernels
+// are tested against. Accumulates in float64.
+import { Arena, type ArenaHandle, type Kernels } from './kernels.js';
+
+const MAX_BYTES = 2 ** 32;
+
+/** An arena over a growable SharedArrayBuffer (or a resizable ArrayBuffer where SAB is missing). */
+export class JsArena extends Arena {
+  readonly kernels: Kernels;
+  readonly shared: boolean;
+  private readonly buffer: SharedArrayBuffer | ArrayBuffer;
+
+  constructor(initialBytes: number, existing?: SharedArrayBuffer) {
+    super();
+    if (existing) {
+      this.buffer = existing;
+      this.shared = true;
+    } else if (typeof SharedArrayBuffer === 'function') {
+      this.buffer = new SharedArrayBuffer(initialBytes, { maxByteLength: MAX_BYTES });
+      this.shared = true;
+    } else {
+      this.buffer = new ArrayBuffer(initialBytes, { maxByteLength: MAX_BYTES });
+      this.shared = false;
+    }
+    this.kernels = jsKernels(this);
+  }
+  protected currentBuffer(): ArrayBufferLike { return this.buffer; }
+  grow(bytes: number): void {
+    if (bytes <= this.buffer.byteLength) return;
+    if (this.buffer instanceof ArrayBuffer) this.buffer.resize(bytes);
+    else this.buffer.grow(bytes);
+  }
+  handle(): ArenaHandle | null {
+    return this.buffer instanceof SharedArrayBuffer ? { backend: 'js-reference', buffer: this.buffer } : null;
+  }
+}
+
+function jsKernels(arena: Arena): Kernels {
+  const dotF32 = (a: number, b: number, dim: number): number => {
+    const f = arena.f32();
+    let s = 0;
+    for (let j = 0, x = a >> 2, y = b >> 2; j < dim; j++) s += f[x + j] * f[y + j];
+    return Math.fround(s);
+  };
+  const l2sqF32 = (a: number, b: number, dim: number): number => {
+    const f = arena.f32();
+    let s = 0;
+    for (let j = 0, x = a >> 2, y = b >> 2; j < dim; j++) { const d = f[x + j] - f[y + j]; s += d * d; }
+    return Math.fround(s);
+  };
+  const dotI8 = (a: number, b: number, dim: number): number => {
+    const v = arena.i8();
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += v[a + j] * v[b + j];
+    return s;
+  };
+  const l2sqI8 = (a: number, b: number, dim: number): number => {
+    const v = arena.i8();
+    let s = 0;
+    for (let j = 0; j < dim; j++) { const d = v[a + j] - v[b + j]; s += d * d; }
+    return s;
+  };
+  return {
+    name: 'js-reference',
+    dotF32,
+    l2sqF32,
+    scanDotF32(q, rows, n, dim, out) {
+      const f = arena.f32();
+      for (let i = 0; i < n; i++) f[(out >> 2) + i] = dotF32(q, rows + i * dim * 4, dim);
+    },
+    scanL2sqF32(q, rows, n, dim, out) {
+      const f = arena.f32();
+      for (let i = 0; i < n; i++) f[(out >> 2) + i] = l2sqF32(q, rows + i * dim * 4, dim);
+    },
+    gatherDotF32(q, rows, slots, count, dim, out) {
+      const f = arena.f32(), s = arena.i32();
+      for (let i = 0; i < count; i++) f[(out >> 2) + i] = dotF32(q, rows + s[(slots >> 2) + i] * dim * 4, dim);
+    },
+    gatherL2sqF32(q, rows, slots, count, dim, out) {
+      const f = arena.f32(), s = arena.i32();
+      for (let i = 0; i < count; i++) f[(out >> 2) + i] = l2sqF32(q, rows + s[(slots >> 2) + i] * dim * 4, dim);
+    },
+    packQueriesF32(qs, nq, dim, out) {
+      const f = arena.f32();
+      const panels = (nq + 3) >> 2;
+      for (let p = 0; p < panels; p++) {
+        for (let l = 0; l < 4; l++) {
+          const qi = p * 4 + l;
+          for (let j = 0; j < dim; j++) {
+            f[(out >> 2) + p * dim * 4 + j * 4 + l] = qi < nq ? f[(qs >> 2) + qi * dim + j] : 0;
+          }
+        }
+      }
+    },
+    blockDotF32(qp, rows, n, dim, out) {
+      const f = arena.f32();
+      const panel = dim * 4;
+      for (let i = 0; i < n; i++) {
+        const r = (rows >> 2) + i * dim;
+        for (let lane = 0; lane < 8; lane++) {
+          const base = (qp >> 2) + (lane >> 2) * panel + (lane & 3);
+          let s = 0;
+          for (let j = 0; j < dim; j++) s += f[base + j * 4] * f[r + j];
+          f[(out >> 2) + i * 8 + lane] = s;
+        }
+      }
+    },
+    dotI8,
+    l2sqI8,
+    scanDotI8(q, rows, n, dim, out) {
+      const o = arena.i32();
+      for (let i = 0; i < n; i++) o[(out >> 2) + i] = dotI8(q, rows + i * dim, dim);
+    },
+    scanL2sqI8(q, rows, n, dim, out) {
+      const o = arena.i32();
+      for (let i = 0; i < n; i++) o[(out >> 2) + i] = l2sqI8(q, rows + i * dim, dim);
+    },
+  };
+}

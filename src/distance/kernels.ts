@@ -1,0 +1,94 @@
+// The kernel seam: the memory where rows live (an Arena) and the kernels that run over it.
+//
+// Every kernel argument that names data is a byte offset into the arena; rows are row-major
+// (`rows + (i * dim + j) * 4` for f32, `rows + i * dim + j` for i8). One call handles a whole block
+// of rows, so the cost of crossing into WebAssembly is paid once per block, never per pair.
+// Two backends implement the same surface: WebAssembly SIMD128 (wasm-kernels.ts) and a plain
+// TypeScript reference (js-kernels.ts).
+
+/** The name a backend reports in stats and bench output. */
+export type KernelName = 'wasm-simd128' | 'js-reference';
+
+/** Distance kernels over one arena. All pointers are byte offsets; f32 pointers are 4-aligned. */
+export interface Kernels {
+  readonly name: KernelName;
+  /** dot(a, b) over `dim` f32 values. */
+  dotF32(a: number, b: number, dim: number): number;
+  /** |a - b|^2 over `dim` f32 values. */
+  l2sqF32(a: number, b: number, dim: number): number;
+  /** out[i] = dot(q, row i), i in [0, n). */
+  scanDotF32(q: number, rows: number, n: number, dim: number, out: number): void;
+  /** out[i] = |q - row i|^2, i in [0, n). */
+  scanL2sqF32(q: number, rows: number, n: number, dim: number, out: number): void;
+  /** out[i] = dot(q, row slots[i]), slots an i32 array of `count` entries. */
+  gatherDotF32(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  /** out[i] = |q - row slots[i]|^2. */
+  gatherL2sqF32(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  /** Packs nq queries [nq][dim] into ceil(nq/4) transposed panels [dim][4] (zero-padded). */
+  packQueriesF32(qs: number, nq: number, dim: number, out: number): void;
+  /** Dot products of 8 packed queries (two panels at qp) with rows [0, n): out[i*8 + lane]. */
+  blockDotF32(qp: number, rows: number, n: number, dim: number, out: number): void;
+  /** dot(a, b) over `dim` int8 values, exact, as an integer. */
+  dotI8(a: number, b: number, dim: number): number;
+  /** |a - b|^2 over `dim` int8 values, exact, as an integer. */
+  l2sqI8(a: number, b: number, dim: number): number;
+  /** out[i] = dot(q, row i) over int8 rows, i32 results. */
+  scanDotI8(q: number, rows: number, n: number, dim: number, out: number): void;
+  /** out[i] = |q - row i|^2 over int8 rows, i32 results. */
+  scanL2sqI8(q: number, rows: number, n: number, dim: number, out: number): void;
+}
+
+/** What a worker thread needs to open the same arena over the same memory. */
+export type ArenaHandle =
+  | { readonly backend: 'wasm-simd128'; readonly memory: WebAssembly.Memory }
+  | { readonly backend: 'js-reference'; readonly buffer: SharedArrayBuffer };
+
+/**
+ * A growable block of linear memory with the kernels bound to it. Growing replaces the buffer, so
+ * typed-array views must be re-derived after `grow` (the accessors below do that); never keep one
+ * across an allocation.
+ */
+export abstract class Arena {
+  abstract readonly kernels: Kernels;
+  /** True when the memory is shared and can be handed to worker threads. */
+  abstract readonly shared: boolean;
+  protected abstract currentBuffer(): ArrayBufferLike;
+  /** Grows the memory to at least `bytes` bytes (contents preserved, new bytes zero). */
+  abstract grow(bytes: number): void;
+  /** A handle for worker threads, or null when the memory is not shared. */
+  abstract handle(): ArenaHandle | null;
+
+  private viewBuffer: ArrayBufferLike | null = null;
+  private viewLength = -1;
+  private _f32!: Float32Array;
+  private _i32!: Int32Array;
+  private _u8!: Uint8Array;
+  private _i8!: Int8Array;
+
+  private refresh(): void {
+    const buffer = this.currentBuffer();
+    if (buffer !== this.viewBuffer || buffer.byteLength !== this.viewLength) {
+      this.viewBuffer = buffer;
+      this.viewLength = buffer.byteLength;
+      this._f32 = new Float32Array(buffer);
+      this._i32 = new Int32Array(buffer);
+      this._u8 = new Uint8Array(buffer);
+      this._i8 = new Int8Array(buffer);
+    }
+  }
+  /** Size of the memory in bytes. */
+  get byteLength(): number { return this.currentBuffer().byteLength; }
+  /** A float32 view of the whole memory (index = byte offset / 4). */
+  f32(): Float32Array { this.refresh(); return this._f32; }
+  /** An int32 view of the whole memory (index = byte offset / 4). */
+  i32(): Int32Array { this.refresh(); return this._i32; }
+  /** A byte view of the whole memory. */
+  u8(): Uint8Array { this.refresh(); return this._u8; }
+  /** A signed byte view of the whole memory. */
+  i8(): Int8Array { this.refresh(); return this._i8; }
+}
+
+/** Rounds `bytes` up to a multiple of `align` (a power of two). */
+export function alignUp(bytes: number, align = 64): number {
+  return Math.ceil(bytes / align) * align;
+}

@@ -1,0 +1,15 @@
+// Public API of nearest: re-exports only.
+export { NearestError, type ErrorCode } from './errors.js';
+export type { Metric } from './distance/metric.js';
+export type { KernelName } from './distance/kernels.js';
+export type { BackendChoice } from './distance/backend.js';
+export { kernels } from './kernels-info.js';
+export { FlatIndex, type FlatIndexOptions, type IndexStats } from './index/flat.js';
+export { knn, type KnnOptions, type KnnResult } from './index/knn.js';
+export { normalize } from './index/normalize.js';
+export type { BatchOptions, BatchResult, IdFilter, SearchHit, SearchOptions, VectorIndex, RemovableIndex } from './index/types.js';
+export type { VectorLike, VectorsLike } from './index/validate.js';
+export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
+export { compileFilter } from './store/filter.js';
+export { readIdx, readIdxFile } from './io/idx-ubyte.js';
+export { loadFashionMnist, clusteredDataset, rng, type Dataset } from './io/datasets.js';

@@ -1,0 +1,319 @@
+// FlatIndex: exact k-nearest-neighbour search over float32 rows (FAISS IndexFlat semantics), and
+// the oracle every approximate index is tested against.
+//
+// Single queries scan the rows in chunks with the SIMD scan kernels (memory-bound: one pass over
+// n·dim·4 bytes) and keep a bounded heap. Batches run the register-blocked dot kernel over packed
+// query panels on all cores (compute-bound), then re-score each query's candidates with the same
+// kernels as single search, so both paths return identical results.
+import { NearestError, invalidArgument } from '../errors.js';
+import type { BackendChoice } from '../distance/backend.js';
+import { BatchMetric, batchScratchBytes, UNIT, type BatchParams } from '../distance/batch.js';
+import { alignUp } from '../distance/kernels.js';
+import { keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
+import { availableThreads, runBatchParallel } from '../distance/thread-pool.js';
+import { TopK } from '../distance/topk.js';
+import { CHUNK, RowStore } from '../storage/row-store.js';
+import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
+
+/** Options of `new FlatIndex(...)`. */
+export interface FlatIndexOptions {
+  /** Vector dimension, 1 to 65536. */
+  dim: number;
+  /** Similarity measure; default 'cosine'. */
+  metric?: Metric;
+  /** Kernel backend: 'auto' (WebAssembly SIMD when available), 'wasm' (required) or 'js'. */
+  backend?: BackendChoice;
+  /** Default threads for searchBatch (the calling thread included); default: all cores. */
+  threads?: number;
+}
+
+/** Statistics of an index. */
+export interface IndexStats {
+  /** Kernel backend in use: 'wasm-simd128' or 'js-reference'. */
+  kernels: string;
+  size: number;
+  dim: number;
+  metric: Metric;
+  /** Bytes held: kernel memory (rows and scratch) plus id maps and norms. */
+  memoryBytes: number;
+}
+
+const QUERY_CHUNK = 1024;
+
+/** Turns an id filter into a predicate (validated once per call). */
+export function toIdPredicate(filter: unknown, where: string): ((id: number) => boolean) | null {
+  if (filter === undefined) return null;
+  if (typeof filter === 'function') return filter as (id: number) => boolean;
+  if (filter instanceof Set) return (id) => (filter as ReadonlySet<number>).has(id);
+  throw invalidArgument(`${where}: filter must be a function (id) => boolean or a Set of ids, got ${describe(filter)}`, { where });
+}
+
+/**
+ * Exact search. `new FlatIndex({ dim, metric })`; `add` appends rows (ids default to consecutive
+ * integers from the current size); `search` and `searchBatch` return the exact k best, best first,
+ * ties broken by the smaller id. Memory: n·dim·4 bytes of rows plus 16 bytes per row.
+ */
+export class FlatIndex implements VectorIndex, RemovableIndex {
+  readonly dim: number;
+  readonly metric: Metric;
+  /** Default threads for searchBatch. */
+  readonly threads: number;
+  private readonly rows: RowStore;
+  /** slot -> id. */
+  private slotIds = new Float64Array(16);
+  /** id -> slot. */
+  private readonly idSlots = new Map<number, number>();
+  /** slot -> |x|^2 (euclidean) or 1/|x| (cosine, 0 for zero rows); empty for dot. */
+  private norms = new Float64Array(16);
+  /** Next id handed out when `add` is called without ids. */
+  private nextId = 0;
+
+  constructor(options: FlatIndexOptions) {
+    const o = checkOptions(options, ['dim', 'metric', 'backend', 'threads'], 'FlatIndex');
+    if (options === undefined) throw invalidArgument('FlatIndex: options { dim } are required', {});
+    this.dim = checkDim(o.dim, 'FlatIndex');
+    this.metric = checkMetric(o.metric, 'cosine', 'FlatIndex');
+    const backend = o.backend ?? 'auto';
+    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') {
+      throw invalidArgument(`FlatIndex: backend must be 'auto', 'wasm' or 'js', got ${describe(backend)}`, { received: backend, allowed: ['auto', 'wasm', 'js'] });
+    }
+    this.threads = checkThreads(o.threads, availableThreads(), 'FlatIndex');
+    this.rows = new RowStore(this.dim, backend);
+  }
+
+  /** Rows held. */
+  get size(): number { return this.rows.size; }
+
+  /** The kernel backend in use. */
+  get kernels(): string { return this.rows.kernels.name; }
+
+  /**
+   * Appends vectors (a row-major Float32Array of n·dim values, or an array of vectors), with
+   * optional ids (non-negative safe integers, unique). All-or-nothing: on any error nothing is added.
+   */
+  add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
+    const { data, n } = toRows(vectors, this.dim, 'FlatIndex.add');
+    if (n === 0) return;
+    let newIds: Float64Array;
+    if (ids === undefined) {
+      newIds = new Float64Array(n);
+      let next = this.nextId;
+      for (let i = 0; i < n; i++) {
+        while (this.idSlots.has(next)) next++;
+        newIds[i] = next++;
+      }
+    } else {
+      newIds = toIds(ids, n, 'FlatIndex.add');
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const id = newIds[i];
+        if (this.idSlots.has(id) || seen.has(id)) {
+          throw new NearestError('DUPLICATE_ID', `FlatIndex.add: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
+        }
+        seen.add(id);
+      }
+    }
+    const first = this.rows.append(data, n);
+    this.ensureMeta(first + n);
+    for (let i = 0; i < n; i++) {
+      const slot = first + i;
+      const id = newIds[i];
+      this.slotIds[slot] = id;
+      this.idSlots.set(id, slot);
+      if (id >= this.nextId) this.nextId = id + 1;
+      this.computeNorm(slot);
+    }
+  }
+
+  private ensureMeta(size: number): void {
+    if (size <= this.slotIds.length) return;
+    const cap = Math.max(size, Math.ceil(this.slotIds.length * 1.5));
+    const ids = new Float64Array(cap);
+    ids.set(this.slotIds.subarray(0, this.rows.size));
+    this.slotIds = ids;
+    if (this.metric !== 'dot') {
+      const norms = new Float64Array(cap);
+      norms.set(this.norms.subarray(0, this.rows.size));
+      this.norms = norms;
+    }
+  }
+
+  private computeNorm(slot: number): void {
+    if (this.metric === 'dot') return;
+    const sq = this.rows.sqNorm(slot);
+    this.norms[slot] = this.metric === 'euclidean' ? sq : sq > 0 ? 1 / Math.sqrt(sq) : 0;
+  }
+
+  /** Whether an id is present. */
+  has(id: number): boolean { return this.idSlots.has(id); }
+
+  /** A copy of the stored vector of an id, or undefined. */
+  get(id: number): Float32Array | undefined {
+    const slot = this.idSlots.get(id);
+    return slot === undefined ? undefined : this.rows.read(slot);
+  }
+
+  /** The ids in the index, in storage order. */
+  ids(): Float64Array { return this.slotIds.slice(0, this.rows.size); }
+
+  /**
+   * Removes ids (absent ids are ignored, as FAISS remove_ids does); returns how many were removed.
+   * The last row moves into each freed slot: O(dim) per removed id.
+   */
+  remove(ids: Iterable<number> | ArrayLike<number>): number {
+    const list = Array.from(ids as ArrayLike<number>);
+    for (const id of list) {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
+        throw invalidArgument(`FlatIndex.remove: ids must be integers, got ${describe(id)}`, { received: String(id) });
+      }
+    }
+    let removed = 0;
+    for (const id of list) {
+      const slot = this.idSlots.get(id);
+      if (slot === undefined) continue;
+      const last = this.rows.size - 1;
+      this.idSlots.delete(id);
+      if (slot !== last) {
+        this.rows.move(last, slot);
+        const lastId = this.slotIds[last];
+        this.slotIds[slot] = lastId;
+        this.norms[slot] = this.norms[last];
+        this.idSlots.set(lastId, slot);
+      }
+      this.rows.truncate(last);
+      removed++;
+    }
+    return removed;
+  }
+
+  /**
+   * The exact k best rows for a query, best first (ties: smaller id first). Returns fewer than k
+   * only when fewer rows (passing the filter) exist. O(n·dim).
+   */
+  search(query: VectorLike, k: number, options?: SearchOptions): SearchHit[] {
+    const o = checkOptions(options, ['filter'], 'FlatIndex.search');
+    const q = toVector(query, this.dim, 'FlatIndex.search');
+    checkK(k, 'FlatIndex.search');
+    const allow = toIdPredicate(o.filter, 'FlatIndex.search');
+    const n = this.rows.size;
+    if (n === 0) return [];
+    const heap = new TopK(Math.min(k, n));
+    this.scan(q, heap, allow);
+    const keys = new Float64Array(heap.size);
+    const ids = new Float64Array(heap.size);
+    const count = heap.drain(keys, ids, null);
+    const hits: SearchHit[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      hits[i] = { id: ids[i], score: keyToScore(this.metric, keys[i]), distance: keyToDistance(this.metric, keys[i]) };
+    }
+    return hits;
+  }
+
+  /** Scans all rows against `q`, pushing (key, id, slot) into `heap`. */
+  private scan(q: Float32Array, heap: TopK, allow: ((id: number) => boolean) | null): void {
+    const rows = this.rows, kr = rows.kernels, dim = this.dim, n = rows.size;
+    const metric = this.metric, norms = this.norms, slotIds = this.slotIds;
+    rows.setQuery(q);
+    let qc = 0;
+    if (metric === 'cosine') {
+      const sq = kr.dotF32(rows.queryOff, rows.queryOff, dim);
+      qc = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    }
+    const base = rows.outOff >> 2;
+    for (let start = 0; start < n; start += CHUNK) {
+      const count = Math.min(CHUNK, n - start);
+      if (metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
+      else kr.scanDotF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
+      const out = rows.arena.f32();
+      let threshold = heap.threshold;
+      for (let i = 0; i < count; i++) {
+        const v = out[base + i];
+        const slot = start + i;
+        const key = metric === 'euclidean' ? v : metric === 'cosine' ? -(v * qc * norms[slot]) : -v;
+        if (key > threshold) continue;
+        const id = slotIds[slot];
+        if (allow !== null && !allow(id)) continue;
+        heap.push(key, id, slot);
+        threshold = heap.threshold;
+      }
+    }
+  }
+
+  /**
+   * Exact search for many queries at once (a row-major Float32Array of nq·dim values or an array of
+   * vectors): blocked matrix-multiply kernel, spread over `threads` cores (default: the index's).
+   * Returns nq·k ids/scores/distances, row-major; id −1 where fewer than k rows match.
+   */
+  searchBatch(queries: VectorsLike, k: number, options?: BatchOptions): BatchResult {
+    const o = checkOptions(options, ['filter', 'threads'], 'FlatIndex.searchBatch');
+    const { data, n: nq } = toRows(queries, this.dim, 'FlatIndex.searchBatch');
+    checkK(k, 'FlatIndex.searchBatch');
+    const threads = checkThreads(o.threads, this.threads, 'FlatIndex.searchBatch');
+    const allow = toIdPredicate(o.filter, 'FlatIndex.searchBatch');
+    const result: BatchResult = {
+      nq, k,
+      ids: new Float64Array(nq * k).fill(-1),
+      scores: new Float32Array(nq * k).fill(-Infinity),
+      distances: new Float32Array(nq * k).fill(Infinity),
+    };
+    const n = this.rows.size;
+    if (n === 0 || nq === 0) return result;
+
+    const dim = this.dim;
+    const candidates = Math.min(n, Math.max(k, 2 * k + 16));
+    const chunk = Math.min(QUERY_CHUNK, Math.ceil(nq / UNIT) * UNIT);
+    const normsOff = alignUp(this.rows.end);
+    const idsOff = alignUp(normsOff + n * 8);
+    const allowOff = allow ? alignUp(idsOff + n * 8) : -1;
+    const queriesOff = alignUp(allow ? allowOff + n : idsOff + n * 8);
+    const outSlotsOff = alignUp(queriesOff + chunk * dim * 4);
+    const outKeysOff = alignUp(outSlotsOff + chunk * k * 4);
+    const scratchOff = alignUp(outKeysOff + chunk * k * 8);
+    const scratchBytes = batchScratchBytes(dim, candidates);
+    const arena = this.rows.arena;
+    arena.grow(scratchOff + threads * scratchBytes);
+
+    const buf = arena.f32().buffer;
+    if (this.metric !== 'dot') new Float64Array(buf, normsOff, n).set(this.norms.subarray(0, n));
+    new Float64Array(buf, idsOff, n).set(this.slotIds.subarray(0, n));
+    if (allow) {
+      const bits = new Uint8Array(buf, allowOff, n);
+      for (let s = 0; s < n; s++) bits[s] = allow(this.slotIds[s]) ? 1 : 0;
+    }
+    const metric = this.metric === 'euclidean' ? BatchMetric.Euclidean : this.metric === 'cosine' ? BatchMetric.Cosine : BatchMetric.Dot;
+    for (let q0 = 0; q0 < nq; q0 += chunk) {
+      const m = Math.min(chunk, nq - q0);
+      arena.f32().set(data.subarray(q0 * dim, (q0 + m) * dim), queriesOff >> 2);
+      const params: BatchParams = {
+        metric, dim, n, rowsOff: this.rows.rowsOff, normsOff, idsOff, allowOff, queriesOff, nq: m, k, candidates,
+        outSlotsOff, outKeysOff, scratchOff, scratchBytes,
+      };
+      runBatchParallel(arena, params, threads);
+      const view = arena.f32().buffer;
+      const slots = new Int32Array(view, outSlotsOff, m * k);
+      const keys = new Float64Array(view, outKeysOff, m * k);
+      for (let i = 0; i < m * k; i++) {
+        const slot = slots[i];
+        if (slot < 0) continue;
+        const at = q0 * k + i;
+        result.ids[at] = this.slotIds[slot];
+        result.scores[at] = keyToScore(this.metric, keys[i]);
+        result.distances[at] = keyToDistance(this.metric, keys[i]);
+      }
+    }
+    return result;
+  }
+
+  /** Size, kernels and memory in use. */
+  stats(): IndexStats {
+    const n = this.rows.size;
+    return {
+      kernels: this.kernels,
+      size: n,
+      dim: this.dim,
+      metric: this.metric,
+      memoryBytes: this.rows.arena.byteLength + this.slotIds.byteLength + (this.metric === 'dot' ? 0 : this.norms.byteLength) + n * 40,
+    };
+  }
+}

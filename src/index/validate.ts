@@ -1,0 +1,172 @@
+// Validation of public arguments, done once per call so that inner loops run check-free.
+// Every failure is a NearestError naming what was wrong, what was expected and what is allowed.
+import { NearestError, invalidArgument } from '../errors.js';
+import { METRICS, type Metric } from '../distance/metric.js';
+
+/** Dimensions above this are refused (a 4 GiB arena holds ~16k such rows). */
+export const MAX_DIM = 65536;
+
+/** A vector as users pass it. */
+export type VectorLike = Float32Array | Float64Array | readonly number[];
+/** Many vectors: a row-major flat typed array of n·dim values, or an array of vectors. */
+export type VectorsLike = Float32Array | Float64Array | readonly VectorLike[];
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function closest(key: string, allowed: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  return allowed.find((a) => a.toLowerCase() === lower || a.toLowerCase().startsWith(lower.slice(0, 3)) || lower.startsWith(a.toLowerCase()));
+}
+
+/**
+ * Checks that `options` is undefined or a plain object whose keys are all in `allowed`, and returns
+ * it as a record. Unknown keys are errors (a typo must not be silently ignored).
+ */
+export function checkOptions(options: unknown, allowed: readonly string[], where: string): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) {
+    throw invalidArgument(`${where}: options must be a plain object, got ${describe(options)}`, { where, received: describe(options) });
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      const hint = closest(key, allowed);
+      throw invalidArgument(
+        `${where}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; allowed options: ${allowed.join(', ')}`,
+        { where, option: key, allowed: [...allowed] },
+      );
+    }
+  }
+  return options;
+}
+
+/** A short description of a value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of length ${(v as unknown as { length: number }).length}`;
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  return typeof v;
+}
+
+/** `dim` must be an integer in [1, MAX_DIM]. */
+export function checkDim(dim: unknown, where: string): number {
+  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > MAX_DIM) {
+    throw invalidArgument(`${where}: dim must be an integer from 1 to ${MAX_DIM}, got ${describe(dim)}`, { where, received: dim, min: 1, max: MAX_DIM });
+  }
+  return dim;
+}
+
+/** `metric` must be one of METRICS; `fallback` when undefined. */
+export function checkMetric(metric: unknown, fallback: Metric, where: string): Metric {
+  if (metric === undefined) return fallback;
+  if (typeof metric !== 'string' || !(METRICS as readonly string[]).includes(metric)) {
+    throw invalidArgument(`${where}: unknown metric ${describe(metric)}; allowed: ${METRICS.join(', ')}`, { where, received: metric, allowed: [...METRICS] });
+  }
+  return metric as Metric;
+}
+
+/** `k` must be an integer ≥ 1. */
+export function checkK(k: unknown, where: string): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+    throw invalidArgument(`${where}: k must be an integer ≥ 1, got ${describe(k)}`, { where, received: k });
+  }
+  return k;
+}
+
+/** `threads` must be an integer ≥ 1 (or undefined for the default). */
+export function checkThreads(threads: unknown, fallback: number, where: string): number {
+  if (threads === undefined) return fallback;
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw invalidArgument(`${where}: threads must be an integer from 1 to 1024, got ${describe(threads)}`, { where, received: threads });
+  }
+  return threads;
+}
+
+function nonFinite(where: string, row: number, column: number, value: number): NearestError {
+  return new NearestError('NON_FINITE_VALUE', `${where}: vector ${row} has a non-finite value (${value}) at position ${column}`, { where, row, column, value: String(value) });
+}
+
+function isVector(v: unknown): v is VectorLike {
+  return Array.isArray(v) || v instanceof Float32Array || v instanceof Float64Array;
+}
+
+/** One query vector as a Float32Array of exactly `dim` finite values (copied only when needed). */
+export function toVector(query: unknown, dim: number, where: string): Float32Array {
+  if (!isVector(query)) {
+    throw invalidArgument(`${where}: expected a vector (number[] or Float32Array) of length ${dim}, got ${describe(query)}`, { where, expected: dim });
+  }
+  if (query.length !== dim) {
+    throw new NearestError('DIMENSION_MISMATCH', `${where}: expected a vector of dimension ${dim}, got ${query.length}`, { where, expected: dim, received: query.length });
+  }
+  const out = query instanceof Float32Array ? query : Float32Array.from(query as ArrayLike<number>);
+  for (let j = 0; j < dim; j++) {
+    const v = out[j];
+    if (v - v !== 0) throw nonFinite(where, 0, j, (query as ArrayLike<number>)[j]);
+  }
+  return out;
+}
+
+/**
+ * Many vectors as one row-major Float32Array of n·dim finite values. Accepts a flat Float32Array /
+ * Float64Array (length a multiple of dim) or an array of vectors of length dim.
+ */
+export function toRows(vectors: unknown, dim: number, where: string): { data: Float32Array; n: number } {
+  let data: Float32Array;
+  let n: number;
+  if (vectors instanceof Float32Array || vectors instanceof Float64Array) {
+    if (vectors.length % dim !== 0) {
+      throw new NearestError('DIMENSION_MISMATCH', `${where}: a flat array of ${vectors.length} values is not a whole number of ${dim}-dimensional vectors`, { where, expected: dim, received: vectors.length });
+    }
+    n = vectors.length / dim;
+    data = vectors instanceof Float32Array ? vectors : Float32Array.from(vectors);
+  } else if (Array.isArray(vectors)) {
+    n = vectors.length;
+    if (n > 0 && typeof vectors[0] === 'number') {
+      throw invalidArgument(`${where}: got a flat number[]; pass an array of vectors (number[][]) or a row-major Float32Array`, { where });
+    }
+    data = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      const v: unknown = vectors[i];
+      if (!isVector(v)) throw invalidArgument(`${where}: vector ${i} is ${describe(v)}, expected number[] or Float32Array`, { where, row: i });
+      if (v.length !== dim) {
+        throw new NearestError('DIMENSION_MISMATCH', `${where}: vector ${i} has dimension ${v.length}, expected ${dim}`, { where, row: i, expected: dim, received: v.length });
+      }
+      data.set(v as ArrayLike<number>, i * dim);
+    }
+  } else {
+    throw invalidArgument(`${where}: expected an array of vectors or a row-major Float32Array, got ${describe(vectors)}`, { where });
+  }
+  for (let i = 0, len = n * dim; i < len; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      const raw = Array.isArray(vectors) ? (vectors[Math.floor(i / dim)] as ArrayLike<number>)[i % dim] : data[i];
+      throw nonFinite(where, Math.floor(i / dim), i % dim, raw);
+    }
+  }
+  return { data, n };
+}
+
+/** ids for `n` new rows: non-negative safe integers, as a Float64Array. */
+export function toIds(ids: unknown, n: number, where: string): Float64Array {
+  if (!(Array.isArray(ids) || ArrayBuffer.isView(ids))) {
+    throw invalidArgument(`${where}: ids must be an array of integers, got ${describe(ids)}`, { where });
+  }
+  const list = ids as ArrayLike<unknown>;
+  if (list.length !== n) {
+    throw invalidArgument(`${where}: got ${list.length} ids for ${n} vectors`, { where, expected: n, received: list.length });
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = typeof list[i] === 'bigint' ? Number(list[i]) : list[i];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+      throw invalidArgument(`${where}: id at position ${i} must be a non-negative safe integer, got ${describe(list[i])}`, { where, position: i, received: String(list[i]) });
+    }
+    out[i] = id;
+  }
+  return out;
+}

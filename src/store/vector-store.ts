@@ -1,0 +1,205 @@
+// VectorStore: the in-memory store of a semantic-search app — records with string or numeric ids,
+// a vector and metadata, searched by similarity with MongoDB-style metadata filters applied during
+// the search. Built on an exact FlatIndex over internal handles.
+import { NearestError, invalidArgument } from '../errors.js';
+import type { Metric } from '../distance/metric.js';
+import { FlatIndex } from '../index/flat.js';
+import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../index/validate.js';
+import { compileFilter } from './filter.js';
+
+/** A record id: a string or a non-negative safe integer. */
+export type RecordId = string | number;
+
+/** A record as passed to `upsert`. */
+export interface StoreRecord<M = unknown> {
+  id: RecordId;
+  vector: VectorLike;
+  metadata?: M;
+}
+
+/** A record as returned by `get`. */
+export interface StoredRecord<M = unknown> {
+  id: RecordId;
+  vector: Float32Array;
+  metadata: M | undefined;
+}
+
+/** One hit of `VectorStore.search`, best first. */
+export interface StoreHit<M = unknown> {
+  id: RecordId;
+  /** Higher is more similar. */
+  score: number;
+  /** Lower is more similar. */
+  distance: number;
+  metadata: M | undefined;
+}
+
+/** Options of `new VectorStore(...)`. */
+export interface VectorStoreOptions {
+  /** Vector dimension. */
+  dim: number;
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /** The index behind the store; only `{ type: 'flat' }` (the default) so far. */
+  index?: { type: 'flat' };
+  /** Kernel backend ('auto' | 'wasm' | 'js'). */
+  backend?: 'auto' | 'wasm' | 'js';
+}
+
+/** Options of `VectorStore.search`. */
+export interface StoreSearchOptions {
+  /** A metadata filter ($eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not), applied during the search. */
+  filter?: Record<string, unknown>;
+}
+
+function checkRecordId(id: unknown, where: string): RecordId {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
+  throw invalidArgument(`${where}: id must be a string or a non-negative safe integer, got ${describe(id)}`, { where, received: String(id) });
+}
+
+/**
+ * An in-memory vector store. Auto ids (from `add`/`addBatch`) are insertion positions 0, 1, 2, …
+ * (skipping numbers already taken by `upsert`). Every call validates all its input before changing
+ * anything, so a call that throws leaves the store as it was.
+ */
+export class VectorStore<M = unknown> {
+  readonly dim: number;
+  readonly metric: Metric;
+  private readonly index: FlatIndex;
+  /** record id -> handle (the FlatIndex id). */
+  private readonly handles = new Map<RecordId, number>();
+  /** handle -> record id and metadata. */
+  private readonly records = new Map<number, { id: RecordId; metadata: M | undefined }>();
+  private nextHandle = 0;
+  private nextAuto = 0;
+
+  constructor(options: VectorStoreOptions) {
+    const o = checkOptions(options, ['dim', 'metric', 'index', 'backend'], 'VectorStore');
+    if (options === undefined) throw invalidArgument('VectorStore: options { dim } are required', {});
+    this.dim = checkDim(o.dim, 'VectorStore');
+    this.metric = checkMetric(o.metric, 'cosine', 'VectorStore');
+    if (o.index !== undefined) {
+      const idx = checkOptions(o.index, ['type'], 'VectorStore.index');
+      if (idx.type !== 'flat') {
+        throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(idx.type)} is not available; allowed: flat`, { received: idx.type, allowed: ['flat'] });
+      }
+    }
+    this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend: (o.backend as 'auto' | 'wasm' | 'js' | undefined) ?? 'auto' });
+  }
+
+  /** Records held. */
+  get size(): number { return this.records.size; }
+
+  /** The kernel backend in use. */
+  get kernels(): string { return this.index.kernels; }
+
+  private autoIds(n: number): number[] {
+    const ids: number[] = [];
+    let next = this.nextAuto;
+    while (ids.length < n) {
+      if (!this.handles.has(next)) ids.push(next);
+      next++;
+    }
+    return ids;
+  }
+
+  /** Adds one vector with optional metadata; returns its auto id. */
+  add(vector: VectorLike, metadata?: M): number {
+    const v = toVector(vector, this.dim, 'VectorStore.add');
+    const [id] = this.autoIds(1);
+    this.insert([id], v, [metadata]);
+    return id;
+  }
+
+  /** Adds many vectors (array of vectors or row-major Float32Array) with optional metadata; returns their auto ids. */
+  addBatch(vectors: VectorsLike, metadatas?: readonly (M | undefined)[]): number[] {
+    const { data, n } = toRows(vectors, this.dim, 'VectorStore.addBatch');
+    if (metadatas !== undefined && (!Array.isArray(metadatas) || metadatas.length !== n)) {
+      throw invalidArgument(`VectorStore.addBatch: got ${Array.isArray(metadatas) ? metadatas.length : describe(metadatas)} metadata entries for ${n} vectors`, { expected: n });
+    }
+    const ids = this.autoIds(n);
+    this.insert(ids, data, metadatas ?? new Array(n).fill(undefined));
+    return ids;
+  }
+
+  private insert(ids: RecordId[], data: Float32Array, metadatas: readonly (M | undefined)[]): void {
+    const handles = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) handles[i] = this.nextHandle + i;
+    this.index.add(data, handles);
+    this.nextHandle += ids.length;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      this.handles.set(id, handles[i]);
+      this.records.set(handles[i], { id, metadata: metadatas[i] });
+      if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
+    }
+  }
+
+  /**
+   * Inserts or replaces records `{ id, vector, metadata }` (one or an array). All records are
+   * validated first; an id repeated within the call is DUPLICATE_ID.
+   */
+  upsert(records: StoreRecord<M> | readonly StoreRecord<M>[]): void {
+    const list = Array.isArray(records) ? records as readonly StoreRecord<M>[] : [records as StoreRecord<M>];
+    const ids: RecordId[] = [];
+    const seen = new Set<RecordId>();
+    const data = new Float32Array(list.length * this.dim);
+    const metadatas: (M | undefined)[] = [];
+    list.forEach((r, i) => {
+      const rec = checkOptions(r, ['id', 'vector', 'metadata'], `VectorStore.upsert[${i}]`);
+      const id = checkRecordId(rec.id, `VectorStore.upsert[${i}]`);
+      if (seen.has(id)) throw new NearestError('DUPLICATE_ID', `VectorStore.upsert: id ${JSON.stringify(id)} appears twice in one call`, { id, position: i });
+      seen.add(id);
+      data.set(toVector(rec.vector, this.dim, `VectorStore.upsert[${i}]`), i * this.dim);
+      ids.push(id);
+      metadatas.push(rec.metadata as M | undefined);
+    });
+    const replaced: number[] = [];
+    for (const id of ids) {
+      const h = this.handles.get(id);
+      if (h !== undefined) replaced.push(h);
+    }
+    this.insert(ids, data, metadatas);
+    this.index.remove(replaced);
+    for (const h of replaced) this.records.delete(h);
+  }
+
+  /** The record of an id, or undefined. */
+  get(id: RecordId): StoredRecord<M> | undefined {
+    const h = this.handles.get(id);
+    if (h === undefined) return undefined;
+    return { id, vector: this.index.get(h)!, metadata: this.records.get(h)!.metadata };
+  }
+
+  /** Whether an id is present. */
+  has(id: RecordId): boolean { return this.handles.has(id); }
+
+  /** Deletes a record; returns whether it existed. */
+  delete(id: RecordId): boolean {
+    const h = this.handles.get(id);
+    if (h === undefined) return false;
+    this.index.remove([h]);
+    this.handles.delete(id);
+    this.records.delete(h);
+    return true;
+  }
+
+  /**
+   * The k records most similar to `query`, best first (ties: earlier insertion first). With a
+   * filter, only matching records are considered and k come back whenever k match.
+   */
+  search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
+    const o = checkOptions(options, ['filter'], 'VectorStore.search');
+    const q = toVector(query, this.dim, 'VectorStore.search');
+    checkK(k, 'VectorStore.search');
+    const predicate = o.filter === undefined ? null : compileFilter(o.filter);
+    if (this.records.size === 0) return [];
+    const records = this.records;
+    const hits = this.index.search(q, k, predicate ? { filter: (h: number) => predicate(records.get(h)!.metadata) } : undefined);
+    return hits.map((hit) => {
+      const r = records.get(hit.id)!;
+      return { id: r.id, score: hit.score, distance: hit.distance, metadata: r.metadata };
+    });
+  }
+}
