@@ -1,7 +1,9 @@
 // Helpers for benchmark children written in TypeScript: read the spec and the raw float32 files,
 // measure time / CPU / memory the same way for every system, write ids, print the one JSON line.
 
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { ChildReport, ChildSpec, Mode, SkipReport } from './protocol.ts';
 
 /** Parses the ChildSpec passed as the single argv argument. */
@@ -152,4 +154,26 @@ export function skip(system: string, mode: Mode, reason: string): void {
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/**
+ * Version of an installed npm package, found by walking up from its resolved entry point (works
+ * for packages whose "exports" hide package.json).
+ */
+export function packageVersion(name: string): string {
+  try {
+    let dir = dirname(createRequire(import.meta.url).resolve(name));
+    for (;;) {
+      const candidate = join(dir, 'package.json');
+      if (existsSync(candidate)) {
+        const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name && pkg.version) return pkg.version;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return 'unknown';
+      dir = parent;
+    }
+  } catch {
+    return 'unknown';
+  }
 }

@@ -2,8 +2,7 @@
 // by node-gyp with default flags). Single queries only: the binding has no batch call.
 
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { describeError, loadData, readSpec, report, rssAfterGc, runSingle, skip, stopwatch } from '../lib/child.ts';
+import { describeError, loadData, packageVersion, readSpec, report, rssAfterGc, runSingle, skip, stopwatch } from '../lib/child.ts';
 
 interface BruteforceSearch {
   initIndex(maxElements: number): void;
@@ -23,8 +22,7 @@ let lib: HnswlibNode;
 let version = 'unknown';
 try {
   lib = require('hnswlib-node') as HnswlibNode;
-  const pkgPath = require.resolve('hnswlib-node/package.json');
-  version = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
+  version = packageVersion('hnswlib-node');
 } catch (error) {
   skip(spec.system, spec.mode, `cannot load hnswlib-node: ${describeError(error)}`);
   process.exit(0);

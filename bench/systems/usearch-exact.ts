@@ -3,8 +3,7 @@
 // dataset × queries × 16-byte scratch matrix per call, so batch mode goes in chunks.
 
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { describeError, loadData, readSpec, report, rssAfterGc, runSingle, skip, stopwatch } from '../lib/child.ts';
+import { describeError, loadData, packageVersion, readSpec, report, rssAfterGc, runSingle, skip, stopwatch } from '../lib/child.ts';
 
 interface Matches {
   keys: BigUint64Array;
@@ -35,7 +34,7 @@ try {
   const fn = mod.exactSearch ?? mod.default?.exactSearch;
   if (typeof fn !== 'function') throw new Error('usearch has no exactSearch export');
   exactSearch = fn;
-  version = (JSON.parse(readFileSync(require.resolve('usearch/package.json'), 'utf8')) as { version: string }).version;
+  version = packageVersion('usearch');
 } catch (error) {
   skip(spec.system, spec.mode, `cannot load usearch: ${describeError(error)}`);
   process.exit(0);

@@ -7,7 +7,7 @@ import { runBatch, type BatchParams } from './batch.js';
 import type { ArenaHandle } from './kernels.js';
 
 const control = (workerData as { control: Int32Array }).control;
-const NEXT = 0, DONE = 1, FAILED = 2;
+const NEXT = 0, DONE = 1, FAILED = 2, READY = 3;
 
 interface Job { handle: ArenaHandle; params: BatchParams; thread: number }
 
@@ -21,3 +21,6 @@ parentPort!.on('message', (job: Job) => {
     Atomics.notify(control, DONE);
   }
 });
+
+Atomics.add(control, READY, 1);
+Atomics.notify(control, READY);

@@ -14,6 +14,9 @@ const os = isNode ? await import('node:os') : null;
 const NEXT = 0;
 const DONE = 1;
 const FAILED = 2;
+const READY = 3;
+/** How long the first parallel call waits for new workers to start before going without them. */
+const START_TIMEOUT_MS = 5000;
 
 /** Cores available to this process (1 where that cannot be known). */
 export function availableThreads(): number {
@@ -23,7 +26,7 @@ export function availableThreads(): number {
 }
 
 interface Pool {
-  workers: NodeWorker[];
+  workers: { worker: NodeWorker; alive: boolean }[];
   control: Int32Array;
 }
 
@@ -32,14 +35,33 @@ let pool: Pool | null = null;
 function ensurePool(size: number): Pool | null {
   if (!workerThreads) return null;
   if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
-  while (pool.workers.length < size) {
+  const p = pool;
+  p.workers = p.workers.filter((w) => w.alive);
+  let started = false;
+  while (p.workers.length < size) {
     const worker = new workerThreads.Worker(new URL('./batch-worker.js', import.meta.url), {
-      workerData: { control: pool.control },
+      workerData: { control: p.control },
     });
+    const entry = { worker, alive: true };
+    const dead = (): void => {
+      if (entry.alive) { entry.alive = false; Atomics.sub(p.control, READY, 1); }
+    };
+    worker.on('error', dead);
+    worker.on('exit', dead);
     worker.unref();
-    pool.workers.push(worker);
+    p.workers.push(entry);
+    started = true;
   }
-  return pool;
+  if (started) {
+    // New workers announce themselves on READY; wait (bounded) so this call can use them.
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const ready = Atomics.load(p.control, READY);
+      if (ready >= p.workers.length || Date.now() >= deadline) break;
+      Atomics.wait(p.control, READY, ready, 50);
+    }
+  }
+  return p;
 }
 
 /**
@@ -52,7 +74,8 @@ export function runBatchParallel(arena: Arena, params: BatchParams, threads: num
   const units = Math.ceil(params.nq / UNIT);
   const helpers = Math.min(threads, units) - 1;
   const p = helpers > 0 && handle ? ensurePool(helpers) : null;
-  if (!p || !handle) {
+  const ready = p ? Math.min(helpers, Atomics.load(p.control, READY), p.workers.length) : 0;
+  if (!p || !handle || ready <= 0) {
     const local = new Int32Array(1);
     runBatch(arena, params, local, 0, 0);
     return;
@@ -61,8 +84,8 @@ export function runBatchParallel(arena: Arena, params: BatchParams, threads: num
   Atomics.store(control, NEXT, 0);
   Atomics.store(control, DONE, 0);
   Atomics.store(control, FAILED, 0);
-  for (let w = 0; w < helpers; w++) {
-    p.workers[w].postMessage({ handle, params, thread: w + 1 });
+  for (let w = 0; w < ready; w++) {
+    p.workers[w].worker.postMessage({ handle, params, thread: w + 1 });
   }
   try {
     runBatch(arena, params, control, NEXT, 0);
@@ -70,7 +93,7 @@ export function runBatchParallel(arena: Arena, params: BatchParams, threads: num
     // Every worker reports exactly once per job, whether it ran units or found none left.
     for (;;) {
       const done = Atomics.load(control, DONE);
-      if (done >= helpers) break;
+      if (done >= ready) break;
       Atomics.wait(control, DONE, done, 1000);
     }
   }
