@@ -11,5 +11,3 @@ export type { BatchOptions, BatchResult, IdFilter, SearchHit, SearchOptions, Vec
 export type { VectorLike, VectorsLike } from './index/validate.js';
 export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
 export { compileFilter } from './store/filter.js';
-export { readIdx, readIdxFile } from './io/idx-ubyte.js';
-export { loadFashionMnist, clusteredDataset, rng, type Dataset } from './io/datasets.js';

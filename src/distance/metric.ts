@@ -14,7 +14,7 @@ export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'dot'];
  * product. Higher is more similar.
  */
 export function keyToScore(metric: Metric, key: number): number {
-  return metric === 'euclidean' ? -Math.sqrt(key) : -key;
+  return metric === 'euclidean' ? 0 - Math.sqrt(key) : 0 - key;
 }
 
 /**

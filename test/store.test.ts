@@ -1,0 +1,148 @@
+// VectorStore: the textbook example, records, upsert/get/delete, metadata filters during search,
+// and errors that leave the store unchanged. Plus knn(), the one-off brute force.
+import { describe, expect, it } from 'vitest';
+import { knn, NearestError, VectorStore } from 'nearest';
+import { gaussian, randomRows, refTopK } from './helpers.js';
+
+const documents = [
+  'Metformin reduces hepatic glucose production via AMPK',
+  'Warfarin inhibits vitamin K-dependent clotting factors',
+  'Ibuprofen blocks COX-1 and COX-2 prostaglandin synthesis',
+  'Atorvastatin inhibits HMG-CoA reductase reducing LDL cholesterol',
+  'Aspirin irreversibly inhibits COX-1, preventing platelet aggregation',
+];
+
+function codeOf(fn: () => unknown): string | undefined {
+  try { fn(); } catch (e) { expect(e).toBeInstanceOf(NearestError); return (e as NearestError).code; }
+  return undefined;
+}
+
+describe('VectorStore', () => {
+  it('the textbook example: five documents, random 128-d vectors, top 3', () => {
+    const g = gaussian(0);
+    const embeddings = Array.from({ length: documents.length }, () => Array.from({ length: 128 }, g));
+    const store = new VectorStore<string>({ dim: 128 });
+    expect(store.addBatch(embeddings, documents)).toEqual([0, 1, 2, 3, 4]);
+    const query = Array.from({ length: 128 }, g);
+    const results = store.search(query, 3);
+    expect(results).toHaveLength(3);
+    const flat = Float32Array.from(embeddings.flat());
+    const ref = refTopK('cosine', Float32Array.from(query), flat, 128, 3);
+    expect(results.map((r) => r.id)).toEqual(ref.map((r) => r.id));
+    results.forEach((r, i) => {
+      expect(r.metadata).toBe(documents[r.id as number]);
+      expect(r.score).toBeCloseTo(ref[i].score, 5);
+      expect(r.distance).toBeCloseTo(1 - ref[i].score, 5);
+    });
+    expect(results[0].score).toBeGreaterThanOrEqual(results[1].score);
+  });
+
+  it('add returns insertion positions; get, has, delete, size', () => {
+    const store = new VectorStore<{ tag: string }>({ dim: 3, metric: 'euclidean' });
+    expect(store.add([1, 0, 0], { tag: 'a' })).toBe(0);
+    expect(store.add([0, 1, 0])).toBe(1);
+    expect(store.size).toBe(2);
+    expect(store.get(0)).toEqual({ id: 0, vector: new Float32Array([1, 0, 0]), metadata: { tag: 'a' } });
+    expect(store.get(1)!.metadata).toBeUndefined();
+    expect(store.delete(0)).toBe(true);
+    expect(store.delete(0)).toBe(false);
+    expect(store.get(0)).toBeUndefined();
+    expect(store.has(1)).toBe(true);
+    expect(store.size).toBe(1);
+    expect(store.search([1, 0, 0], 5).map((h) => h.id)).toEqual([1]);
+  });
+
+  it('an empty store returns []', () => {
+    expect(new VectorStore({ dim: 4 }).search([1, 2, 3, 4], 3)).toEqual([]);
+  });
+
+  it('upsert inserts and replaces records with string or numeric ids', () => {
+    const store = new VectorStore<{ n: number }>({ dim: 2, metric: 'euclidean' });
+    store.upsert([{ id: 'a', vector: [0, 0], metadata: { n: 1 } }, { id: 7, vector: [5, 5], metadata: { n: 2 } }]);
+    store.upsert({ id: 'a', vector: [10, 10], metadata: { n: 3 } });
+    expect(store.size).toBe(2);
+    expect(store.get('a')).toEqual({ id: 'a', vector: new Float32Array([10, 10]), metadata: { n: 3 } });
+    expect(store.search([0, 0], 1)[0]).toMatchObject({ id: 7, metadata: { n: 2 } });
+    // Auto ids skip numbers already taken.
+    expect(store.add([1, 1])).toBe(8);
+    expect(store.search([10, 10], 3).map((h) => h.id)).toEqual(['a', 7, 8]);
+  });
+
+  it('metadata filters are applied during the search and fill k', () => {
+    const dim = 16, n = 2000;
+    const rows = randomRows(n, dim, 4);
+    const store = new VectorStore<{ color: string; price: number; tags?: string[] }>({ dim, metric: 'euclidean' });
+    const colors = ['red', 'green', 'blue', 'black'];
+    store.addBatch(rows, Array.from({ length: n }, (_, i) => ({ color: colors[i % 4], price: i % 100, ...(i % 10 === 0 ? { tags: ['sale'] } : {}) })));
+    const q = randomRows(1, dim, 99);
+    const cases: [Record<string, unknown>, (i: number) => boolean][] = [
+      [{ color: 'red' }, (i) => i % 4 === 0],
+      [{ price: { $gte: 98 } }, (i) => i % 100 >= 98],
+      [{ $or: [{ color: 'blue' }, { price: { $lt: 2 } }] }, (i) => i % 4 === 2 || i % 100 < 2],
+      [{ tags: 'sale', color: { $in: ['red', 'green'] } }, (i) => i % 10 === 0 && i % 4 < 2],
+      [{ $not: { color: { $ne: 'black' } } }, (i) => i % 4 === 3],
+      [{ tags: { $exists: false }, price: { $eq: 3 } }, (i) => i % 10 !== 0 && i % 100 === 3],
+      [{ price: 1000 }, () => false],
+    ];
+    for (const [filter, allow] of cases) {
+      const hits = store.search(q, 10, { filter });
+      const ref = refTopK('euclidean', q, rows, dim, 10, undefined, allow);
+      expect(hits.map((h) => h.id)).toEqual(ref.map((r) => r.id));
+    }
+  });
+
+  it('bad input is a typed error and changes nothing', () => {
+    const store = new VectorStore({ dim: 3 });
+    store.add([1, 2, 3], { a: 1 });
+    expect(codeOf(() => new VectorStore({ dim: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => new VectorStore({ dimension: 3 } as never))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => new VectorStore({ dim: 3, metric: 'manhattan' as never }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.add([1, 2]))).toBe('DIMENSION_MISMATCH');
+    expect(codeOf(() => store.addBatch([[1, 2, 3], [1, NaN, 3]]))).toBe('NON_FINITE_VALUE');
+    expect(codeOf(() => store.addBatch([[1, 2, 3]], [{}, {}]))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.upsert([{ id: 'x', vector: [1, 2, 3] }, { id: 'x', vector: [1, 2, 3] }]))).toBe('DUPLICATE_ID');
+    expect(codeOf(() => store.upsert([{ id: 'y', vector: [1, 2, 3] }, { id: 'z', vector: [1, 2] }]))).toBe('DIMENSION_MISMATCH');
+    expect(codeOf(() => store.upsert([{ id: -1, vector: [1, 2, 3] }]))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.upsert([{ id: 'w', vector: [1, 2, 3], meta: {} } as never]))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.search([1, 2, 3], 0))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.search([1, 2, 3], 1, { filter: { a: { $regex: 'x' } } }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.search([1, 2, 3], 1, { where: {} } as never))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => new VectorStore({ dim: 3, index: { type: 'hnsw' } as never }))).toBe('UNSUPPORTED');
+    expect(store.size).toBe(1);
+    expect(store.has('x') || store.has('y')).toBe(false);
+  });
+});
+
+describe('knn', () => {
+  it('matches the textbook brute force with default k = 5 and cosine', () => {
+    const g = gaussian(42);
+    const corpus = Array.from({ length: 1000 }, () => Array.from({ length: 128 }, g));
+    const query = Array.from({ length: 128 }, g);
+    const results = knn(query, corpus);
+    expect(results).toHaveLength(5);
+    const ref = refTopK('cosine', query, Float32Array.from(corpus.flat()), 128, 5);
+    expect(results.map((r) => r.index)).toEqual(ref.map((r) => r.id));
+    results.forEach((r, i) => expect(r.score).toBeCloseTo(ref[i].score, 5));
+  });
+
+  it('takes a flat Float32Array corpus, euclidean and dot metrics, and never returns NaN', () => {
+    const corpus = new Float32Array([0, 0, 3, 4, 1, 0, 6, 8]);
+    expect(knn([0, 0], corpus, { k: 2, metric: 'euclidean' })).toEqual([
+      { index: 0, score: 0, distance: 0 },
+      { index: 2, score: -1, distance: 1 },
+    ]);
+    expect(knn([1, 1], corpus, { k: 1, metric: 'dot', dim: 2 })[0]).toEqual({ index: 3, score: 14, distance: -14 });
+    const z = knn([0, 0], corpus, { k: 4 });
+    expect(z.map((r) => r.score)).toEqual([0, 0, 0, 0]);
+    expect(z.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('rejects bad input with typed errors', () => {
+    expect(codeOf(() => knn([1, 2], [[1, 2, 3]]))).toBe('DIMENSION_MISMATCH');
+    expect(codeOf(() => knn([1, 2], [[1, 2]], { k: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => knn([1, 2], [[1, 2]], { metric: 'l2' as never }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => knn([1, 2], [[1, 2]], { K: 3 } as never))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => knn([1, Infinity], [[1, 2]]))).toBe('NON_FINITE_VALUE');
+    expect(knn([1, 2], [])).toEqual([]);
+  });
+});
