@@ -213,3 +213,19 @@ export function scan_dot_i8(q: usize, rows: usize, n: i32, dim: i32, out: usize)
 export function scan_l2sq_i8(q: usize, rows: usize, n: i32, dim: i32, out: usize): void {
   for (let i = 0; i < n; i++) store<i32>(out + (<usize>i << 2), l2sq_i8(q, rows + <usize>i * <usize>dim, dim));
 }
+
+/** out[i] = dot(q, row[slots[i]]) over int8 rows, i32 results. */
+export function gather_dot_i8(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
+  for (let i = 0; i < count; i++) {
+    const slot = <usize>load<i32>(slots + (<usize>i << 2));
+    store<i32>(out + (<usize>i << 2), dot_i8(q, rows + slot * <usize>dim, dim));
+  }
+}
+
+/** out[i] = |q - row[slots[i]]|^2 over int8 rows, i32 results. */
+export function gather_l2sq_i8(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
+  for (let i = 0; i < count; i++) {
+    const slot = <usize>load<i32>(slots + (<usize>i << 2));
+    store<i32>(out + (<usize>i << 2), l2sq_i8(q, rows + slot * <usize>dim, dim));
+  }
+}

@@ -9,5 +9,6 @@ export { knn, type KnnOptions, type KnnResult } from './index/knn.js';
 export { normalize } from './index/normalize.js';
 export type { BatchOptions, BatchResult, IdFilter, SearchHit, SearchOptions, VectorIndex, RemovableIndex } from './index/types.js';
 export type { VectorLike, VectorsLike } from './index/validate.js';
+export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatchOptions } from './index/hnsw/hnsw-index.js';
 export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
 export { compileFilter } from './store/filter.js';

@@ -77,7 +77,8 @@ export function formatNumber(value: number): string {
 }
 
 function trim(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  // Three significant digits without trailing zeros: 10 -> "10", 12.5 -> "12.5", 1.234 -> "1.23".
+  return String(Number(v.toPrecision(3)));
 }
 
 /** A linear or log10 scale from a data domain to a pixel range. */

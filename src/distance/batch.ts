@@ -7,7 +7,8 @@
 // best `candidates` rows by an approximate key (for euclidean |q|^2 + |x|^2 - 2 q.x). The
 // candidates are then re-scored with the same pair kernels single-query search uses and the best k
 // written out, so searchBatch and search agree exactly.
-import type { Arena } from './kernels.js';
+import { openArena } from './backend.js';
+import type { Arena, ArenaHandle } from './kernels.js';
 import { TopK } from './topk.js';
 
 /** Queries per work unit (a multiple of 8: the micro-kernel handles 8 queries at once). */
@@ -52,6 +53,14 @@ export function batchScratchBytes(dim: number, candidates: number): number {
   const query = dim * 4;
   const cand = candidates * 8;
   return Math.ceil((packed + tile + query + cand) / 64) * 64 + 64;
+}
+
+/** The job posted to workers for a flat batch. */
+export interface FlatBatchJob { kind: 'flat-batch'; handle: ArenaHandle; params: BatchParams }
+
+/** Worker handler for 'flat-batch' jobs. */
+export function runFlatBatchJob(job: FlatBatchJob, control: Int32Array, thread: number): void {
+  runBatch(openArena(job.handle), job.params, control, 0, thread);
 }
 
 /**

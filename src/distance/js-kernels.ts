@@ -116,5 +116,13 @@ function jsKernels(arena: Arena): Kernels {
       const o = arena.i32();
       for (let i = 0; i < n; i++) o[(out >> 2) + i] = l2sqI8(q, rows + i * dim, dim);
     },
+    gatherDotI8(q, rows, slots, count, dim, out) {
+      const o = arena.i32();
+      for (let i = 0; i < count; i++) o[(out >> 2) + i] = dotI8(q, rows + o[(slots >> 2) + i] * dim, dim);
+    },
+    gatherL2sqI8(q, rows, slots, count, dim, out) {
+      const o = arena.i32();
+      for (let i = 0; i < count; i++) o[(out >> 2) + i] = l2sqI8(q, rows + o[(slots >> 2) + i] * dim, dim);
+    },
   };
 }

@@ -36,6 +36,10 @@ export interface Kernels {
   scanDotI8(q: number, rows: number, n: number, dim: number, out: number): void;
   /** out[i] = |q - row i|^2 over int8 rows, i32 results. */
   scanL2sqI8(q: number, rows: number, n: number, dim: number, out: number): void;
+  /** out[i] = dot(q, row slots[i]) over int8 rows, i32 results. */
+  gatherDotI8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  /** out[i] = |q - row slots[i]|^2 over int8 rows, i32 results. */
+  gatherL2sqI8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
 }
 
 /** What a worker thread needs to open the same arena over the same memory. */

@@ -20,6 +20,8 @@ interface WasmExports {
   l2sq_i8(a: number, b: number, dim: number): number;
   scan_dot_i8(q: number, rows: number, n: number, dim: number, out: number): void;
   scan_l2sq_i8(q: number, rows: number, n: number, dim: number, out: number): void;
+  gather_dot_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  gather_l2sq_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -104,5 +106,7 @@ function wrap(e: WasmExports): Kernels {
     l2sqI8: e.l2sq_i8,
     scanDotI8: e.scan_dot_i8,
     scanL2sqI8: e.scan_l2sq_i8,
+    gatherDotI8: e.gather_dot_i8,
+    gatherL2sqI8: e.gather_l2sq_i8,
   };
 }

@@ -7,10 +7,10 @@
 // kernels as single search, so both paths return identical results.
 import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
-import { BatchMetric, batchScratchBytes, UNIT, type BatchParams } from '../distance/batch.js';
+import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
 import { alignUp } from '../distance/kernels.js';
 import { keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
-import { availableThreads, runBatchParallel } from '../distance/thread-pool.js';
+import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
@@ -289,7 +289,9 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
         metric, dim, n, rowsOff: this.rows.rowsOff, normsOff, idsOff, allowOff, queriesOff, nq: m, k, candidates,
         outSlotsOff, outKeysOff, scratchOff, scratchBytes,
       };
-      runBatchParallel(arena, params, threads);
+      const handle = arena.handle();
+      const job: FlatBatchJob | null = handle ? { kind: 'flat-batch', handle, params } : null;
+      runParallel(job, Math.min(threads, Math.ceil(m / UNIT)), (control, thread) => runBatch(arena, params, control, 0, thread));
       const view = arena.f32().buffer;
       const slots = new Int32Array(view, outSlotsOff, m * k);
       const keys = new Float64Array(view, outKeysOff, m * k);

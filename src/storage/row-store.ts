@@ -9,7 +9,10 @@ import { alignUp, type Arena, type Kernels } from '../distance/kernels.js';
 /** Rows scanned per kernel call in single-query search (the output chunk stays in L1). */
 export const CHUNK = 4096;
 
-/** Float32 rows in kernel memory. `slot` is the dense internal position of a row. */
+/**
+ * Rows in kernel memory, float32 (elementBytes 4) or int8 codes (elementBytes 1). `slot` is the
+ * dense internal position of a row.
+ */
 export class RowStore {
   readonly arena: Arena;
   readonly kernels: Kernels;
@@ -26,9 +29,9 @@ export class RowStore {
   readonly rowsOff: number;
   private count = 0;
 
-  constructor(dim: number, backend: BackendChoice) {
+  constructor(dim: number, backend: BackendChoice, elementBytes: 1 | 4 = 4) {
     this.dim = dim;
-    this.rowBytes = dim * 4;
+    this.rowBytes = dim * elementBytes;
     this.queryOff = 64;
     this.outOff = alignUp(this.queryOff + this.rowBytes);
     this.slotsOff = alignUp(this.outOff + CHUNK * 4);
@@ -52,26 +55,33 @@ export class RowStore {
   /** Grows the arena so that [0, bytes) is addressable. */
   reserveBytes(bytes: number): void { this.arena.grow(bytes); }
 
-  /** Appends n rows from `data` (n * dim floats); returns the first new slot. */
-  append(data: Float32Array, n: number): number {
+  /** Appends n rows from `data` (n * dim values of the element type); returns the first new slot. */
+  append(data: Float32Array | Int8Array, n: number): number {
     const first = this.count;
     this.arena.grow(this.rowsOff + (first + n) * this.rowBytes);
-    this.arena.f32().set(data.subarray(0, n * this.dim), this.rowOffset(first) >> 2);
     this.count = first + n;
+    this.write(first, data, n);
     return first;
+  }
+
+  /** Overwrites n rows starting at `slot` (which must be below size). */
+  write(slot: number, data: Float32Array | Int8Array, n: number): void {
+    const values = data.subarray(0, n * this.dim);
+    if (values instanceof Float32Array) this.arena.f32().set(values, this.rowOffset(slot) >> 2);
+    else this.arena.i8().set(values, this.rowOffset(slot));
   }
 
   /** Copies row `from` over row `to` (swap-remove). */
   move(from: number, to: number): void {
-    const f = this.arena.f32();
-    const src = this.rowOffset(from) >> 2;
-    f.copyWithin(this.rowOffset(to) >> 2, src, src + this.dim);
+    const u8 = this.arena.u8();
+    const src = this.rowOffset(from);
+    u8.copyWithin(this.rowOffset(to), src, src + this.rowBytes);
   }
 
   /** Drops rows at and above `size`. */
   truncate(size: number): void { this.count = size; }
 
-  /** A copy of one row. */
+  /** A copy of one float32 row. */
   read(slot: number): Float32Array {
     const at = this.rowOffset(slot) >> 2;
     return this.arena.f32().slice(at, at + this.dim);

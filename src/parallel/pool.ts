@@ -1,22 +1,27 @@
-// A lazily started pool of worker threads that run batch searches over shared memory, while the
-// calling thread works alongside them and then blocks on an Atomics counter (so searchBatch stays
-// synchronous, like FAISS). Node.js only; elsewhere, or when the memory is not shared, the calling
-// thread does all the work. Workers are unref'd: an idle pool never keeps a process alive.
+// A lazily started pool of worker threads for jobs over shared memory. The calling thread works
+// alongside the workers, claiming units from the same atomic counter, then blocks on an Atomics
+// counter until every worker has reported — so parallel calls stay synchronous, like FAISS.
+// Node.js only; elsewhere (or without shared memory) the calling thread does all the work.
+// Workers are unref'd: an idle pool never keeps a process alive.
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import { runBatch, UNIT, type BatchParams } from './batch.js';
-import type { Arena, ArenaHandle } from './kernels.js';
 
 const isNode = typeof process === 'object' && process.versions?.node !== undefined;
 const workerThreads = isNode ? await import('node:worker_threads') : null;
 const os = isNode ? await import('node:os') : null;
 
 /** Control words shared with the workers. */
-const NEXT = 0;
+export const NEXT = 0;
 const DONE = 1;
 const FAILED = 2;
 const READY = 3;
 /** How long the first parallel call waits for new workers to start before going without them. */
 const START_TIMEOUT_MS = 5000;
+
+/** A job as posted to workers: `kind` selects the handler in worker.ts. */
+export interface Job { readonly kind: string }
+
+/** Runs this thread's share of a job: claim units with Atomics.add(control, NEXT, 1). */
+export type LocalRun = (control: Int32Array, thread: number) => void;
 
 /** Cores available to this process (1 where that cannot be known). */
 export function availableThreads(): number {
@@ -33,13 +38,13 @@ interface Pool {
 let pool: Pool | null = null;
 
 function ensurePool(size: number): Pool | null {
-  if (!workerThreads) return null;
+  if (!workerThreads || typeof SharedArrayBuffer !== 'function') return null;
   if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
   const p = pool;
   p.workers = p.workers.filter((w) => w.alive);
   let started = false;
   while (p.workers.length < size) {
-    const worker = new workerThreads.Worker(new URL('./batch-worker.js', import.meta.url), {
+    const worker = new workerThreads.Worker(new URL('./worker.js', import.meta.url), {
       workerData: { control: p.control },
     });
     const entry = { worker, alive: true };
@@ -65,41 +70,36 @@ function ensurePool(size: number): Pool | null {
 }
 
 /**
- * Runs a batch on `threads` threads (the caller plus threads - 1 workers) and returns when every
- * unit is done. Falls back to the calling thread alone when threads ≤ 1, the arena is not shared,
- * or worker threads do not exist here.
+ * Runs a job on up to `threads` threads: the caller runs `local` while ready workers run the
+ * handler registered for `job.kind` (worker.ts) with thread numbers 1, 2, ...; all claim units from
+ * the same counter. Returns when every thread is done. With one thread, no shared memory or no
+ * worker threads, `local` alone does the whole job. If a worker fails, `local` reruns the job alone
+ * (handlers must be idempotent per unit).
  */
-export function runBatchParallel(arena: Arena, params: BatchParams, threads: number): void {
-  const handle: ArenaHandle | null = arena.handle();
-  const units = Math.ceil(params.nq / UNIT);
-  const helpers = Math.min(threads, units) - 1;
-  const p = helpers > 0 && handle ? ensurePool(helpers) : null;
+export function runParallel(job: Job | null, threads: number, local: LocalRun): void {
+  const helpers = job === null ? 0 : threads - 1;
+  const p = helpers > 0 ? ensurePool(helpers) : null;
   const ready = p ? Math.min(helpers, Atomics.load(p.control, READY), p.workers.length) : 0;
-  if (!p || !handle || ready <= 0) {
-    const local = new Int32Array(1);
-    runBatch(arena, params, local, 0, 0);
+  if (!p || ready <= 0) {
+    local(new Int32Array(4), 0);
     return;
   }
   const control = p.control;
   Atomics.store(control, NEXT, 0);
   Atomics.store(control, DONE, 0);
   Atomics.store(control, FAILED, 0);
-  for (let w = 0; w < ready; w++) {
-    p.workers[w].worker.postMessage({ handle, params, thread: w + 1 });
-  }
+  for (let w = 0; w < ready; w++) p.workers[w].worker.postMessage({ job, thread: w + 1 });
   try {
-    runBatch(arena, params, control, NEXT, 0);
+    local(control, 0);
   } finally {
-    // Every worker reports exactly once per job, whether it ran units or found none left.
     for (;;) {
       const done = Atomics.load(control, DONE);
       if (done >= ready) break;
       Atomics.wait(control, DONE, done, 1000);
     }
   }
-  if (Atomics.load(control, FAILED) !== 0) {
-    // A worker failed (it reported after storing FAILED): redo the whole batch on this thread.
-    const local = new Int32Array(1);
-    runBatch(arena, params, local, 0, 0);
-  }
+  if (Atomics.load(control, FAILED) !== 0) local(new Int32Array(4), 0);
 }
+
+/** For worker.ts: the control word indexes. */
+export const CONTROL = { NEXT, DONE, FAILED, READY } as const;

@@ -1,0 +1,461 @@
+// HnswIndex: approximate k-NN on a Hierarchical Navigable Small World graph (Malkov & Yashunin),
+// with optional int8 traversal re-ranked on float32 rows, parallel build and batch search on worker
+// threads over shared memory, tombstone deletion with slot reuse and graph repair, and filters that
+// fall back to an exact scan when they are selective.
+import { NearestError, invalidArgument } from '../../errors.js';
+import type { BackendChoice } from '../../distance/backend.js';
+import { alignUp } from '../../distance/kernels.js';
+import { keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
+import { TopK } from '../../distance/topk.js';
+import { availableThreads, runParallel } from '../../parallel/pool.js';
+import { CHUNK, RowStore } from '../../storage/row-store.js';
+import { toIdPredicate, type IndexStats } from '../flat.js';
+import { ScalarQuantizer } from '../quant/sq8.js';
+import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { HnswCore, type SlotFilter } from './core.js';
+import { ENTRY, Graph, MAX_LEVEL } from './graph.js';
+import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
+import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space } from './space.js';
+
+/** Options of `new HnswIndex(...)`. */
+export interface HnswIndexOptions {
+  /** Vector dimension, 1 to 65536. */
+  dim: number;
+  /** Similarity measure; default 'cosine'. */
+  metric?: Metric;
+  /** Links per node on upper levels (2·m on level 0); default 16. Memory: (2m + 1)·4 bytes per vector. */
+  m?: number;
+  /** Beam width while building; default 200. Higher builds slower and better graphs. */
+  efConstruction?: number;
+  /** Default beam width while searching; default 64 (raised to k when smaller). */
+  efSearch?: number;
+  /** Seed of the level draws; one thread with one seed gives the same graph every time. */
+  seed?: number;
+  /** 'int8': traverse on 8-bit codes (dim bytes per vector more) and re-rank with float32. Default 'none'. */
+  quantization?: 'none' | 'int8';
+  /** Kernel backend ('auto' | 'wasm' | 'js'). */
+  backend?: BackendChoice;
+  /** Threads for building and searchBatch (the calling thread included); default: all cores. */
+  threads?: number;
+}
+
+/** Per-call HNSW search options. */
+export interface HnswSearchOptions {
+  /** Beam width for this call (≥ 1; raised to k when smaller). */
+  efSearch?: number;
+  /** Only ids passing the filter are returned; k come back whenever k pass. */
+  filter?: ((id: number) => boolean) | ReadonlySet<number>;
+}
+
+/** Per-call HNSW batch options. */
+export interface HnswBatchOptions extends HnswSearchOptions { threads?: number }
+
+/** Below this many live vectors the int8 quantizer is re-fitted on every add. */
+const RETRAIN_LIMIT = 4096;
+/** Slot lists of worker scratch (brute-force chunks and neighbour lists). */
+const WORKER_LIST = 1024;
+/** Parallel build only pays off for batches at least this large. */
+const PARALLEL_MIN = 256;
+
+function checkInt(v: unknown, name: string, min: number, max: number, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw invalidArgument(`${where}: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`, { where, option: name, received: v, min, max });
+  }
+  return v;
+}
+
+function sharedBuffer(bytes: number): ArrayBufferLike {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
+/** mulberry32: the seeded PRNG of level draws. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Approximate nearest-neighbour search on an HNSW graph. Same surface as FlatIndex; results are
+ * best first with scores and distances computed exactly on float32 rows.
+ */
+export class HnswIndex implements VectorIndex, RemovableIndex {
+  readonly dim: number;
+  readonly metric: Metric;
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly quantization: 'none' | 'int8';
+  readonly threads: number;
+  private readonly metricCode: number;
+  private readonly rows: RowStore;
+  private readonly codes: RowStore | null;
+  private readonly quantizer: ScalarQuantizer | null;
+  private graph: Graph;
+  private core: HnswCore;
+  private slotIds: Float64Array;
+  private invNorms: Float64Array;
+  private readonly idSlots = new Map<number, number>();
+  private readonly free: number[] = [];
+  private nextId = 0;
+  private readonly random: () => number;
+  private readonly levelMult: number;
+
+  constructor(options: HnswIndexOptions) {
+    const where = 'HnswIndex';
+    const o = checkOptions(options, ['dim', 'metric', 'm', 'efConstruction', 'efSearch', 'seed', 'quantization', 'backend', 'threads'], where);
+    if (options === undefined) throw invalidArgument('HnswIndex: options { dim } are required', {});
+    this.dim = checkDim(o.dim, where);
+    this.metric = checkMetric(o.metric, 'cosine', where);
+    this.m = checkInt(o.m ?? 16, 'm', 2, 256, where);
+    this.efConstruction = checkInt(o.efConstruction ?? 200, 'efConstruction', 1, 100000, where);
+    this.efSearch = checkInt(o.efSearch ?? 64, 'efSearch', 1, 100000, where);
+    const seed = checkInt(o.seed ?? 100, 'seed', 0, 2 ** 32 - 1, where);
+    const q = o.quantization ?? 'none';
+    if (q !== 'none' && q !== 'int8') throw invalidArgument(`${where}: quantization must be 'none' or 'int8', got ${describe(q)}`, { received: q, allowed: ['none', 'int8'] });
+    this.quantization = q;
+    const backend = o.backend ?? 'auto';
+    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') {
+      throw invalidArgument(`${where}: backend must be 'auto', 'wasm' or 'js', got ${describe(backend)}`, { received: backend, allowed: ['auto', 'wasm', 'js'] });
+    }
+    this.threads = checkThreads(o.threads, availableThreads(), where);
+    this.metricCode = this.metric === 'euclidean' ? EUCLIDEAN : this.metric === 'cosine' ? COSINE : DOT;
+    this.rows = new RowStore(this.dim, backend as BackendChoice);
+    this.codes = q === 'int8' ? new RowStore(this.dim, backend as BackendChoice, 1) : null;
+    this.quantizer = q === 'int8' ? new ScalarQuantizer(this.dim, this.metric) : null;
+    this.random = prng(seed);
+    this.levelMult = 1 / Math.log(this.m);
+    const cap = 16;
+    this.graph = Graph.create(cap, this.m, this.upperFor(cap));
+    this.slotIds = new Float64Array(sharedBuffer(cap * 8));
+    this.invNorms = new Float64Array(sharedBuffer(cap * 8));
+    this.core = new HnswCore(this.graph, this.mainSpace(), false);
+  }
+
+  private upperFor(capacity: number): number {
+    return Math.ceil(capacity * (this.m + 1) * 1.5 / (this.m - 1)) + 64 * (this.m + 1);
+  }
+
+  private mainSpace(): Space {
+    const r = this.rows, c = this.codes;
+    return new Space({
+      dim: this.dim, metric: this.metricCode,
+      rows: r.arena, rowsOff: r.rowsOff, rowScratch: { queryOff: r.queryOff, slotsOff: r.slotsOff, outOff: r.outOff },
+      codes: c ? c.arena : null, codesOff: c ? c.rowsOff : 0, codeScratch: c ? { queryOff: c.queryOff, slotsOff: c.slotsOff, outOff: c.outOff } : null,
+      quantizer: this.quantizer, invNorms: this.invNorms, maxList: CHUNK,
+    });
+  }
+
+  /** Live vectors. */
+  get size(): number { return this.idSlots.size; }
+
+  /** The kernel backend in use. */
+  get kernels(): string { return this.rows.kernels.name; }
+
+  private ensureCapacity(slots: number): void {
+    if (slots <= this.graph.capacity) return;
+    const cap = Math.max(slots, Math.ceil(this.graph.capacity * 1.5));
+    this.graph = this.graph.grow(cap, this.upperFor(cap));
+    const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
+    const norms = new Float64Array(sharedBuffer(cap * 8)); norms.set(this.invNorms); this.invNorms = norms;
+    this.core.setGraph(this.graph);
+    this.core.space.invNorms = this.invNorms;
+  }
+
+  private drawLevel(): number {
+    return Math.min(60, Math.floor(-Math.log(1 - this.random()) * this.levelMult));
+  }
+
+  private reserveLevel(slot: number, level: number): void {
+    this.graph.levels[slot] = level;
+    while (!this.graph.reserveUpper(slot, level)) {
+      this.graph = this.graph.grow(this.graph.capacity, this.graph.upper.length * 2);
+      this.core.setGraph(this.graph);
+    }
+  }
+
+  /**
+   * Adds vectors (row-major Float32Array of n·dim or an array of vectors) with optional ids
+   * (non-negative safe integers, unique; default: consecutive from the largest id + 1). Freed slots
+   * of removed vectors are reused. All-or-nothing on invalid input.
+   */
+  add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
+    const where = 'HnswIndex.add';
+    const { data, n } = toRows(vectors, this.dim, where);
+    if (n === 0) return;
+    let newIds: Float64Array;
+    if (ids === undefined) {
+      newIds = new Float64Array(n);
+      let next = this.nextId;
+      for (let i = 0; i < n; i++) { while (this.idSlots.has(next)) next++; newIds[i] = next++; }
+    } else {
+      newIds = toIds(ids, n, where);
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const id = newIds[i];
+        if (this.idSlots.has(id) || seen.has(id)) {
+          throw new NearestError('DUPLICATE_ID', `${where}: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
+        }
+        seen.add(id);
+      }
+    }
+    const dim = this.dim;
+    if (this.quantizer) this.fitQuantizer(data, n);
+
+    const reuse = this.free.splice(Math.max(0, this.free.length - n)).reverse();
+    const appendCount = n - reuse.length;
+    const first = this.rows.size;
+    this.ensureCapacity(first + appendCount);
+    const slots = new Int32Array(sharedBuffer(n * 4));
+    const g = this.graph;
+    // Reused slots: repair the graph around the tombstone, then overwrite it in place.
+    for (let j = 0; j < reuse.length; j++) {
+      const slot = reuse[j];
+      this.core.repairAround(slot);
+      this.detachEntry(slot);
+      for (let l = 0; l <= g.levels[slot]; l++) this.graph.listArray(l)[this.graph.listAt(slot, l)] = 0;
+      const part = data.subarray(j * dim, (j + 1) * dim);
+      this.rows.write(slot, part, 1);
+      slots[j] = slot;
+    }
+    if (appendCount > 0) this.rows.append(data.subarray(reuse.length * dim), appendCount);
+    for (let j = 0; j < appendCount; j++) {
+      slots[reuse.length + j] = first + j;
+      this.reserveLevel(first + j, this.drawLevel());
+    }
+    if (this.codes) {
+      const codes = new Int8Array(n * dim);
+      this.quantizer!.encode(data, 0, n, codes);
+      for (let j = 0; j < reuse.length; j++) this.codes.write(reuse[j], codes.subarray(j * dim), 1);
+      if (appendCount > 0) this.codes.append(codes.subarray(reuse.length * dim), appendCount);
+    }
+    for (let j = 0; j < n; j++) {
+      const slot = slots[j], id = newIds[j];
+      this.slotIds[slot] = id;
+      this.idSlots.set(id, slot);
+      if (id >= this.nextId) this.nextId = id + 1;
+      if (this.metricCode === COSINE) {
+        const sq = this.rows.sqNorm(slot);
+        this.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+      }
+      this.graph.deleted[slot] = 0;
+    }
+    this.build(slots, n);
+  }
+
+  /** Re-fits the int8 ranges while the index is small (re-encoding what is stored). */
+  private fitQuantizer(data: Float32Array, n: number): void {
+    const live = this.rows.size;
+    if (live > 0 && live + n > RETRAIN_LIMIT) return;
+    const all = new Float32Array((live + n) * this.dim);
+    if (live > 0) all.set(this.rows.arena.f32().subarray(this.rows.rowsOff >> 2, (this.rows.rowsOff >> 2) + live * this.dim));
+    all.set(data.subarray(0, n * this.dim), live * this.dim);
+    this.quantizer!.train(all, live + n);
+    if (live > 0) {
+      const codes = new Int8Array(live * this.dim);
+      this.quantizer!.encode(all, 0, live, codes);
+      this.codes!.write(0, codes, live);
+    }
+  }
+
+  /** Moves the entry point off a slot that is about to be rewritten. */
+  private detachEntry(slot: number): void {
+    const g = this.graph, meta = g.meta;
+    if (meta[ENTRY] !== slot) return;
+    let best = -1, bestLevel = -1;
+    for (let s = 0; s < this.rows.size; s++) {
+      if (s !== slot && g.levels[s] > bestLevel && !(g.deleted[s] && this.free.includes(s))) { best = s; bestLevel = g.levels[s]; }
+    }
+    meta[ENTRY] = best;
+    meta[MAX_LEVEL] = bestLevel;
+  }
+
+  /** Inserts `slots` into the graph, on several threads when the batch is large. */
+  private build(slots: Int32Array, n: number): void {
+    let start = 0;
+    if (this.graph.meta[ENTRY] < 0) { this.core.insert(slots[0], this.efConstruction); start = 1; }
+    const rest = slots.subarray(start);
+    const count = n - start;
+    if (count === 0) return;
+    const threads = count >= PARALLEL_MIN ? this.threads : 1;
+    const shape = threads > 1 ? this.shape(threads) : null;
+    const job: HnswJob | null = shape ? { kind: 'hnsw', shape, op: 'build', efConstruction: this.efConstruction, slots: (rest.buffer as ArrayBufferLike), count } : null;
+    if (job && start > 0) {
+      // Workers read the slot list from the buffer's start: hand them a fresh one.
+      const copy = new Int32Array(sharedBuffer(count * 4)); copy.set(rest); job.slots = copy.buffer;
+    }
+    runParallel(job, threads, (control) => {
+      this.core.concurrent = job !== null;
+      try { runBuild(this.core, rest, count, this.efConstruction, control); } finally { this.core.concurrent = false; }
+    });
+  }
+
+  /** The shared description of this index for worker threads; grows arenas for their scratch. */
+  private shape(threads: number): HnswShape | null {
+    const rowsHandle = this.rows.arena.handle();
+    const codesHandle = this.codes ? this.codes.arena.handle() : null;
+    if (!rowsHandle || (this.codes && !codesHandle) || !(this.graph.level0.buffer instanceof SharedArrayBuffer)) return null;
+    const rowStride = scratchBytes(this.dim * 4, WORKER_LIST);
+    const rowBase = alignUp(this.rows.end);
+    this.rows.reserveBytes(rowBase + (threads - 1) * rowStride);
+    let codeBase = 0, codeStride = 0;
+    if (this.codes) {
+      codeStride = scratchBytes(this.dim, WORKER_LIST);
+      codeBase = alignUp(this.codes.end);
+      this.codes.reserveBytes(codeBase + (threads - 1) * codeStride);
+    }
+    const q = this.quantizer;
+    return {
+      dim: this.dim, metric: this.metricCode,
+      rows: rowsHandle, rowsOff: this.rows.rowsOff, codes: codesHandle, codesOff: this.codes ? this.codes.rowsOff : 0,
+      quant: q ? { mid: q.mid, step: q.step, metric: this.metric } : null,
+      graph: this.graph.buffers, invNorms: this.invNorms.buffer, ids: this.slotIds.buffer,
+      rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
+    };
+  }
+
+  /** Marks ids removed (never returned again); their slots are reused by later adds. Returns how many were present. */
+  remove(ids: Iterable<number> | ArrayLike<number>): number {
+    const list = Array.from(ids as ArrayLike<number>);
+    for (const id of list) {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw invalidArgument(`HnswIndex.remove: ids must be integers, got ${describe(id)}`, { received: String(id) });
+    }
+    let removed = 0;
+    for (const id of list) {
+      const slot = this.idSlots.get(id);
+      if (slot === undefined) continue;
+      this.idSlots.delete(id);
+      this.graph.deleted[slot] = 1;
+      this.free.push(slot);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Whether an id is present. */
+  has(id: number): boolean { return this.idSlots.has(id); }
+
+  /** A copy of the stored vector of an id, or undefined. */
+  get(id: number): Float32Array | undefined {
+    const slot = this.idSlots.get(id);
+    return slot === undefined ? undefined : this.rows.read(slot);
+  }
+
+  private slotFilter(pred: ((id: number) => boolean) | null): SlotFilter {
+    const deleted = this.graph.deleted, ids = this.slotIds;
+    if (pred) return (slot) => deleted[slot] === 0 && pred(ids[slot]);
+    return this.free.length > 0 ? (slot) => deleted[slot] === 0 : null;
+  }
+
+  /** Whether a filter admitting about `matches` vectors is better served by an exact scan. */
+  private preferExact(matches: number, k: number): boolean {
+    return matches <= Math.max(2 * k, 0.02 * this.size);
+  }
+
+  private estimateMatches(filter: unknown, pred: (id: number) => boolean): number {
+    if (filter instanceof Set) return filter.size;
+    const size = this.rows.size, deleted = this.graph.deleted;
+    const samples = Math.min(size, 512);
+    let tried = 0, passed = 0;
+    for (let i = 0; i < samples; i++) {
+      const slot = Math.floor((i * size) / samples);
+      if (deleted[slot]) continue;
+      tried++;
+      if (pred(this.slotIds[slot])) passed++;
+    }
+    return tried === 0 ? 0 : (passed / tried) * this.size;
+  }
+
+  private efFor(o: Record<string, unknown>, where: string): number {
+    return o.efSearch === undefined ? this.efSearch : checkInt(o.efSearch, 'efSearch', 1, 100000, where);
+  }
+
+  /**
+   * The approximately k best vectors for a query, best first (ties: smaller id). `efSearch` trades
+   * speed for recall; with a filter, k results come back whenever k vectors pass it.
+   */
+  search(query: VectorLike, k: number, options?: HnswSearchOptions): SearchHit[] {
+    const where = 'HnswIndex.search';
+    const o = checkOptions(options, ['efSearch', 'filter'], where);
+    const q = toVector(query, this.dim, where);
+    checkK(k, where);
+    const ef = this.efFor(o, where);
+    const pred = toIdPredicate(o.filter, where);
+    if (this.size === 0) return [];
+    const exact = pred !== null && this.preferExact(this.estimateMatches(o.filter, pred), k);
+    const allow = this.slotFilter(pred);
+    const top = new TopK(Math.min(k, this.size));
+    this.core.space.setQuery(q);
+    searchQuery(this.core, top.k, ef, allow, exact, this.rows.size, this.slotIds, top, new Float64Array(CHUNK));
+    const keys = new Float64Array(top.size), ids = new Float64Array(top.size);
+    const count = top.drain(keys, ids, null);
+    const hits: SearchHit[] = new Array(count);
+    for (let i = 0; i < count; i++) hits[i] = { id: ids[i], score: keyToScore(this.metric, keys[i]), distance: keyToDistance(this.metric, keys[i]) };
+    return hits;
+  }
+
+  /** Many queries at once on `threads` threads; nq·k ids/scores/distances row-major, id −1 where missing. */
+  searchBatch(queries: VectorsLike, k: number, options?: HnswBatchOptions): BatchResult {
+    const where = 'HnswIndex.searchBatch';
+    const o = checkOptions(options, ['efSearch', 'filter', 'threads'], where);
+    const { data, n: nq } = toRows(queries, this.dim, where);
+    checkK(k, where);
+    const ef = this.efFor(o, where);
+    const threads = checkThreads(o.threads, this.threads, where);
+    const pred = toIdPredicate(o.filter, where);
+    const result: BatchResult = {
+      nq, k, ids: new Float64Array(nq * k).fill(-1),
+      scores: new Float32Array(nq * k).fill(-Infinity), distances: new Float32Array(nq * k).fill(Infinity),
+    };
+    if (this.size === 0 || nq === 0) return result;
+    const size = this.rows.size;
+    let allowBuf: ArrayBufferLike | null = null, exact = false;
+    if (pred || this.free.length > 0) {
+      const bits = new Uint8Array(sharedBuffer(size));
+      const deleted = this.graph.deleted;
+      let matches = 0;
+      for (let s = 0; s < size; s++) {
+        const ok = deleted[s] === 0 && (pred === null || pred(this.slotIds[s]));
+        bits[s] = ok ? 1 : 0;
+        if (ok) matches++;
+      }
+      allowBuf = bits.buffer;
+      exact = pred !== null && this.preferExact(matches, k);
+    }
+    const qbuf = new Float32Array(sharedBuffer(nq * this.dim * 4)); qbuf.set(data);
+    const outSlots = new Int32Array(sharedBuffer(nq * k * 4));
+    const outKeys = new Float64Array(sharedBuffer(nq * k * 8));
+    const t = Math.min(threads, nq);
+    const shape = t > 1 ? this.shape(t) : null;
+    const job: HnswJob = {
+      kind: 'hnsw', op: 'search', shape: shape!, queries: qbuf.buffer, nq, k, ef, size, allow: allowBuf, exact,
+      outSlots: outSlots.buffer, outKeys: outKeys.buffer,
+    };
+    runParallel(shape ? job : null, t, (control) => runSearch(this.core, job, control, this.slotIds));
+    for (let i = 0; i < nq * k; i++) {
+      const slot = outSlots[i];
+      if (slot < 0) continue;
+      result.ids[i] = this.slotIds[slot];
+      result.scores[i] = keyToScore(this.metric, outKeys[i]);
+      result.distances[i] = keyToDistance(this.metric, outKeys[i]);
+    }
+    return result;
+  }
+
+  /** Size, kernels and memory in use. */
+  stats(): IndexStats & { m: number; efConstruction: number; efSearch: number; quantization: string; levels: number } {
+    const g = this.graph;
+    const graphBytes = g.level0.byteLength + g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength + g.locks.byteLength + g.deleted.byteLength;
+    return {
+      kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric,
+      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.invNorms.byteLength + this.size * 40,
+      m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization, levels: g.meta[MAX_LEVEL] + 1,
+    };
+  }
+}

@@ -1,0 +1,158 @@
+// HNSW work shared by the calling thread and worker threads: per-query search with re-ranking and
+// the exact fallback for selective filters, and the 'hnsw' worker job (parallel build and batch
+// search over the shared graph and arenas).
+import { openArena } from '../../distance/backend.js';
+import type { Arena, ArenaHandle } from '../../distance/kernels.js';
+import { TopK } from '../../distance/topk.js';
+import { NEXT } from '../../parallel/pool.js';
+import { ScalarQuantizer } from '../quant/sq8.js';
+import { HnswCore, type SlotFilter } from './core.js';
+import { Graph, type GraphBuffers } from './graph.js';
+import { scratchAt, Space } from './space.js';
+
+/**
+ * One query (already set on core.space): graph search with beam `ef`, exact re-ranking of the
+ * candidates when traversal ran on codes, and an exact scan of the admitted slots when `exact` is
+ * set (a selective filter) or when the graph returned fewer than k admitted slots. Leaves the best
+ * k in `top` (ties by smaller id).
+ */
+export function searchQuery(core: HnswCore, k: number, ef: number, allow: SlotFilter, exact: boolean, size: number, ids: Float64Array, top: TopK, keys: Float64Array): void {
+  const space = core.space;
+  top.reset();
+  if (!exact) {
+    const count = core.search(Math.max(ef, k), allow);
+    const slots = core.sortedSlots;
+    if (space.quantized) {
+      for (let off = 0; off < count; off += space.maxList) {
+        const part = Math.min(space.maxList, count - off);
+        const sub = slots.subarray(off, off + part);
+        space.exactKeys(sub, part, keys);
+        for (let i = 0; i < part; i++) top.push(keys[i], ids[sub[i]], sub[i]);
+      }
+    } else {
+      const sk = core.sortedKeys;
+      for (let i = 0; i < count; i++) top.push(sk[i], ids[slots[i]], slots[i]);
+    }
+    if (top.size >= top.k || allow === null) return;
+    top.reset();
+  }
+  const chunk = new Int32Array(space.maxList);
+  let fill = 0;
+  const flush = (): void => {
+    space.exactKeys(chunk, fill, keys);
+    for (let i = 0; i < fill; i++) top.push(keys[i], ids[chunk[i]], chunk[i]);
+    fill = 0;
+  };
+  for (let slot = 0; slot < size; slot++) {
+    if (allow !== null && !allow(slot)) continue;
+    chunk[fill++] = slot;
+    if (fill === chunk.length) flush();
+  }
+  if (fill > 0) flush();
+}
+
+/** Everything a worker needs to open an HNSW index. */
+export interface HnswShape {
+  dim: number;
+  metric: number;
+  rows: ArenaHandle;
+  rowsOff: number;
+  codes: ArenaHandle | null;
+  codesOff: number;
+  quant: { mid: Float32Array; step: number; metric: 'cosine' | 'euclidean' | 'dot' } | null;
+  graph: GraphBuffers;
+  invNorms: ArrayBufferLike;
+  ids: ArrayBufferLike;
+  /** Worker thread t ≥ 1 uses scratch at base + (t - 1) * stride in each arena. */
+  rowScratchBase: number;
+  codeScratchBase: number;
+  rowStride: number;
+  codeStride: number;
+  maxList: number;
+}
+
+export interface HnswJob {
+  kind: 'hnsw';
+  shape: HnswShape;
+  op: 'build' | 'search';
+  // build
+  efConstruction?: number;
+  slots?: ArrayBufferLike;
+  count?: number;
+  // search
+  queries?: ArrayBufferLike;
+  nq?: number;
+  k?: number;
+  ef?: number;
+  size?: number;
+  allow?: ArrayBufferLike | null;
+  exact?: boolean;
+  outSlots?: ArrayBufferLike;
+  outKeys?: ArrayBufferLike;
+}
+
+/** Opens a Space over the shape's arenas for worker thread `thread` (≥ 1). */
+export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: Arena | null): Space {
+  const t = thread - 1;
+  let quantizer: ScalarQuantizer | null = null;
+  if (shape.quant) {
+    quantizer = new ScalarQuantizer(shape.dim, shape.quant.metric);
+    quantizer.mid.set(shape.quant.mid);
+    quantizer.step = shape.quant.step;
+  }
+  return new Space({
+    dim: shape.dim, metric: shape.metric,
+    rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(shape.rowScratchBase + t * shape.rowStride, shape.dim * 4, shape.maxList),
+    codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(shape.codeScratchBase + t * shape.codeStride, shape.dim, shape.maxList) : null,
+    quantizer, invNorms: new Float64Array(shape.invNorms), maxList: shape.maxList,
+  });
+}
+
+/** Worker handler for 'hnsw' jobs. */
+export function runHnswJob(job: HnswJob, control: Int32Array, thread: number): void {
+  const shape = job.shape;
+  const rows = openArena(shape.rows);
+  const codes = shape.codes ? openArena(shape.codes) : null;
+  const space = openSpace(shape, thread, rows, codes);
+  const graph = new Graph(shape.graph);
+  if (job.op === 'build') {
+    const core = new HnswCore(graph, space, true);
+    runBuild(core, new Int32Array(job.slots!), job.count!, job.efConstruction!, control);
+  } else {
+    const core = new HnswCore(graph, space, false);
+    runSearch(core, job, control, new Float64Array(shape.ids));
+  }
+}
+
+/** Inserts the slots claimed from control[NEXT] until none are left. */
+export function runBuild(core: HnswCore, slots: Int32Array, count: number, efConstruction: number, control: Int32Array): void {
+  for (;;) {
+    const i = Atomics.add(control, NEXT, 1);
+    if (i >= count) return;
+    core.insert(slots[i], efConstruction);
+  }
+}
+
+/** Batch search: queries claimed from control[NEXT]; results to the job's shared output. */
+export function runSearch(core: HnswCore, job: HnswJob, control: Int32Array, ids: Float64Array): void {
+  const dim = job.shape.dim, k = job.k!;
+  const queries = new Float32Array(job.queries!);
+  const outSlots = new Int32Array(job.outSlots!);
+  const outKeys = new Float64Array(job.outKeys!);
+  const bits = job.allow ? new Uint8Array(job.allow) : null;
+  const allow: SlotFilter = bits ? (slot) => bits[slot] === 1 : null;
+  const top = new TopK(k);
+  const keys = new Float64Array(Math.max(core.space.maxList, 16));
+  const slotsTmp = new Int32Array(k), keysTmp = new Float64Array(k);
+  for (;;) {
+    const i = Atomics.add(control, NEXT, 1);
+    if (i >= job.nq!) return;
+    core.space.setQuery(queries.subarray(i * dim, (i + 1) * dim));
+    searchQuery(core, k, job.ef!, allow, job.exact!, job.size!, ids, top, keys);
+    const got = top.drain(keysTmp, null, slotsTmp);
+    for (let j = 0; j < k; j++) {
+      outSlots[i * k + j] = j < got ? slotsTmp[j] : -1;
+      outKeys[i * k + j] = j < got ? keysTmp[j] : Infinity;
+    }
+  }
+}

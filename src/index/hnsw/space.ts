@@ -1,0 +1,126 @@
+// The distance computer of HNSW traversal for one thread: a query set once, then keys (smaller is
+// closer) for a list of slots in one kernel call, over float32 rows or int8 codes.
+import type { Arena } from '../../distance/kernels.js';
+import type { ScalarQuantizer } from '../quant/sq8.js';
+
+/** Metric codes (no strings in hot loops). */
+export const EUCLIDEAN = 0, COSINE = 1, DOT = 2;
+
+/** Byte offsets of one thread's scratch in an arena: query, slot list and kernel output. */
+export interface Scratch { queryOff: number; slotsOff: number; outOff: number }
+
+/** Scratch bytes per thread per arena for rows of `rowBytes` and lists of up to `maxList` slots. */
+export function scratchBytes(rowBytes: number, maxList: number): number {
+  return Math.ceil((rowBytes + 64) / 64) * 64 + 2 * Math.ceil((maxList * 4 + 64) / 64) * 64;
+}
+
+/** Lays out a Scratch at `base`. */
+export function scratchAt(base: number, rowBytes: number, maxList: number): Scratch {
+  const queryOff = base;
+  const slotsOff = queryOff + Math.ceil((rowBytes + 64) / 64) * 64;
+  const outOff = slotsOff + Math.ceil((maxList * 4 + 64) / 64) * 64;
+  return { queryOff, slotsOff, outOff };
+}
+
+export class Space {
+  readonly dim: number;
+  readonly metric: number;
+  readonly quantized: boolean;
+  private readonly rows: Arena;
+  private readonly codes: Arena | null;
+  private readonly rowsOff: number;
+  private readonly codesOff: number;
+  private readonly rowScratch: Scratch;
+  private readonly codeScratch: Scratch | null;
+  private readonly quantizer: ScalarQuantizer | null;
+  /** 1/|x| per slot for cosine over float rows. */
+  invNorms: Float64Array;
+  private invQ = 0;
+  private readonly codeTmp: Int8Array;
+  /** Longest slot list one kernel call may take (the scratch size). */
+  readonly maxList: number;
+
+  constructor(o: {
+    dim: number; metric: number; rows: Arena; rowsOff: number; rowScratch: Scratch;
+    codes: Arena | null; codesOff: number; codeScratch: Scratch | null; quantizer: ScalarQuantizer | null; invNorms: Float64Array; maxList: number;
+  }) {
+    this.maxList = o.maxList;
+    this.dim = o.dim; this.metric = o.metric;
+    this.rows = o.rows; this.rowsOff = o.rowsOff; this.rowScratch = o.rowScratch;
+    this.codes = o.codes; this.codesOff = o.codesOff; this.codeScratch = o.codeScratch;
+    this.quantizer = o.quantizer;
+    this.quantized = o.codes !== null;
+    this.invNorms = o.invNorms;
+    this.codeTmp = new Int8Array(o.dim);
+  }
+
+  /** Sets the query from a float vector. */
+  setQuery(q: Float32Array): void {
+    this.rows.f32().set(q, this.rowScratch.queryOff >> 2);
+    if (this.metric === COSINE) {
+      const at = this.rowScratch.queryOff;
+      const sq = this.rows.kernels.dotF32(at, at, this.dim);
+      this.invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    }
+    if (this.codes) {
+      this.quantizer!.encode(q, 0, 1, this.codeTmp);
+      this.codes.i8().set(this.codeTmp, this.codeScratch!.queryOff);
+    }
+  }
+
+  /** Sets the query to stored row `slot` (for inserting it). */
+  setQueryToSlot(slot: number): void {
+    const dim = this.dim;
+    const f = this.rows.f32();
+    const src = (this.rowsOff >> 2) + slot * dim;
+    f.copyWithin(this.rowScratch.queryOff >> 2, src, src + dim);
+    this.invQ = this.metric === COSINE ? this.invNorms[slot] : 0;
+    if (this.codes) {
+      const u8 = this.codes.u8();
+      const at = this.codesOff + slot * dim;
+      u8.copyWithin(this.codeScratch!.queryOff, at, at + dim);
+    }
+  }
+
+  /** Traversal keys of the query against `count` slots. */
+  keys(slots: Int32Array, count: number, out: Float64Array): void {
+    if (this.codes) this.codeKeys(this.codeScratch!.queryOff, slots, count, out, 0);
+    else this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
+  }
+
+  /** Traversal keys between stored row `base` and `count` slots (neighbour selection). */
+  keysFrom(base: number, slots: Int32Array, count: number, out: Float64Array): void {
+    if (this.codes) this.codeKeys(this.codesOff + base * this.dim, slots, count, out, 0);
+    else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, slots, count, out);
+  }
+
+  /** Exact float32 keys of the query against `count` slots (re-ranking). */
+  exactKeys(slots: Int32Array, count: number, out: Float64Array): void {
+    this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
+  }
+
+  private floatKeys(q: number, invQ: number, slots: Int32Array, count: number, out: Float64Array): void {
+    const arena = this.rows, s = this.rowScratch, k = arena.kernels;
+    arena.i32().set(slots.subarray(0, count), s.slotsOff >> 2);
+    if (this.metric === EUCLIDEAN) k.gatherL2sqF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    else k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    const f = arena.f32(), base = s.outOff >> 2;
+    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = f[base + i];
+    else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
+    else {
+      const inv = this.invNorms;
+      for (let i = 0; i < count; i++) out[i] = -(f[base + i] * invQ * inv[slots[i]]);
+    }
+  }
+
+  private codeKeys(q: number, slots: Int32Array, count: number, out: Float64Array, _unused: number): void {
+    const arena = this.codes!, s = this.codeScratch!, k = arena.kernels;
+    const i32 = arena.i32();
+    i32.set(slots.subarray(0, count), s.slotsOff >> 2);
+    if (this.metric === EUCLIDEAN) k.gatherL2sqI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
+    else k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
+    const base = s.outOff >> 2;
+    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = i32[base + i];
+    else for (let i = 0; i < count; i++) out[i] = -i32[base + i];
+  }
+}

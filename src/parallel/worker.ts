@@ -1,0 +1,32 @@
+// Worker-thread entry: runs its share of each job posted by pool.ts, dispatching on `job.kind`,
+// and reports on the shared control counter. Each job re-opens the arenas it names (a fresh kernel
+// instance over the same shared memory: cheap, and no index memory is kept alive between jobs).
+import { parentPort, workerData } from 'node:worker_threads';
+import { runFlatBatchJob } from '../distance/batch.js';
+import { runHnswJob } from '../index/hnsw/jobs.js';
+import { CONTROL, type Job } from './pool.js';
+
+const control = (workerData as { control: Int32Array }).control;
+
+const handlers: Record<string, (job: never, control: Int32Array, thread: number) => void> = {
+  'flat-batch': runFlatBatchJob,
+  'hnsw': runHnswJob,
+};
+
+parentPort!.on('message', ({ job, thread }: { job: Job; thread: number }) => {
+  try {
+    const handler = handlers[job.kind];
+    if (!handler) throw new Error(`unknown job kind ${job.kind}`);
+    handler(job as never, control, thread);
+  } catch (error) {
+    Atomics.store(control, CONTROL.FAILED, 1);
+    // Visible when debugging; the caller redoes the work on its own thread.
+    if (process.env.NEAREST_DEBUG) console.error('nearest worker failed:', error);
+  } finally {
+    Atomics.add(control, CONTROL.DONE, 1);
+    Atomics.notify(control, CONTROL.DONE);
+  }
+});
+
+Atomics.add(control, CONTROL.READY, 1);
+Atomics.notify(control, CONTROL.READY);
