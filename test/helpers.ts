@@ -30,15 +30,30 @@ export function randomRows(n: number, dim: number, seed: number): Float32Array {
   return out;
 }
 
-/** Clustered rows: `clusters` Gaussian blobs of spread 0.1 around random centres. */
-export function clusteredRows(n: number, dim: number, clusters: number, seed: number): Float32Array {
+/**
+ * Clustered rows with realistic structure (FAISS get_dataset_2 style): Gaussian clusters in a
+ * low-dimensional latent space (`intrinsicDim`, default min(dim, 8)) mapped to `dim` dimensions by
+ * a fixed random linear map, plus a little isotropic noise. The map and centres depend only on
+ * (dim, clusters, intrinsicDim), so corpus and query sets made with different seeds share them.
+ */
+export function clusteredRows(n: number, dim: number, clusters: number, seed: number, intrinsicDim = Math.min(dim, 8)): Float32Array {
   const g = gaussian(seed);
-  const centres = randomRows(clusters, dim, seed + 1);
+  const structure = gaussian(1000003 + dim * 31 + clusters * 7 + intrinsicDim);
+  const map = new Float64Array(intrinsicDim * dim);
+  for (let i = 0; i < map.length; i++) map[i] = structure() / Math.sqrt(intrinsicDim);
+  const centres = new Float64Array(clusters * intrinsicDim);
+  for (let i = 0; i < centres.length; i++) centres[i] = structure() * 2;
   const r = prng(seed + 2);
+  const latent = new Float64Array(intrinsicDim);
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const c = Math.floor(r() * clusters);
-    for (let j = 0; j < dim; j++) out[i * dim + j] = centres[c * dim + j] + 0.1 * g();
+    for (let a = 0; a < intrinsicDim; a++) latent[a] = centres[c * intrinsicDim + a] + 0.5 * g();
+    for (let j = 0; j < dim; j++) {
+      let v = 0.02 * g();
+      for (let a = 0; a < intrinsicDim; a++) v += latent[a] * map[a * dim + j];
+      out[i * dim + j] = v;
+    }
   }
   return out;
 }

@@ -36,12 +36,18 @@ export function readF32Rows(path: string, rows: number, dim: number): Float32Arr
   return out;
 }
 
-/** Loads corpus and queries named by the spec. */
+/**
+ * Loads corpus and queries named by the spec, and keeps them reachable for the life of the process:
+ * otherwise V8 may free the corpus once a system has copied it (its last use), and the RSS delta
+ * "after adding the corpus" would subtract the corpus from the index's memory.
+ */
 export function loadData(spec: ChildSpec): { corpus: Float32Array; queries: Float32Array } {
-  return {
+  const data = {
     corpus: readF32Rows(spec.corpusPath, spec.corpusRows, spec.dim),
     queries: readF32Rows(spec.queriesPath, spec.queryRows, spec.dim),
   };
+  (globalThis as { __nearestBenchData?: unknown }).__nearestBenchData = data;
+  return data;
 }
 
 /** Runs a full GC when node was started with --expose-gc, so RSS deltas measure live memory. */

@@ -28,7 +28,10 @@ export interface ChildSpec {
   queryRows: number;
   /** Untimed queries before measuring (single mode: that many calls; batch: one call of that many rows). */
   warmup: number;
-  /** Single mode stops after this many seconds of timed queries, even if `queryRows` are not done. */
+  /**
+   * Single mode stops after this many seconds of timed queries, even if `queryRows` are not done;
+   * batch children that must split the batch into several calls stop after the call that crosses it.
+   */
   timeBudgetSeconds: number;
   /** Where to write the int32 ids (measured queries × k). */
   idsPath: string;

@@ -135,7 +135,7 @@ export function runBuild(core: HnswCore, slots: Int32Array, count: number, efCon
 
 /** Batch search: queries claimed from control[NEXT]; results to the job's shared output. */
 export function runSearch(core: HnswCore, job: HnswJob, control: Int32Array, ids: Float64Array): void {
-  const dim = job.shape.dim, k = job.k!;
+  const dim = core.space.dim, k = job.k!;
   const queries = new Float32Array(job.queries!);
   const outSlots = new Int32Array(job.outSlots!);
   const outKeys = new Float64Array(job.outKeys!);
