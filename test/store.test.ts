@@ -2,7 +2,7 @@
 // and errors that leave the store unchanged. Plus knn(), the one-off brute force.
 import { describe, expect, it } from 'vitest';
 import { knn, NearestError, VectorStore } from 'nearest';
-import { gaussian, randomRows, refTopK } from './helpers.js';
+import { clusteredRows, gaussian, randomRows, refTopK } from './helpers.js';
 
 const documents = [
   'Metformin reduces hepatic glucose production via AMPK',
@@ -107,9 +107,39 @@ describe('VectorStore', () => {
     expect(codeOf(() => store.search([1, 2, 3], 0))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => store.search([1, 2, 3], 1, { filter: { a: { $regex: 'x' } } }))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => store.search([1, 2, 3], 1, { where: {} } as never))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => new VectorStore({ dim: 3, index: { type: 'hnsw' } as never }))).toBe('UNSUPPORTED');
+    expect(codeOf(() => new VectorStore({ dim: 3, index: { type: 'lsh' } as never }))).toBe('UNSUPPORTED');
+    expect(codeOf(() => new VectorStore({ dim: 3, index: { type: 'hnsw', M: 8 } as never }))).toBe('INVALID_ARGUMENT');
     expect(store.size).toBe(1);
     expect(store.has('x') || store.has('y')).toBe(false);
+  });
+});
+
+describe('VectorStore on HNSW', () => {
+  it('searches, filters on metadata, upserts and deletes like the flat store', () => {
+    const dim = 24, n = 3000;
+    const rows = clusteredRows(n, dim, 20, 31);
+    const hnsw = new VectorStore<{ group: number }>({ dim, metric: 'cosine', index: { type: 'hnsw', m: 12, efConstruction: 100 } });
+    const flat = new VectorStore<{ group: number }>({ dim, metric: 'cosine' });
+    const metas = Array.from({ length: n }, (_, i) => ({ group: i % 50 }));
+    hnsw.addBatch(rows, metas);
+    flat.addBatch(rows, metas);
+    const queries = clusteredRows(50, dim, 20, 32);
+    let found = 0;
+    for (let i = 0; i < 50; i++) {
+      const q = queries.subarray(i * dim, (i + 1) * dim);
+      for (const filter of [undefined, { group: { $lt: 25 } }, { group: 7 }]) {
+        const truth = new Set(flat.search(q, 10, filter && { filter }).map((h) => h.id));
+        const hits = hnsw.search(q, 10, filter && { filter, efSearch: 80 });
+        expect(hits.length).toBe(10);
+        if (filter) expect(hits.every((h) => (filter.group as unknown) === 7 ? h.metadata!.group === 7 : h.metadata!.group < 25)).toBe(true);
+        found += hits.filter((h) => truth.has(h.id)).length;
+      }
+    }
+    expect(found / (50 * 3 * 10)).toBeGreaterThanOrEqual(0.95);
+    hnsw.upsert({ id: 'x', vector: queries.subarray(0, dim), metadata: { group: 99 } });
+    expect(hnsw.search(queries.subarray(0, dim), 1)[0].id).toBe('x');
+    expect(hnsw.delete('x')).toBe(true);
+    expect(hnsw.search(queries.subarray(0, dim), 5).some((h) => h.id === 'x')).toBe(false);
   });
 });
 

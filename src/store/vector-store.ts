@@ -4,6 +4,7 @@
 import { NearestError, invalidArgument } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../index/flat.js';
+import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../index/validate.js';
 import { compileFilter } from './filter.js';
 
@@ -40,16 +41,26 @@ export interface VectorStoreOptions {
   dim: number;
   /** Default 'cosine'. */
   metric?: Metric;
-  /** The index behind the store; only `{ type: 'flat' }` (the default) so far. */
-  index?: { type: 'flat' };
+  /**
+   * The index behind the store: `{ type: 'flat' }` (exact, the default — right for small stores) or
+   * `{ type: 'hnsw', m, efConstruction, efSearch, quantization, seed }` (approximate, for large ones).
+   */
+  index?: StoreIndexOptions;
   /** Kernel backend ('auto' | 'wasm' | 'js'). */
   backend?: 'auto' | 'wasm' | 'js';
 }
+
+/** Which index a store uses. */
+export type StoreIndexOptions =
+  | { type: 'flat' }
+  | { type: 'hnsw'; m?: number; efConstruction?: number; efSearch?: number; quantization?: 'none' | 'int8'; seed?: number };
 
 /** Options of `VectorStore.search`. */
 export interface StoreSearchOptions {
   /** A metadata filter ($eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not), applied during the search. */
   filter?: Record<string, unknown>;
+  /** HNSW beam width for this call (hnsw stores only). */
+  efSearch?: number;
 }
 
 function checkRecordId(id: unknown, where: string): RecordId {
@@ -66,7 +77,7 @@ function checkRecordId(id: unknown, where: string): RecordId {
 export class VectorStore<M = unknown> {
   readonly dim: number;
   readonly metric: Metric;
-  private readonly index: FlatIndex;
+  private readonly index: FlatIndex | HnswIndex;
   /** record id -> handle (the FlatIndex id). */
   private readonly handles = new Map<RecordId, number>();
   /** handle -> record id and metadata. */
@@ -79,13 +90,17 @@ export class VectorStore<M = unknown> {
     if (options === undefined) throw invalidArgument('VectorStore: options { dim } are required', {});
     this.dim = checkDim(o.dim, 'VectorStore');
     this.metric = checkMetric(o.metric, 'cosine', 'VectorStore');
-    if (o.index !== undefined) {
-      const idx = checkOptions(o.index, ['type'], 'VectorStore.index');
-      if (idx.type !== 'flat') {
-        throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(idx.type)} is not available; allowed: flat`, { received: idx.type, allowed: ['flat'] });
-      }
+    const backend = (o.backend as 'auto' | 'wasm' | 'js' | undefined) ?? 'auto';
+    const type = o.index === undefined ? 'flat' : (o.index as { type?: unknown }).type;
+    if (type === 'flat') {
+      checkOptions(o.index, ['type'], 'VectorStore.index');
+      this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend });
+    } else if (type === 'hnsw') {
+      const { type: _type, ...params } = checkOptions(o.index, ['type', 'm', 'efConstruction', 'efSearch', 'quantization', 'seed'], 'VectorStore.index');
+      this.index = new HnswIndex({ dim: this.dim, metric: this.metric, backend, ...params });
+    } else {
+      throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(type)} is not available; allowed: flat, hnsw`, { received: type, allowed: ['flat', 'hnsw'] });
     }
-    this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend: (o.backend as 'auto' | 'wasm' | 'js' | undefined) ?? 'auto' });
   }
 
   /** Records held. */
@@ -190,13 +205,17 @@ export class VectorStore<M = unknown> {
    * filter, only matching records are considered and k come back whenever k match.
    */
   search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
-    const o = checkOptions(options, ['filter'], 'VectorStore.search');
+    const o = checkOptions(options, ['filter', 'efSearch'], 'VectorStore.search');
     const q = toVector(query, this.dim, 'VectorStore.search');
     checkK(k, 'VectorStore.search');
     const predicate = o.filter === undefined ? null : compileFilter(o.filter);
     if (this.records.size === 0) return [];
     const records = this.records;
-    const hits = this.index.search(q, k, predicate ? { filter: (h: number) => predicate(records.get(h)!.metadata) } : undefined);
+    const filter = predicate ? { filter: (h: number) => predicate(records.get(h)!.metadata) } : {};
+    let hits;
+    if (this.index instanceof HnswIndex) hits = this.index.search(q, k, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
+    else if (o.efSearch !== undefined) throw invalidArgument('VectorStore.search: efSearch applies to hnsw stores only', { option: 'efSearch' });
+    else hits = this.index.search(q, k, filter);
     return hits.map((hit) => {
       const r = records.get(hit.id)!;
       return { id: r.id, score: hit.score, distance: hit.distance, metadata: r.metadata };
