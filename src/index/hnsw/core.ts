@@ -262,6 +262,7 @@ export class HnswCore {
    */
   repairAround(slot: number): void {
     const g = this.graph;
+    this.space.refresh();
     const top = g.levels[slot];
     for (let level = 0; level <= top; level++) {
       const around = new Int32Array(g.m0 + 1);

@@ -54,8 +54,21 @@ export class Space {
     this.codeTmp = new Int8Array(o.dim);
   }
 
+  // Views cached per query: the arenas never grow while a query or an insertion runs.
+  private rowF32!: Float32Array;
+  private rowI32!: Int32Array;
+  private codeI32: Int32Array | null = null;
+
+  /** Re-derives the cached views (after the arenas may have grown). */
+  refresh(): void {
+    this.rowF32 = this.rows.f32();
+    this.rowI32 = this.rows.i32();
+    this.codeI32 = this.codes ? this.codes.i32() : null;
+  }
+
   /** Sets the query from a float vector. */
   setQuery(q: Float32Array): void {
+    this.refresh();
     this.rows.f32().set(q, this.rowScratch.queryOff >> 2);
     if (this.metric === COSINE) {
       const at = this.rowScratch.queryOff;
@@ -70,6 +83,7 @@ export class Space {
 
   /** Sets the query to stored row `slot` (for inserting it). */
   setQueryToSlot(slot: number): void {
+    this.refresh();
     const dim = this.dim;
     const f = this.rows.f32();
     const src = (this.rowsOff >> 2) + slot * dim;
@@ -100,11 +114,12 @@ export class Space {
   }
 
   private floatKeys(q: number, invQ: number, slots: Int32Array, count: number, out: Float64Array): void {
-    const arena = this.rows, s = this.rowScratch, k = arena.kernels;
-    arena.i32().set(slots.subarray(0, count), s.slotsOff >> 2);
+    const s = this.rowScratch, k = this.rows.kernels;
+    const i32 = this.rowI32, sb = s.slotsOff >> 2;
+    for (let i = 0; i < count; i++) i32[sb + i] = slots[i];
     if (this.metric === EUCLIDEAN) k.gatherL2sqF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
     else k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
-    const f = arena.f32(), base = s.outOff >> 2;
+    const f = this.rowF32, base = s.outOff >> 2;
     if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = f[base + i];
     else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
     else {
@@ -114,9 +129,9 @@ export class Space {
   }
 
   private codeKeys(q: number, slots: Int32Array, count: number, out: Float64Array, _unused: number): void {
-    const arena = this.codes!, s = this.codeScratch!, k = arena.kernels;
-    const i32 = arena.i32();
-    i32.set(slots.subarray(0, count), s.slotsOff >> 2);
+    const s = this.codeScratch!, k = this.codes!.kernels;
+    const i32 = this.codeI32!, sb = s.slotsOff >> 2;
+    for (let i = 0; i < count; i++) i32[sb + i] = slots[i];
     if (this.metric === EUCLIDEAN) k.gatherL2sqI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
     else k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
     const base = s.outOff >> 2;

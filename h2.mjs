@@ -1,0 +1,10 @@
+import { HnswIndex } from 'nearest';
+import { loadFashionMnist } from 'nearest/datasets';
+const ds = loadFashionMnist();
+const N = 20000, dim = 784;
+const h = new HnswIndex({ dim, metric: 'euclidean', quantization: process.argv[2] || 'int8', threads: 1 });
+h.add(ds.train.subarray(0, N*dim));
+const nq = 2000;
+let t = performance.now();
+for (let r = 0; r < 3; r++) for (let i = 0; i < nq; i++) h.search(ds.test.subarray(i*dim,(i+1)*dim), 10, { efSearch: 32 });
+console.log('QPS', (3*nq/((performance.now()-t)/1000)).toFixed(0));
