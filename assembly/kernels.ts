@@ -229,3 +229,155 @@ export function gather_l2sq_i8(q: usize, rows: usize, slots: usize, count: i32, 
     store<i32>(out + (<usize>i << 2), l2sq_i8(q, rows + slot * <usize>dim, dim));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Compressed codes (IVF lists): product-quantization lookups and 8-bit scalar codes, scanned
+// against one query; `n` codes stored back to back.
+
+/**
+ * Asymmetric distance computation: out[i] = sum_j table[j * ksub + codes[i * m + j]], one byte
+ * per sub-quantizer index (ksub ≤ 256), f32 tables laid out [m][ksub].
+ */
+export function adc_scan_u8(table: usize, codes: usize, n: i32, m: i32, ksub: i32, out: usize): void {
+  const tstride = <usize>ksub << 2;
+  for (let i = 0; i < n; i++) {
+    const c = codes + <usize>i * <usize>m;
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    let t = table;
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      s0 += load<f32>(t + (<usize>load<u8>(c + <usize>j) << 2));
+      s1 += load<f32>(t + tstride + (<usize>load<u8>(c + <usize>j + 1) << 2));
+      s2 += load<f32>(t + 2 * tstride + (<usize>load<u8>(c + <usize>j + 2) << 2));
+      s3 += load<f32>(t + 3 * tstride + (<usize>load<u8>(c + <usize>j + 3) << 2));
+      t += 4 * tstride;
+    }
+    for (; j < m; j++) {
+      s0 += load<f32>(t + (<usize>load<u8>(c + <usize>j) << 2));
+      t += tstride;
+    }
+    store<f32>(out + (<usize>i << 2), (s0 + s1) + (s2 + s3));
+  }
+}
+
+/**
+ * Weighted squared L2 between a float query (already in code units) and u8 codes:
+ * out[i] = sum_j w[j] * (q[j] - codes[i * dim + j])^2.
+ */
+export function scan_wl2_u8(q: usize, w: usize, codes: usize, n: i32, dim: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const c = codes + <usize>i * <usize>dim;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const bytes = v128.load64_zero(c + <usize>j);
+      const h = i16x8.extend_low_i8x16_u(bytes);
+      const lo = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(h));
+      const hi = f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(h));
+      const o = <usize>j << 2;
+      const d0 = f32x4.sub(v128.load(q + o), lo), d1 = f32x4.sub(v128.load(q + o, 16), hi);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), f32x4.mul(d0, d0)));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(w + o, 16), f32x4.mul(d1, d1)));
+    }
+    const a = f32x4.add(a0, a1);
+    let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+    for (; j < dim; j++) {
+      const d = load<f32>(q + (<usize>j << 2)) - <f32>load<u8>(c + <usize>j);
+      s += load<f32>(w + (<usize>j << 2)) * d * d;
+    }
+    store<f32>(out + (<usize>i << 2), s);
+  }
+}
+
+/** out[i] = sum_j q[j] * codes[i * dim + j] (u8 codes as numbers). */
+export function scan_dot_u8(q: usize, codes: usize, n: i32, dim: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const c = codes + <usize>i * <usize>dim;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const h = i16x8.extend_low_i8x16_u(v128.load64_zero(c + <usize>j));
+      const lo = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(h));
+      const hi = f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(h));
+      const o = <usize>j << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(q + o), lo));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(q + o, 16), hi));
+    }
+    const a = f32x4.add(a0, a1);
+    let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+    for (; j < dim; j++) s += load<f32>(q + (<usize>j << 2)) * <f32>load<u8>(c + <usize>j);
+    store<f32>(out + (<usize>i << 2), s);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nearest row for 8 packed queries (k-means assignment, IVF coarse assignment, PQ encoding):
+// key = rowNorm[i] - 2 q.row[i] (|q - x|^2 minus the constant |q|^2; pass zero norms to get the
+// largest dot product). Running minimum and its row index per lane, all in SIMD registers.
+
+/** outIdx[lane] (i32) and outKey[lane] (f32), lane in [0, 8), for the two panels at qp. */
+export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms: usize, outIdx: usize, outKey: usize): void {
+  const stride = <usize>dim << 2;
+  const pstride = <usize>dim << 4;
+  let best0 = f32x4.splat(Infinity), best1 = f32x4.splat(Infinity);
+  let idx0 = i32x4.splat(0), idx1 = i32x4.splat(0);
+  const two = f32x4.splat(2);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    // 8 queries x 4 rows: the block_dot_f32 micro-kernel, then four min updates.
+    let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0);
+    let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0);
+    let x = rows + <usize>i * stride, p = qp;
+    const end = x + stride;
+    while (x < end) {
+      const a = v128.load(p), b = v128.load(p + pstride);
+      let y = v128.load32_splat(x);
+      s00 = f32x4.add(s00, f32x4.mul(a, y)); s10 = f32x4.add(s10, f32x4.mul(b, y));
+      y = v128.load32_splat(x + stride);
+      s01 = f32x4.add(s01, f32x4.mul(a, y)); s11 = f32x4.add(s11, f32x4.mul(b, y));
+      y = v128.load32_splat(x + 2 * stride);
+      s02 = f32x4.add(s02, f32x4.mul(a, y)); s12 = f32x4.add(s12, f32x4.mul(b, y));
+      y = v128.load32_splat(x + 3 * stride);
+      s03 = f32x4.add(s03, f32x4.mul(a, y)); s13 = f32x4.add(s13, f32x4.mul(b, y));
+      x += 4; p += 16;
+    }
+    const nb = norms + (<usize>i << 2);
+    let nr = f32x4.splat(load<f32>(nb));
+    let k0 = f32x4.sub(nr, f32x4.mul(two, s00)), k1 = f32x4.sub(nr, f32x4.mul(two, s10));
+    let m0 = f32x4.lt(k0, best0), m1 = f32x4.lt(k1, best1), iv = i32x4.splat(i);
+    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    nr = f32x4.splat(load<f32>(nb, 4));
+    k0 = f32x4.sub(nr, f32x4.mul(two, s01)); k1 = f32x4.sub(nr, f32x4.mul(two, s11));
+    m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 1);
+    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    nr = f32x4.splat(load<f32>(nb, 8));
+    k0 = f32x4.sub(nr, f32x4.mul(two, s02)); k1 = f32x4.sub(nr, f32x4.mul(two, s12));
+    m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 2);
+    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    nr = f32x4.splat(load<f32>(nb, 12));
+    k0 = f32x4.sub(nr, f32x4.mul(two, s03)); k1 = f32x4.sub(nr, f32x4.mul(two, s13));
+    m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 3);
+    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+  }
+  for (; i < n; i++) {
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+    let x = rows + <usize>i * stride, p = qp;
+    const end = x + stride;
+    while (x < end) {
+      const y = v128.load32_splat(x);
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(p), y)); s1 = f32x4.add(s1, f32x4.mul(v128.load(p + pstride), y));
+      x += 4; p += 16;
+    }
+    const nr = f32x4.splat(load<f32>(norms + (<usize>i << 2)));
+    const k0 = f32x4.sub(nr, f32x4.mul(two, s0)), k1 = f32x4.sub(nr, f32x4.mul(two, s1));
+    const m0 = f32x4.lt(k0, best0), m1 = f32x4.lt(k1, best1), iv = i32x4.splat(i);
+    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+  }
+  v128.store(outIdx, idx0); v128.store(outIdx, idx1, 16);
+  v128.store(outKey, best0); v128.store(outKey, best1, 16);
+}

@@ -120,6 +120,45 @@ function jsKernels(arena: Arena): Kernels {
       const o = arena.i32();
       for (let i = 0; i < count; i++) o[(out >> 2) + i] = dotI8(q, rows + o[(slots >> 2) + i] * dim, dim);
     },
+    adcScanU8(table, codes, n, m, ksub, out) {
+      const f = arena.f32(), u8 = arena.u8();
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < m; j++) s += f[(table >> 2) + j * ksub + u8[codes + i * m + j]];
+        f[(out >> 2) + i] = s;
+      }
+    },
+    scanWl2U8(q, w, codes, n, dim, out) {
+      const f = arena.f32(), u8 = arena.u8();
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < dim; j++) { const d = f[(q >> 2) + j] - u8[codes + i * dim + j]; s += f[(w >> 2) + j] * d * d; }
+        f[(out >> 2) + i] = s;
+      }
+    },
+    scanDotU8(q, codes, n, dim, out) {
+      const f = arena.f32(), u8 = arena.u8();
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += f[(q >> 2) + j] * u8[codes + i * dim + j];
+        f[(out >> 2) + i] = s;
+      }
+    },
+    blockArgminF32(qp, rows, n, dim, norms, outIdx, outKey) {
+      const f = arena.f32(), i32 = arena.i32();
+      for (let lane = 0; lane < 8; lane++) {
+        const base = (qp >> 2) + (lane >> 2) * dim * 4 + (lane & 3);
+        let best = Infinity, bi = 0;
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let j = 0; j < dim; j++) s += f[base + j * 4] * f[(rows >> 2) + i * dim + j];
+          const key = Math.fround(f[(norms >> 2) + i] - 2 * s);
+          if (key < best) { best = key; bi = i; }
+        }
+        i32[(outIdx >> 2) + lane] = bi;
+        f[(outKey >> 2) + lane] = best;
+      }
+    },
     gatherL2sqI8(q, rows, slots, count, dim, out) {
       const o = arena.i32();
       for (let i = 0; i < count; i++) o[(out >> 2) + i] = l2sqI8(q, rows + o[(slots >> 2) + i] * dim, dim);

@@ -40,6 +40,17 @@ export interface Kernels {
   gatherDotI8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
   /** out[i] = |q - row slots[i]|^2 over int8 rows, i32 results. */
   gatherL2sqI8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  /** PQ lookups: out[i] = Σ_j table[j·ksub + codes[i·m + j]] (u8 codes, f32 table [m][ksub]). */
+  adcScanU8(table: number, codes: number, n: number, m: number, ksub: number, out: number): void;
+  /** out[i] = Σ_j w[j]·(q[j] − codes[i·dim + j])² (f32 q and w, u8 codes). */
+  scanWl2U8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
+  /** out[i] = Σ_j q[j]·codes[i·dim + j] (f32 q, u8 codes). */
+  scanDotU8(q: number, codes: number, n: number, dim: number, out: number): void;
+  /**
+   * For 8 packed queries (two panels at qp): the row minimising norms[i] − 2·q·row_i, written as
+   * i32 indexes at outIdx and f32 keys at outKey (8 each).
+   */
+  blockArgminF32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number): void;
 }
 
 /** What a worker thread needs to open the same arena over the same memory. */

@@ -22,6 +22,10 @@ interface WasmExports {
   scan_l2sq_i8(q: number, rows: number, n: number, dim: number, out: number): void;
   gather_dot_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
   gather_l2sq_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
+  adc_scan_u8(table: number, codes: number, n: number, m: number, ksub: number, out: number): void;
+  scan_wl2_u8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
+  scan_dot_u8(q: number, codes: number, n: number, dim: number, out: number): void;
+  block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -108,5 +112,9 @@ function wrap(e: WasmExports): Kernels {
     scanL2sqI8: e.scan_l2sq_i8,
     gatherDotI8: e.gather_dot_i8,
     gatherL2sqI8: e.gather_l2sq_i8,
+    adcScanU8: e.adc_scan_u8,
+    scanWl2U8: e.scan_wl2_u8,
+    scanDotU8: e.scan_dot_u8,
+    blockArgminF32: e.block_argmin_f32,
   };
 }

@@ -241,6 +241,34 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   }
 
   /**
+   * The internal keys of every row against `query` in storage order: squared Euclidean distance
+   * (euclidean), minus the cosine similarity or minus the dot product. O(n·dim), one scan.
+   */
+  distancesTo(query: VectorLike): Float64Array {
+    const q = toVector(query, this.dim, 'FlatIndex.distancesTo');
+    const rows = this.rows, kr = rows.kernels, dim = this.dim, n = rows.size;
+    const out = new Float64Array(n);
+    rows.setQuery(q);
+    let qc = 0;
+    if (this.metric === 'cosine') {
+      const sq = kr.dotF32(rows.queryOff, rows.queryOff, dim);
+      qc = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    }
+    const base = rows.outOff >> 2;
+    for (let start = 0; start < n; start += CHUNK) {
+      const count = Math.min(CHUNK, n - start);
+      if (this.metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
+      else kr.scanDotF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
+      const f = rows.arena.f32();
+      for (let i = 0; i < count; i++) {
+        const v = f[base + i];
+        out[start + i] = this.metric === 'euclidean' ? v : this.metric === 'cosine' ? -(v * qc * this.norms[start + i]) : -v;
+      }
+    }
+    return out;
+  }
+
+  /**
    * Exact search for many queries at once (a row-major Float32Array of nq·dim values or an array of
    * vectors): blocked matrix-multiply kernel, spread over `threads` cores (default: the index's).
    * Returns nq·k ids/scores/distances, row-major; id −1 where fewer than k rows match.

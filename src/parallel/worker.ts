@@ -2,6 +2,7 @@
 // and reports on the shared control counter. Each job re-opens the arenas it names (a fresh kernel
 // instance over the same shared memory: cheap, and no index memory is kept alive between jobs).
 import { parentPort, workerData } from 'node:worker_threads';
+import { runAssignJob } from '../distance/assign.js';
 import { runFlatBatchJob } from '../distance/batch.js';
 import { runHnswJob } from '../index/hnsw/jobs.js';
 import { CONTROL, type Job } from './pool.js';
@@ -11,6 +12,7 @@ const control = (workerData as { control: Int32Array }).control;
 const handlers: Record<string, (job: never, control: Int32Array, thread: number) => void> = {
   'flat-batch': runFlatBatchJob,
   'hnsw': runHnswJob,
+  'assign': runAssignJob,
 };
 
 parentPort!.on('message', ({ job, thread }: { job: Job; thread: number }) => {

@@ -1,0 +1,518 @@
+// IvfIndex: the inverted-file index (FAISS IndexIVF*). k-means partitions the space into `nlist`
+// cells; a vector is stored, encoded, in the list of its nearest centroid; a query scans the
+// `nprobe` nearest lists. Encodings: 'flat' (float32), 'sq8' (8-bit per dimension, per-dimension
+// ranges, asymmetric distances) and product quantization of the residual to the centroid with
+// lookup tables (FAISS's precomputed-table form for L2), optionally re-ranked with exact float32
+// distances (`refine`, factory suffix ',RFlat').
+import { NearestError, invalidArgument } from '../../errors.js';
+import { createArena, type BackendChoice } from '../../distance/backend.js';
+import { alignUp, type Arena } from '../../distance/kernels.js';
+import { keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
+import { TopK } from '../../distance/topk.js';
+import { availableThreads } from '../../parallel/pool.js';
+import { ListStore } from '../../storage/list-store.js';
+import { RowStore } from '../../storage/row-store.js';
+import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
+import { HnswIndex } from '../hnsw/hnsw-index.js';
+import { ProductQuantizer } from '../quant/pq.js';
+import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { Assigner } from './assigner.js';
+import { kmeansRows } from './kmeans.js';
+
+/** How vectors are stored in the lists. */
+export type IvfEncoding = 'flat' | 'sq8' | { pq: { m: number; nbits?: number } };
+
+/** Options of `new IvfIndex(...)`. */
+export interface IvfIndexOptions {
+  dim: number;
+  /** Default 'cosine' (vectors are L2-normalised and compared by inner product). */
+  metric?: Metric;
+  /** Number of lists (k-means cells). */
+  nlist: number;
+  /** Lists scanned per query by default; default 1. */
+  nprobe?: number;
+  /** Default 'flat'. */
+  encoding?: IvfEncoding;
+  /** Keep the float32 vectors to re-rank candidates exactly (search option refineFactor). */
+  refine?: boolean;
+  /** Coarse quantizer over the centroids: 'flat' (default) or an HNSW graph (for large nlist). */
+  quantizer?: 'flat' | { hnsw: { m?: number } };
+  /** Seed of k-means sampling and initialisation; default 1234. */
+  seed?: number;
+  /** k-means iterations; default 25. */
+  niter?: number;
+  backend?: BackendChoice;
+  /** Threads of training and encoding; default all cores. */
+  threads?: number;
+}
+
+/** Per-call IVF search options. */
+export interface IvfSearchOptions {
+  /** Lists to scan (1..nlist). */
+  nprobe?: number;
+  filter?: ((id: number) => boolean) | ReadonlySet<number>;
+  /** With `refine`: re-rank refineFactor·k candidates exactly; default 1 (when refine), ≥ 1. */
+  refineFactor?: number;
+}
+
+const SCAN_CHUNK = 4096;
+
+function intOption(v: unknown, name: string, min: number, max: number, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw invalidArgument(`${where}: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`, { option: name, received: v, min, max });
+  }
+  return v;
+}
+
+function normalizeRows(data: Float32Array, n: number, dim: number): Float32Array {
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let sq = 0;
+    for (let j = 0; j < dim; j++) sq += data[i * dim + j] ** 2;
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] * inv;
+  }
+  return out;
+}
+
+/** Inverted-file index; call `train` before `add` and `search`. */
+export class IvfIndex implements VectorIndex, RemovableIndex {
+  readonly dim: number;
+  readonly metric: Metric;
+  readonly nlist: number;
+  readonly nprobe: number;
+  readonly encoding: 'flat' | 'sq8' | 'pq';
+  readonly pqM: number;
+  readonly pqBits: number;
+  readonly refine: boolean;
+  readonly quantizerKind: 'flat' | 'hnsw';
+  readonly threads: number;
+  private readonly hnswM: number;
+  private readonly seed: number;
+  private readonly niter: number;
+  private readonly backend: BackendChoice;
+  /** Inner product internally (dot, and cosine on normalised vectors); else squared L2. */
+  private readonly ip: boolean;
+  private readonly codeBytes: number;
+  private readonly arena: Arena;
+  // Scratch offsets in the arena.
+  private readonly qOff: number;
+  private readonly q2Off: number;
+  private readonly wOff: number;
+  private readonly tableOff: number;
+  private readonly outOff: number;
+  private readonly pqCenOff: number;
+  private lists: ListStore | null = null;
+  private coarse: FlatIndex | HnswIndex | null = null;
+  private centroids: Float32Array | null = null;
+  private pq: ProductQuantizer | null = null;
+  /** L2 PQ: [nlist][m][ksub] = |r|² + 2⟨c_list, r⟩ per sub-centroid r. */
+  private precomputed: Float32Array | null = null;
+  private sqMin: Float32Array | null = null;
+  private sqScale: Float32Array | null = null;
+  private rows: RowStore | null;
+  private slotIds = new Float64Array(16);
+  private slotList = new Int32Array(16);
+  private slotPos = new Int32Array(16);
+  private readonly idSlots = new Map<number, number>();
+  private readonly freeSlots: number[] = [];
+  private slotCount = 0;
+  private nextId = 0;
+
+  constructor(options: IvfIndexOptions) {
+    const where = 'IvfIndex';
+    const o = checkOptions(options, ['dim', 'metric', 'nlist', 'nprobe', 'encoding', 'refine', 'quantizer', 'seed', 'niter', 'backend', 'threads'], where);
+    if (options === undefined) throw invalidArgument('IvfIndex: options { dim, nlist } are required', {});
+    this.dim = checkDim(o.dim, where);
+    this.metric = checkMetric(o.metric, 'cosine', where);
+    this.nlist = intOption(o.nlist, 'nlist', 1, 1 << 20, where);
+    this.nprobe = intOption(o.nprobe ?? 1, 'nprobe', 1, this.nlist, where);
+    const enc = o.encoding ?? 'flat';
+    let pqM = 0, pqBits = 8;
+    if (enc === 'flat' || enc === 'sq8') this.encoding = enc;
+    else if (typeof enc === 'object' && enc !== null && 'pq' in enc) {
+      const pqo = checkOptions((enc as { pq: unknown }).pq, ['m', 'nbits'], `${where}.encoding.pq`);
+      pqM = intOption(pqo.m, 'pq.m', 1, this.dim, where);
+      pqBits = intOption(pqo.nbits ?? 8, 'pq.nbits', 1, 8, where);
+      if (this.dim % pqM !== 0) throw invalidArgument(`${where}: pq.m = ${pqM} must divide dim = ${this.dim}`, { dim: this.dim, m: pqM });
+      this.encoding = 'pq';
+    } else {
+      throw invalidArgument(`${where}: encoding must be 'flat', 'sq8' or { pq: { m, nbits } }, got ${describe(enc)}`, { received: describe(enc) });
+    }
+    this.pqM = pqM; this.pqBits = pqBits;
+    if (o.refine !== undefined && typeof o.refine !== 'boolean') throw invalidArgument(`${where}: refine must be a boolean`, { received: o.refine });
+    this.refine = o.refine === true;
+    const qz = o.quantizer ?? 'flat';
+    if (qz === 'flat') { this.quantizerKind = 'flat'; this.hnswM = 0; }
+    else if (typeof qz === 'object' && qz !== null && 'hnsw' in qz) {
+      const h = checkOptions((qz as { hnsw: unknown }).hnsw ?? {}, ['m'], `${where}.quantizer.hnsw`);
+      this.quantizerKind = 'hnsw';
+      this.hnswM = intOption(h.m ?? 32, 'quantizer.hnsw.m', 2, 256, where);
+    } else throw invalidArgument(`${where}: quantizer must be 'flat' or { hnsw: { m } }, got ${describe(qz)}`, {});
+    this.seed = intOption(o.seed ?? 1234, 'seed', 0, 2 ** 32 - 1, where);
+    this.niter = intOption(o.niter ?? 25, 'niter', 0, 1000, where);
+    const backend = o.backend ?? 'auto';
+    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') throw invalidArgument(`${where}: backend must be 'auto', 'wasm' or 'js'`, { received: backend });
+    this.backend = backend as BackendChoice;
+    this.threads = checkThreads(o.threads, availableThreads(), where);
+    this.ip = this.metric !== 'euclidean';
+    const ksub = 1 << pqBits;
+    this.codeBytes = this.encoding === 'flat' ? this.dim * 4 : this.encoding === 'sq8' ? this.dim : pqM;
+    // Scratch: query, transformed query, weights, one lookup table, scan output, PQ centroids.
+    this.qOff = 64;
+    this.q2Off = alignUp(this.qOff + this.dim * 4);
+    this.wOff = alignUp(this.q2Off + this.dim * 4);
+    this.tableOff = alignUp(this.wOff + this.dim * 4);
+    this.outOff = alignUp(this.tableOff + (pqM ? pqM * ksub * 4 : 0));
+    this.pqCenOff = alignUp(this.outOff + SCAN_CHUNK * 4);
+    const listsBase = alignUp(this.pqCenOff + (pqM ? this.dim * ksub * 4 : 0));
+    this.arena = createArena(this.backend, listsBase);
+    this.listsBase = listsBase;
+    this.rows = this.refine ? new RowStore(this.dim, this.backend) : null;
+  }
+  private readonly listsBase: number;
+
+  /** Whether `train` has run. */
+  get isTrained(): boolean { return this.lists !== null; }
+
+  /** Vectors held. */
+  get size(): number { return this.idSlots.size; }
+
+  get kernels(): string { return this.arena.kernels.name; }
+
+  private requireTrained(where: string): void {
+    if (!this.lists) throw new NearestError('NOT_TRAINED', `${where}: the index is not trained; call train(vectors) first`, { where });
+  }
+
+  /**
+   * Learns the centroids (k-means on at most nlist·256 of the vectors) and the encoding (SQ
+   * ranges or PQ codebooks on residuals). Refused once the index holds vectors.
+   */
+  train(vectors: VectorsLike): void {
+    const where = 'IvfIndex.train';
+    const { data: raw, n } = toRows(vectors, this.dim, where);
+    if (this.size > 0) throw invalidArgument(`${where}: the index already holds vectors; create a new index to retrain`, {});
+    if (n < this.nlist) throw invalidArgument(`${where}: need at least nlist = ${this.nlist} training vectors, got ${n}`, { required: this.nlist, received: n });
+    const ksub = 1 << this.pqBits;
+    if (this.encoding === 'pq' && n < ksub) throw invalidArgument(`${where}: PQ with nbits = ${this.pqBits} needs at least ${ksub} training vectors, got ${n}`, { required: ksub, received: n });
+    const data = this.metric === 'cosine' ? normalizeRows(raw, n, this.dim) : raw;
+    const dim = this.dim;
+    const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: 'kmeans++', threads: this.threads, backend: this.backend });
+    this.centroids = km.centroids;
+    const coarseMetric: Metric = this.ip ? 'dot' : 'euclidean';
+    this.coarse = this.quantizerKind === 'hnsw'
+      ? new HnswIndex({ dim, metric: coarseMetric, m: this.hnswM, efConstruction: 200, backend: this.backend, threads: this.threads })
+      : new FlatIndex({ dim, metric: coarseMetric, backend: this.backend, threads: this.threads });
+    this.coarse.add(km.centroids);
+    if (this.encoding === 'sq8') this.trainSq(data, n);
+    if (this.encoding === 'pq') this.trainPq(data, n);
+    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
+  }
+
+  private trainSq(data: Float32Array, n: number): void {
+    const dim = this.dim;
+    const lo = new Float32Array(dim).fill(Infinity), hi = new Float32Array(dim).fill(-Infinity);
+    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) {
+      const v = data[i * dim + j];
+      if (v < lo[j]) lo[j] = v;
+      if (v > hi[j]) hi[j] = v;
+    }
+    const scale = new Float32Array(dim);
+    for (let j = 0; j < dim; j++) scale[j] = hi[j] > lo[j] ? (hi[j] - lo[j]) / 255 : 1;
+    this.sqMin = lo; this.sqScale = scale;
+    const f = this.arena.f32();
+    for (let j = 0; j < dim; j++) f[(this.wOff >> 2) + j] = scale[j] * scale[j];
+  }
+
+  private trainPq(data: Float32Array, n: number): void {
+    const dim = this.dim, pq = new ProductQuantizer(dim, this.pqM, this.pqBits);
+    const limit = Math.min(n, pq.ksub * 256);
+    const assign = this.assign(data.subarray(0, limit * dim), limit);
+    const residuals = this.residuals(data, limit, assign);
+    pq.train(residuals, limit, { seed: this.seed + 1, threads: this.threads, backend: this.backend, niter: this.niter });
+    this.pq = pq;
+    this.arena.f32().set(pq.centroids, this.pqCenOff >> 2);
+    if (!this.ip) {
+      // |r|² + 2⟨c_list, r⟩ for every list, sub-space and sub-centroid.
+      const { m, ksub, dsub } = pq;
+      const table = new Float32Array(this.nlist * m * ksub);
+      const cen = pq.centroids, c = this.centroids!;
+      const norms = new Float32Array(m * ksub);
+      for (let t = 0; t < m * ksub; t++) { let s = 0; for (let d = 0; d < dsub; d++) s += cen[t * dsub + d] ** 2; norms[t] = s; }
+      const f = this.arena.f32();
+      for (let l = 0; l < this.nlist; l++) {
+        f.set(c.subarray(l * dim, (l + 1) * dim), this.qOff >> 2);
+        this.subDots(this.qOff);
+        const out = this.arena.f32();
+        for (let t = 0; t < m * ksub; t++) table[l * m * ksub + t] = norms[t] + 2 * out[(this.tableOff >> 2) + t];
+      }
+      this.precomputed = table;
+    }
+  }
+
+  /** table[j·ksub + c] = ⟨v_j, centroid_jc⟩ for the vector at byte `vOff`, written at tableOff. */
+  private subDots(vOff: number): void {
+    const pq = this.pq!, k = this.arena.kernels;
+    for (let j = 0; j < pq.m; j++) {
+      k.scanDotF32(vOff + j * pq.dsub * 4, this.pqCenOff + j * pq.ksub * pq.dsub * 4, pq.ksub, pq.dsub, this.tableOff + j * pq.ksub * 4);
+    }
+  }
+
+  /** Nearest list of each vector (the SIMD argmin kernel for a flat quantizer, the graph for HNSW). */
+  private assign(data: Float32Array, n: number): ArrayLike<number> {
+    if (this.coarse instanceof HnswIndex) return this.coarse.searchBatch(data, 1, { threads: this.threads }).ids;
+    return new Assigner(data, n, this.dim, this.nlist, { threads: this.threads, backend: this.backend, ip: this.ip }).assign(this.centroids!);
+  }
+
+  private residuals(data: Float32Array, n: number, assign: ArrayLike<number>): Float32Array {
+    const dim = this.dim, c = this.centroids!, out = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      const l = assign[i];
+      for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] - c[l * dim + j];
+    }
+    return out;
+  }
+
+  private encode(data: Float32Array, n: number, assign: ArrayLike<number>): Uint8Array {
+    const dim = this.dim;
+    if (this.encoding === 'flat') return new Uint8Array(data.buffer, data.byteOffset, n * dim * 4);
+    if (this.encoding === 'sq8') {
+      const out = new Uint8Array(n * dim), lo = this.sqMin!, sc = this.sqScale!;
+      for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) {
+        const c = Math.round((data[i * dim + j] - lo[j]) / sc[j]);
+        out[i * dim + j] = c < 0 ? 0 : c > 255 ? 255 : c;
+      }
+      return out;
+    }
+    return this.pq!.encode(this.residuals(data, n, assign), n, this.backend, this.threads);
+  }
+
+  private growSlots(need: number): void {
+    if (need <= this.slotIds.length) return;
+    const cap = Math.max(need, Math.ceil(this.slotIds.length * 1.5));
+    const grow = <T extends Float64Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(cap); b.set(a); return b; };
+    this.slotIds = grow(this.slotIds); this.slotList = grow(this.slotList); this.slotPos = grow(this.slotPos);
+  }
+
+  /** Adds vectors (ids default to consecutive integers). Requires a trained index. */
+  add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
+    const where = 'IvfIndex.add';
+    this.requireTrained(where);
+    const { data: raw, n } = toRows(vectors, this.dim, where);
+    if (n === 0) return;
+    let newIds: Float64Array;
+    if (ids === undefined) {
+      newIds = new Float64Array(n);
+      let next = this.nextId;
+      for (let i = 0; i < n; i++) { while (this.idSlots.has(next)) next++; newIds[i] = next++; }
+    } else {
+      newIds = toIds(ids, n, where);
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const id = newIds[i];
+        if (this.idSlots.has(id) || seen.has(id)) throw new NearestError('DUPLICATE_ID', `${where}: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
+        seen.add(id);
+      }
+    }
+    const dim = this.dim;
+    const data = this.metric === 'cosine' ? normalizeRows(raw, n, dim) : raw;
+    const assign = this.assign(data, n);
+    const codes = this.encode(data, n, assign);
+    const lists = this.lists!;
+    const perList = new Int32Array(this.nlist);
+    for (let i = 0; i < n; i++) perList[assign[i]]++;
+    for (let l = 0; l < this.nlist; l++) if (perList[l] > 0) lists.reserve(l, perList[l], lists.sizes[l] === 0);
+    this.growSlots(this.slotCount + n);
+    for (let i = 0; i < n; i++) {
+      const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.slotCount++;
+      const l = assign[i];
+      const pos = lists.append(l, codes, i * this.codeBytes, slot);
+      this.slotIds[slot] = newIds[i];
+      this.slotList[slot] = l;
+      this.slotPos[slot] = pos;
+      this.idSlots.set(newIds[i], slot);
+      if (newIds[i] >= this.nextId) this.nextId = newIds[i] + 1;
+      if (this.rows) {
+        const row = data.subarray(i * dim, (i + 1) * dim);
+        if (slot < this.rows.size) this.rows.write(slot, row, 1); else this.rows.append(row, 1);
+      }
+    }
+  }
+
+  /** Removes ids (absent ones ignored); returns how many were removed. */
+  remove(ids: Iterable<number> | ArrayLike<number>): number {
+    const list = Array.from(ids as ArrayLike<number>);
+    for (const id of list) if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw invalidArgument(`IvfIndex.remove: ids must be integers, got ${describe(id)}`, {});
+    if (!this.lists) return 0;
+    let removed = 0;
+    for (const id of list) {
+      const slot = this.idSlots.get(id);
+      if (slot === undefined) continue;
+      const moved = this.lists.removeAt(this.slotList[slot], this.slotPos[slot]);
+      if (moved >= 0) this.slotPos[moved] = this.slotPos[slot];
+      this.idSlots.delete(id);
+      this.freeSlots.push(slot);
+      removed++;
+    }
+    this.lists.maybeCompact();
+    return removed;
+  }
+
+  has(id: number): boolean { return this.idSlots.has(id); }
+
+  private parseSearch(options: unknown, where: string): { nprobe: number; allow: ((id: number) => boolean) | null; refineFactor: number } {
+    const o = checkOptions(options, ['nprobe', 'filter', 'refineFactor'], where);
+    const nprobe = o.nprobe === undefined ? this.nprobe : intOption(o.nprobe, 'nprobe', 1, this.nlist, where);
+    let refineFactor = 1;
+    if (o.refineFactor !== undefined) {
+      if (!this.refine) throw invalidArgument(`${where}: refineFactor needs an index built with refine: true`, { option: 'refineFactor' });
+      refineFactor = intOption(o.refineFactor, 'refineFactor', 1, 1 << 16, where);
+    }
+    return { nprobe, allow: toIdPredicate(o.filter, where), refineFactor };
+  }
+
+  /** The approximately k best vectors, best first. `nprobe` lists are scanned. */
+  search(query: VectorLike, k: number, options?: IvfSearchOptions): SearchHit[] {
+    const where = 'IvfIndex.search';
+    this.requireTrained(where);
+    const p = this.parseSearch(options, where);
+    const q = toVector(query, this.dim, where);
+    checkK(k, where);
+    if (this.size === 0) return [];
+    const top = this.searchOne(q, Math.min(k, this.size), p.nprobe, p.allow, p.refineFactor);
+    const keys = new Float64Array(top.size), ids = new Float64Array(top.size);
+    const count = top.drain(keys, ids, null);
+    const out: SearchHit[] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = { id: ids[i], score: this.score(keys[i]), distance: this.distance(keys[i]) };
+    return out;
+  }
+
+  private score(key: number): number { return keyToScore(this.metric === 'euclidean' ? 'euclidean' : 'dot', key); }
+  private distance(key: number): number { return this.metric === 'cosine' ? 1 + key : keyToDistance(this.metric, key); }
+
+  /** Many queries (scanned one after the other on the calling thread). */
+  searchBatch(queries: VectorsLike, k: number, options?: IvfSearchOptions): BatchResult {
+    const where = 'IvfIndex.searchBatch';
+    this.requireTrained(where);
+    const p = this.parseSearch(options, where);
+    const { data, n: nq } = toRows(queries, this.dim, where);
+    checkK(k, where);
+    const result: BatchResult = { nq, k, ids: new Float64Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity), distances: new Float32Array(nq * k).fill(Infinity) };
+    if (this.size === 0) return result;
+    const keys = new Float64Array(k), ids = new Float64Array(k);
+    for (let i = 0; i < nq; i++) {
+      const top = this.searchOne(data.subarray(i * this.dim, (i + 1) * this.dim), Math.min(k, this.size), p.nprobe, p.allow, p.refineFactor);
+      const count = top.drain(keys, ids, null);
+      for (let j = 0; j < count; j++) {
+        result.ids[i * k + j] = ids[j];
+        result.scores[i * k + j] = this.score(keys[j]);
+        result.distances[i * k + j] = this.distance(keys[j]);
+      }
+    }
+    return result;
+  }
+
+  private searchOne(query: Float32Array, k: number, nprobe: number, allow: ((id: number) => boolean) | null, refineFactor: number): TopK {
+    const q = this.metric === 'cosine' ? normalizeRows(query, 1, this.dim) : query;
+    const want = this.refine ? Math.min(this.size, k * refineFactor) : k;
+    let top = this.scanLists(q, want, nprobe, allow);
+    if (allow !== null && top.size < want && nprobe < this.nlist) top = this.scanLists(q, want, this.nlist, allow);
+    if (!this.refine) return top;
+    // Exact re-ranking of the candidates with the float32 rows.
+    const slots = new Int32Array(top.size), keys = new Float64Array(top.size);
+    const count = top.drain(keys, null, slots);
+    const rows = this.rows!, kr = rows.kernels;
+    rows.setQuery(q);
+    const final = new TopK(k);
+    for (let off = 0; off < count; off += 4096) {
+      const part = Math.min(4096, count - off);
+      rows.arena.i32().set(slots.subarray(off, off + part), rows.slotsOff >> 2);
+      if (this.ip) kr.gatherDotF32(rows.queryOff, rows.rowsOff, rows.slotsOff, part, this.dim, rows.outOff);
+      else kr.gatherL2sqF32(rows.queryOff, rows.rowsOff, rows.slotsOff, part, this.dim, rows.outOff);
+      const f = rows.arena.f32(), base = rows.outOff >> 2;
+      for (let i = 0; i < part; i++) {
+        const v = f[base + i], slot = slots[off + i];
+        final.push(this.ip ? -v : v, this.slotIds[slot], slot);
+      }
+    }
+    return final;
+  }
+
+  /** Scans the nprobe nearest lists; keys are internal (smaller is better). */
+  private scanLists(q: Float32Array, want: number, nprobe: number, allow: ((id: number) => boolean) | null): TopK {
+    const dim = this.dim, arena = this.arena, kr = arena.kernels, lists = this.lists!;
+    const probes = this.coarse instanceof HnswIndex
+      ? this.coarse.search(q, nprobe, { efSearch: Math.max(64, 2 * nprobe) })
+      : this.coarse!.search(q, nprobe);
+    let f = arena.f32();
+    f.set(q, this.qOff >> 2);
+    const top = new TopK(want);
+    const pq = this.pq;
+    let constant = 0;
+    if (this.encoding === 'sq8') {
+      const lo = this.sqMin!, sc = this.sqScale!;
+      for (let j = 0; j < dim; j++) {
+        if (this.ip) { f[(this.q2Off >> 2) + j] = q[j] * sc[j]; constant += q[j] * lo[j]; }
+        else f[(this.q2Off >> 2) + j] = (q[j] - lo[j]) / sc[j];
+      }
+    }
+    let base: Float32Array | null = null;
+    if (pq) {
+      this.subDots(this.qOff);
+      f = arena.f32();
+      base = f.slice(this.tableOff >> 2, (this.tableOff >> 2) + pq.m * pq.ksub);
+    }
+    const outBase = this.outOff >> 2;
+    for (const probe of probes) {
+      const l = probe.id;
+      const size = lists.sizes[l];
+      if (size === 0) continue;
+      // coarse: |q - c|^2 for L2, ⟨q, c⟩ for inner product.
+      const coarseKey = this.ip ? probe.score : probe.distance * probe.distance;
+      if (pq && !this.ip) {
+        const pre = this.precomputed!, t0 = this.tableOff >> 2, n = pq.m * pq.ksub, p0 = l * n;
+        f = arena.f32();
+        for (let t = 0; t < n; t++) f[t0 + t] = pre[p0 + t] - 2 * base![t];
+      }
+      const slots = lists.slots[l];
+      for (let start = 0; start < size; start += SCAN_CHUNK) {
+        const count = Math.min(SCAN_CHUNK, size - start);
+        const at = lists.offsets[l] + start * this.codeBytes;
+        if (this.encoding === 'flat') {
+          if (this.ip) kr.scanDotF32(this.qOff, at, count, dim, this.outOff);
+          else kr.scanL2sqF32(this.qOff, at, count, dim, this.outOff);
+        } else if (this.encoding === 'sq8') {
+          if (this.ip) kr.scanDotU8(this.q2Off, at, count, dim, this.outOff);
+          else kr.scanWl2U8(this.q2Off, this.wOff, at, count, dim, this.outOff);
+        } else {
+          kr.adcScanU8(this.tableOff, at, count, pq!.m, pq!.ksub, this.outOff);
+        }
+        f = arena.f32();
+        let threshold = top.threshold;
+        for (let i = 0; i < count; i++) {
+          const v = f[outBase + i];
+          const key = this.encoding === 'flat' ? (this.ip ? -v : v)
+            : this.encoding === 'sq8' ? (this.ip ? -(v + constant) : v)
+              : this.ip ? -(coarseKey + v) : coarseKey + v;
+          if (key > threshold) continue;
+          const slot = slots[start + i], id = this.slotIds[slot];
+          if (allow !== null && !allow(id)) continue;
+          top.push(key, id, slot);
+          threshold = top.threshold;
+        }
+      }
+    }
+    return top;
+  }
+
+  /** Size, kernels and memory in use. */
+  stats(): IndexStats & { nlist: number; nprobe: number; encoding: string; trained: boolean } {
+    const mem = this.arena.byteLength + (this.rows ? this.rows.arena.byteLength : 0) + this.slotIds.byteLength * 2 + this.slotPos.byteLength
+      + (this.precomputed ? this.precomputed.byteLength : 0) + this.size * 44;
+    return {
+      kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric, memoryBytes: mem,
+      nlist: this.nlist, nprobe: this.nprobe, encoding: this.encoding === 'pq' ? `pq${this.pqM}x${this.pqBits}` : this.encoding, trained: this.isTrained,
+    };
+  }
+}
