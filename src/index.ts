@@ -12,5 +12,6 @@ export type { VectorLike, VectorsLike } from './index/validate.js';
 export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatchOptions } from './index/hnsw/hnsw-index.js';
 export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding } from './index/ivf/ivf-index.js';
 export { kmeans, type KmeansOptions, type KmeansResult } from './index/ivf/kmeans.js';
+export { createIndex, describeIndex, describeIndex as describe, type FactoryOptions, type AnyIndex } from './index/factory.js';
 export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
 export { compileFilter } from './store/filter.js';

@@ -53,6 +53,10 @@ export interface LineChartOptions {
   width?: number;
   height?: number;
   footer?: string[];
+  /** Clip lines and markers to the plot area (for fixed domains that cut off some points). */
+  clip?: boolean;
+  /** Extra legend lines under the series names (e.g. the dataset and method). */
+  legendNotes?: string[];
 }
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
@@ -208,7 +212,8 @@ export function lineChart(options: LineChartOptions): string {
   const height = height0 + footer.length * 15;
   const top = options.subtitle ? 66 : 50;
   const left = 70;
-  const right = width - 170;
+  const legendWidth = Math.max(170, 52 + 6.6 * Math.max(0, ...options.series.map((s) => s.name.length)));
+  const right = width - legendWidth;
   const bottom = height0 - 56;
   const xs = options.series.flatMap((s) => s.points.map((p) => p.x));
   const ys = options.series.flatMap((s) => s.points.map((p) => p.y));
@@ -233,20 +238,31 @@ export function lineChart(options: LineChartOptions): string {
   out.push(
     `<text transform="translate(18 ${((top + bottom) / 2).toFixed(1)}) rotate(-90)" font-size="12" fill="#343a40" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
   );
+  const clipId = `plot-${Math.random().toString(36).slice(2, 8)}`;
+  const clipAttr = options.clip ? ` clip-path="url(#${clipId})"` : '';
+  if (options.clip) {
+    out.push(`<defs><clipPath id="${clipId}"><rect x="${left - 4}" y="${top - 4}" width="${right - left + 8}" height="${bottom - top + 8}"/></clipPath></defs>`);
+  }
+  // Our series use the accent colour; the others take palette colours in order.
+  let peer = 0;
   options.series.forEach((s, i) => {
-    const colour = s.highlight ? ACCENT : PALETTE[i % PALETTE.length];
+    const colour = s.highlight ? (s === options.series.find((t) => t.highlight) ? ACCENT : '#f08c00') : PALETTE[peer++ % PALETTE.length];
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length > 1) {
       const d = pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
-      out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="${s.highlight ? 2.5 : 1.8}"/>`);
+      out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="${s.highlight ? 2.5 : 1.8}"${clipAttr}/>`);
     }
     for (const p of pts) {
-      out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="3.2" fill="${colour}"/>`);
-      if (p.label) out.push(`<text x="${(x(p.x) + 5).toFixed(1)}" y="${(y(p.y) - 5).toFixed(1)}" font-size="9.5" fill="${colour}">${escapeXml(p.label)}</text>`);
+      out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="3.2" fill="${colour}"${clipAttr}/>`);
+      if (p.label) out.push(`<text x="${(x(p.x) + 5).toFixed(1)}" y="${(y(p.y) - 5).toFixed(1)}" font-size="9.5" fill="${colour}"${clipAttr}>${escapeXml(p.label)}</text>`);
     }
     const ly = top + 8 + i * 18;
     out.push(`<line x1="${right + 14}" y1="${ly}" x2="${right + 34}" y2="${ly}" stroke="${colour}" stroke-width="2.5"/>`);
     out.push(`<text x="${right + 40}" y="${ly + 4}" font-size="11.5" fill="#212529"${s.highlight ? ' font-weight="600"' : ''}>${escapeXml(s.name)}</text>`);
+  });
+  (options.legendNotes ?? []).forEach((note, j) => {
+    const ly = top + 8 + options.series.length * 18 + 10 + j * 14;
+    out.push(`<text x="${right + 14}" y="${ly + 4}" font-size="10" fill="#868e96">${escapeXml(note)}</text>`);
   });
   out.push(...footerLines(footer, height0 - 8), '</svg>');
   return `${out.join('\n')}\n`;

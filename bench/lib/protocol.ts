@@ -84,3 +84,92 @@ export function isChildReport(value: unknown): value is ChildReport {
   const r = value as Record<string, unknown>;
   return typeof r.system === 'string' && typeof r.qps === 'number' && typeof r.queries === 'number' && typeof r.idsPath === 'string';
 }
+
+// ---- approximate indexes: one child per (system, dataset) builds once and sweeps a parameter ----
+
+/** Input of an HNSW sweep child (JSON in argv, like ChildSpec). */
+export interface SweepSpec {
+  system: string;
+  /** Always 'single' (one query per call); kept so skip lines look like the exact suite's. */
+  mode: 'single';
+  /** Dataset id: 'euclidean' (raw pixels) or 'cosine' (L2-normalised copy). */
+  dataset: string;
+  /** The metric the system is asked for: euclidean on raw rows, cosine on normalised rows. */
+  metric: 'euclidean' | 'cosine';
+  dim: number;
+  k: number;
+  corpusPath: string;
+  corpusRows: number;
+  queriesPath: string;
+  queryRows: number;
+  /** Graph degree (hnswlib M; 2·m links on level 0) and build beam width. */
+  m: number;
+  efConstruction: number;
+  /** Threads the system may build with (systems without a parallel add use 1 and say so). */
+  buildThreads: number;
+  /** efSearch values, in order; the sweep may stop early (see stopRecall / minQps). */
+  efSearch: number[];
+  /** Timed passes over all `queryRows` queries per point; the median pass is reported. */
+  passes: number;
+  /** Untimed queries before the passes of each point. */
+  warmup: number;
+  /** Stop after the first point whose recall@k reaches this. */
+  stopRecall: number;
+  /** Stop after the first point whose (median) wall QPS falls below this. */
+  minQps: number;
+  /** Ground truth (int32, queryRows × k) and k-th true distances (float64, queryRows), for the stop rule. */
+  groundTruthPath: string;
+  kthPath: string;
+  /** Ids of the point with efSearch e go to `${idsPrefix}-ef${e}.i32` (queryRows × k int32, -1 for none). */
+  idsPrefix: string;
+  /** System-specific parameters (quantization, module path of a rebuilt addon, ...). */
+  params: Record<string, unknown>;
+}
+
+/** One timed pass over the queries. */
+export interface SweepPass {
+  wallSeconds: number;
+  cpuSeconds: number;
+}
+
+/** One efSearch point of a sweep. */
+export interface SweepPoint {
+  ef: number;
+  queries: number;
+  passes: SweepPass[];
+  /** Median over passes of queries ÷ wall seconds. */
+  qps: number;
+  /** Median over passes of queries ÷ process CPU seconds. */
+  qpsPerCpuSecond: number;
+  /** recall@k as the child computed it for the stop rule (the parent recomputes it from the ids). */
+  childRecall: number;
+  idsPath: string;
+}
+
+/** Output of a sweep child that ran. */
+export interface SweepReport {
+  system: string;
+  dataset: string;
+  buildWallSeconds: number;
+  /** Process CPU seconds (all threads) while building. */
+  buildCpuSeconds: number;
+  /** Threads the build actually used (1 for systems without a parallel add). */
+  buildThreads: number;
+  /** Resident-set growth caused by building the index (after GC where the runtime allows). */
+  memoryBytes: number;
+  /** The index's own account of its memory, when it has one. */
+  indexMemoryBytes?: number;
+  peakRssBytes: number;
+  kernels?: string;
+  version?: string;
+  notes: string;
+  points: SweepPoint[];
+  /** Why the sweep ended before the last efSearch value, if it did. */
+  stoppedEarly?: string;
+}
+
+export function isSweepReport(value: unknown): value is SweepReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return typeof r.system === 'string' && typeof r.buildWallSeconds === 'number' && Array.isArray(r.points);
+}

@@ -1,4 +1,5 @@
 """Benchmark child: FAISS IndexFlatL2 (exact), through Debian's python3-faiss.
+(metric cosine: IndexFlatIP on L2-normalised rows; the HNSW suite's ground-truth fallback.)
 
 single: one index.search(q[i:i+1], k) per query with omp_set_num_threads(1).
 batch:  one index.search(all queries, k) with all cores (BLAS sgemm path for nq >= 20).
@@ -22,8 +23,9 @@ try:
 except Exception as e:  # noqa: BLE001 - any import failure means "not available here"
     c.skip(spec, f"cannot import faiss/numpy with {sys.executable}: {type(e).__name__}: {e}")
 
-if spec["metric"] != "euclidean":
-    c.skip(spec, "faiss_flat.py only implements the euclidean metric (IndexFlatL2)")
+if spec["metric"] not in ("euclidean", "cosine"):
+    c.skip(spec, "faiss_flat.py implements euclidean (IndexFlatL2) and cosine (IndexFlatIP on normalised rows)")
+cosine = spec["metric"] == "cosine"
 
 faiss.omp_set_num_threads(threads)
 compile_options = faiss.get_compile_options() if hasattr(faiss, "get_compile_options") else "?"
@@ -31,10 +33,14 @@ version = f"faiss {faiss.__version__} ({compile_options.strip()}), numpy {np.__v
 
 corpus, queries = c.load_data(spec, np)
 d, k = spec["dim"], spec["k"]
+if cosine:
+    # cosine = inner product of L2-normalised rows (used for the HNSW suite's ground truth fallback)
+    faiss.normalize_L2(corpus)
+    faiss.normalize_L2(queries)
 
 rss0 = c.rss()
 sw = c.Stopwatch()
-index = faiss.IndexFlatL2(d)
+index = faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
 index.add(corpus)
 build_seconds = sw.read()[0]
 memory_bytes = c.rss() - rss0

@@ -36,6 +36,8 @@ export interface IvfIndexOptions {
   encoding?: IvfEncoding;
   /** Keep the float32 vectors to re-rank candidates exactly (search option refineFactor). */
   refine?: boolean;
+  /** Default refineFactor of searches (with refine); default 1, as FAISS IndexRefine's k_factor. */
+  refineFactor?: number;
   /** Coarse quantizer over the centroids: 'flat' (default) or an HNSW graph (for large nlist). */
   quantizer?: 'flat' | { hnsw: { m?: number } };
   /** Seed of k-means sampling and initialisation; default 1234. */
@@ -86,9 +88,12 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   readonly pqM: number;
   readonly pqBits: number;
   readonly refine: boolean;
+  /** Default refineFactor of searches. */
+  readonly refineFactor: number;
   readonly quantizerKind: 'flat' | 'hnsw';
   readonly threads: number;
-  private readonly hnswM: number;
+  /** m of the HNSW coarse quantizer (0 for a flat one). */
+  readonly hnswM: number;
   private readonly seed: number;
   private readonly niter: number;
   private readonly backend: BackendChoice;
@@ -122,7 +127,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
 
   constructor(options: IvfIndexOptions) {
     const where = 'IvfIndex';
-    const o = checkOptions(options, ['dim', 'metric', 'nlist', 'nprobe', 'encoding', 'refine', 'quantizer', 'seed', 'niter', 'backend', 'threads'], where);
+    const o = checkOptions(options, ['dim', 'metric', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'quantizer', 'seed', 'niter', 'backend', 'threads'], where);
     if (options === undefined) throw invalidArgument('IvfIndex: options { dim, nlist } are required', {});
     this.dim = checkDim(o.dim, where);
     this.metric = checkMetric(o.metric, 'cosine', where);
@@ -143,6 +148,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.pqM = pqM; this.pqBits = pqBits;
     if (o.refine !== undefined && typeof o.refine !== 'boolean') throw invalidArgument(`${where}: refine must be a boolean`, { received: o.refine });
     this.refine = o.refine === true;
+    if (o.refineFactor !== undefined && !this.refine) throw invalidArgument(`${where}: refineFactor needs refine: true`, { option: 'refineFactor' });
+    this.refineFactor = intOption(o.refineFactor ?? 1, 'refineFactor', 1, 1 << 16, where);
     const qz = o.quantizer ?? 'flat';
     if (qz === 'flat') { this.quantizerKind = 'flat'; this.hnswM = 0; }
     else if (typeof qz === 'object' && qz !== null && 'hnsw' in qz) {
@@ -364,7 +371,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private parseSearch(options: unknown, where: string): { nprobe: number; allow: ((id: number) => boolean) | null; refineFactor: number } {
     const o = checkOptions(options, ['nprobe', 'filter', 'refineFactor'], where);
     const nprobe = o.nprobe === undefined ? this.nprobe : intOption(o.nprobe, 'nprobe', 1, this.nlist, where);
-    let refineFactor = 1;
+    let refineFactor = this.refineFactor;
     if (o.refineFactor !== undefined) {
       if (!this.refine) throw invalidArgument(`${where}: refineFactor needs an index built with refine: true`, { option: 'refineFactor' });
       refineFactor = intOption(o.refineFactor, 'refineFactor', 1, 1 << 16, where);

@@ -1,0 +1,122 @@
+// Factory strings as FAISS users write them ('IVF1024,PQ16', 'HNSW32', 'Flat', 'IVF256,SQ8',
+// 'IVF256,PQ20,RFlat', 'IVF4096_HNSW32,Flat', 'PQ16'), parsed into typed options, and `describe`
+// giving the canonical string back.
+import { invalidArgument } from '../errors.js';
+import type { Metric } from '../distance/metric.js';
+import type { BackendChoice } from '../distance/backend.js';
+import { FlatIndex } from './flat.js';
+import { HnswIndex } from './hnsw/hnsw-index.js';
+import { IvfIndex, type IvfEncoding } from './ivf/ivf-index.js';
+import { checkDim, checkOptions, describe as show } from './validate.js';
+
+/** Options shared by every index `createIndex` can make. */
+export interface FactoryOptions {
+  dim: number;
+  metric?: Metric;
+  backend?: BackendChoice;
+  threads?: number;
+  /** Default nprobe of IVF indexes. */
+  nprobe?: number;
+  /** efConstruction / efSearch of HNSW indexes. */
+  efConstruction?: number;
+  efSearch?: number;
+  seed?: number;
+}
+
+/** Any index the factory makes. */
+export type AnyIndex = FlatIndex | HnswIndex | IvfIndex;
+
+function bad(spec: string, token: string, position: number, why: string): never {
+  throw invalidArgument(`createIndex('${spec}'): bad token '${token}' at position ${position}: ${why}`, { spec, token, position });
+}
+
+function positive(spec: string, token: string, position: number, text: string | undefined, what: string): number {
+  const v = Number(text);
+  if (!text || !/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < 1) bad(spec, token, position, `${what} must be a positive integer`);
+  return v;
+}
+
+/** Parses an encoding token (Flat, SQ8, PQ<m>[x<nbits>]); null when it is not one. */
+function encodingOf(spec: string, token: string, position: number, dim: number): IvfEncoding | null {
+  if (token === 'Flat') return 'flat';
+  if (token === 'SQ8') return 'sq8';
+  const m = /^PQ(\d+)(?:x(\d+))?$/.exec(token);
+  if (!m) return null;
+  const pqm = positive(spec, token, position, m[1], 'the PQ m');
+  const nbits = m[2] === undefined ? 8 : positive(spec, token, position, m[2], 'the PQ nbits');
+  if (nbits > 8) bad(spec, token, position, `nbits must be from 1 to 8, got ${nbits}`);
+  if (dim % pqm !== 0) bad(spec, token, position, `PQ m = ${pqm} must divide dim = ${dim}`);
+  return { pq: { m: pqm, nbits } };
+}
+
+/**
+ * Makes an index from a FAISS-style factory string. Tokens: `Flat`; `HNSW<m>` (optionally
+ * `,Flat`, or `,SQ8` for int8 traversal); `IVF<nlist>` or `IVF<nlist>_HNSW<m>` followed by `Flat`,
+ * `SQ8` or `PQ<m>[x<nbits>]` and optionally `RFlat`; `PQ<m>` / `SQ8` alone (no inverted file).
+ * Errors name the bad token.
+ */
+export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
+  const o = checkOptions(options, ['dim', 'metric', 'backend', 'threads', 'nprobe', 'efConstruction', 'efSearch', 'seed'], 'createIndex');
+  if (typeof spec !== 'string' || spec.trim() === '') throw invalidArgument(`createIndex: spec must be a non-empty string, got ${show(spec)}`, { spec });
+  const dim = checkDim(o.dim, 'createIndex');
+  const common = { dim, ...(o.metric ? { metric: o.metric as Metric } : {}), ...(o.backend ? { backend: o.backend as BackendChoice } : {}), ...(o.threads ? { threads: o.threads as number } : {}) };
+  const tokens = spec.split(',').map((t) => t.trim());
+  const t0 = tokens[0];
+  const rest = tokens.slice(1);
+  const trailing = (from: number): never => bad(spec, tokens[from], from, 'unexpected token');
+
+  if (t0 === 'Flat') {
+    if (rest.length) trailing(1);
+    return new FlatIndex(common);
+  }
+  let mm = /^HNSW(\d*)$/.exec(t0);
+  if (mm) {
+    const m = mm[1] === '' ? 32 : positive(spec, t0, 0, mm[1], 'the HNSW m');
+    let quantization: 'none' | 'int8' = 'none';
+    if (rest.length > 0) {
+      if (rest[0] === 'SQ8') quantization = 'int8';
+      else if (rest[0] !== 'Flat') bad(spec, rest[0], 1, "expected 'Flat' or 'SQ8' after HNSW");
+      if (rest.length > 1) trailing(2);
+    }
+    return new HnswIndex({ ...common, m, quantization, ...(o.efConstruction ? { efConstruction: o.efConstruction as number } : {}), ...(o.efSearch ? { efSearch: o.efSearch as number } : {}), ...(o.seed !== undefined ? { seed: o.seed as number } : {}) });
+  }
+  mm = /^IVF(\d+)(?:_HNSW(\d+))?$/.exec(t0);
+  const standalone = encodingOf(spec, t0, 0, dim);
+  if (!mm && !(standalone && standalone !== 'flat')) {
+    bad(spec, t0, 0, "expected 'Flat', 'HNSW<m>', 'IVF<nlist>[_HNSW<m>]', 'PQ<m>' or 'SQ8'");
+  }
+  let nlist = 1, encoding: IvfEncoding, next = 1;
+  let quantizer: 'flat' | { hnsw: { m: number } } = 'flat';
+  if (mm) {
+    nlist = positive(spec, t0, 0, mm[1], 'nlist');
+    if (mm[2] !== undefined) quantizer = { hnsw: { m: positive(spec, t0, 0, mm[2], 'the HNSW m') } };
+    if (rest.length === 0) bad(spec, t0, 0, "IVF needs an encoding after it: 'Flat', 'SQ8' or 'PQ<m>'");
+    const enc = encodingOf(spec, rest[0], 1, dim);
+    if (!enc) bad(spec, rest[0], 1, "expected 'Flat', 'SQ8' or 'PQ<m>[x<nbits>]'");
+    encoding = enc;
+    next = 2;
+  } else {
+    encoding = standalone!;
+  }
+  let refine = false;
+  if (tokens.length > next) {
+    if (tokens[next] !== 'RFlat') bad(spec, tokens[next], next, "expected 'RFlat'");
+    refine = true;
+    if (tokens.length > next + 1) trailing(next + 1);
+  }
+  return new IvfIndex({
+    ...common, nlist, encoding, refine, quantizer,
+    ...(o.nprobe ? { nprobe: Math.min(o.nprobe as number, nlist) } : {}), ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
+  });
+}
+
+/** The canonical factory string of an index (what `createIndex` accepts to rebuild its shape). */
+export function describeIndex(index: AnyIndex): string {
+  if (index instanceof FlatIndex) return 'Flat';
+  if (index instanceof HnswIndex) return `HNSW${index.m}${index.quantization === 'int8' ? ',SQ8' : ''}`;
+  const enc = index.encoding === 'flat' ? 'Flat' : index.encoding === 'sq8' ? 'SQ8' : `PQ${index.pqM}${index.pqBits === 8 ? '' : `x${index.pqBits}`}`;
+  const head = index.nlist === 1 && index.encoding !== 'flat' && index.quantizerKind === 'flat'
+    ? enc
+    : `IVF${index.nlist}${index.quantizerKind === 'hnsw' ? `_HNSW${index.hnswM}` : ''},${enc}`;
+  return head + (index.refine ? ',RFlat' : '');
+}
