@@ -143,6 +143,31 @@ describe('VectorStore on HNSW', () => {
   });
 });
 
+describe('VectorStore on IVF', () => {
+  it('searches exactly until trainAt vectors, then trains automatically and keeps recall', () => {
+    const dim = 16;
+    const rows = clusteredRows(3000, dim, 20, 41);
+    const store = new VectorStore<{ i: number }>({ dim, metric: 'euclidean', index: { type: 'ivf', nlist: 16, nprobe: 4, trainAt: 2000 } });
+    store.addBatch(rows.subarray(0, 1500 * dim), Array.from({ length: 1500 }, (_, i) => ({ i })));
+    expect(store.search(rows.subarray(0, dim), 1, { nprobe: 16 })[0].id).toBe(0);
+    store.addBatch(rows.subarray(1500 * dim), Array.from({ length: 1500 }, (_, i) => ({ i: 1500 + i })));
+    expect(store.size).toBe(3000);
+    const flat = new VectorStore({ dim, metric: 'euclidean' });
+    flat.addBatch(rows);
+    const queries = clusteredRows(40, dim, 20, 42);
+    let found = 0;
+    for (let i = 0; i < 40; i++) {
+      const q = queries.subarray(i * dim, (i + 1) * dim);
+      const truth = new Set(flat.search(q, 10).map((h) => h.id));
+      found += store.search(q, 10, { nprobe: 8 }).filter((h) => truth.has(h.id)).length;
+    }
+    expect(found / 400).toBeGreaterThanOrEqual(0.9);
+    const hits = store.search(queries.subarray(0, dim), 5, { filter: { i: { $lt: 10 } } });
+    expect(hits.length).toBe(5);
+    expect(hits.every((h) => h.metadata!.i < 10)).toBe(true);
+  });
+});
+
 describe('knn', () => {
   it('matches the textbook brute force with default k = 5 and cosine', () => {
     const g = gaussian(42);

@@ -5,6 +5,7 @@ import { NearestError, invalidArgument } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import { IvfIndex, type IvfEncoding } from '../index/ivf/ivf-index.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../index/validate.js';
 import { compileFilter } from './filter.js';
 
@@ -53,7 +54,12 @@ export interface VectorStoreOptions {
 /** Which index a store uses. */
 export type StoreIndexOptions =
   | { type: 'flat' }
-  | { type: 'hnsw'; m?: number; efConstruction?: number; efSearch?: number; quantization?: 'none' | 'int8'; seed?: number };
+  | { type: 'hnsw'; m?: number; efConstruction?: number; efSearch?: number; quantization?: 'none' | 'int8'; seed?: number }
+  | {
+    type: 'ivf'; nlist: number; nprobe?: number; encoding?: IvfEncoding; refine?: boolean; refineFactor?: number;
+    /** Train once the store holds this many vectors (exact search until then); default max(39·nlist, 1000). */
+    trainAt?: number;
+  };
 
 /** Options of `VectorStore.search`. */
 export interface StoreSearchOptions {
@@ -61,6 +67,8 @@ export interface StoreSearchOptions {
   filter?: Record<string, unknown>;
   /** HNSW beam width for this call (hnsw stores only). */
   efSearch?: number;
+  /** IVF lists to scan for this call (ivf stores only, once trained). */
+  nprobe?: number;
 }
 
 function checkRecordId(id: unknown, where: string): RecordId {
@@ -77,7 +85,9 @@ function checkRecordId(id: unknown, where: string): RecordId {
 export class VectorStore<M = unknown> {
   readonly dim: number;
   readonly metric: Metric;
-  private readonly index: FlatIndex | HnswIndex;
+  private index: FlatIndex | HnswIndex | IvfIndex;
+  /** An IVF store's index while it waits for enough vectors to train (then `index` is flat). */
+  private ivfPending: { index: IvfIndex; trainAt: number } | null = null;
   /** record id -> handle (the FlatIndex id). */
   private readonly handles = new Map<RecordId, number>();
   /** handle -> record id and metadata. */
@@ -98,8 +108,19 @@ export class VectorStore<M = unknown> {
     } else if (type === 'hnsw') {
       const { type: _type, ...params } = checkOptions(o.index, ['type', 'm', 'efConstruction', 'efSearch', 'quantization', 'seed'], 'VectorStore.index');
       this.index = new HnswIndex({ dim: this.dim, metric: this.metric, backend, ...params });
+    } else if (type === 'ivf') {
+      const { type: _type, trainAt, ...params } = checkOptions(o.index, ['type', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'trainAt'], 'VectorStore.index');
+      // The store returns vectors from get(): keep exact ones unless told otherwise.
+      const refine = params.refine ?? (params.encoding !== undefined && params.encoding !== 'flat');
+      const ivf = new IvfIndex({ dim: this.dim, metric: this.metric, backend, ...(params as { nlist: number }), refine: refine as boolean });
+      const at = trainAt === undefined ? Math.max(39 * ivf.nlist, 1000) : trainAt;
+      if (typeof at !== 'number' || !Number.isInteger(at) || at < ivf.nlist) {
+        throw invalidArgument(`VectorStore.index: trainAt must be an integer ≥ nlist (${ivf.nlist}), got ${describe(at)}`, { received: at });
+      }
+      this.ivfPending = { index: ivf, trainAt: at };
+      this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend });
     } else {
-      throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(type)} is not available; allowed: flat, hnsw`, { received: type, allowed: ['flat', 'hnsw'] });
+      throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(type)} is not available; allowed: flat, hnsw, ivf`, { received: type, allowed: ['flat', 'hnsw', 'ivf'] });
     }
   }
 
@@ -149,6 +170,21 @@ export class VectorStore<M = unknown> {
       this.records.set(handles[i], { id, metadata: metadatas[i] });
       if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
     }
+    this.maybeTrain();
+  }
+
+  /** An IVF store trains on everything it holds once it holds `trainAt` vectors. */
+  private maybeTrain(): void {
+    const pending = this.ivfPending;
+    if (!pending || this.index.size < pending.trainAt) return;
+    const flat = this.index as FlatIndex;
+    const handles = flat.ids();
+    const rows = new Float32Array(handles.length * this.dim);
+    handles.forEach((h, i) => rows.set(flat.get(h)!, i * this.dim));
+    pending.index.train(rows);
+    pending.index.add(rows, handles);
+    this.index = pending.index;
+    this.ivfPending = null;
   }
 
   /**
@@ -205,7 +241,7 @@ export class VectorStore<M = unknown> {
    * filter, only matching records are considered and k come back whenever k match.
    */
   search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
-    const o = checkOptions(options, ['filter', 'efSearch'], 'VectorStore.search');
+    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe'], 'VectorStore.search');
     const q = toVector(query, this.dim, 'VectorStore.search');
     checkK(k, 'VectorStore.search');
     const predicate = o.filter === undefined ? null : compileFilter(o.filter);
@@ -213,8 +249,10 @@ export class VectorStore<M = unknown> {
     const records = this.records;
     const filter = predicate ? { filter: (h: number) => predicate(records.get(h)!.metadata) } : {};
     let hits;
+    if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument('VectorStore.search: efSearch applies to hnsw stores only', { option: 'efSearch' });
+    if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument('VectorStore.search: nprobe applies to ivf stores only', { option: 'nprobe' });
     if (this.index instanceof HnswIndex) hits = this.index.search(q, k, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
-    else if (o.efSearch !== undefined) throw invalidArgument('VectorStore.search: efSearch applies to hnsw stores only', { option: 'efSearch' });
+    else if (this.index instanceof IvfIndex) hits = this.index.search(q, k, o.nprobe === undefined ? filter : { ...filter, nprobe: o.nprobe as number });
     else hits = this.index.search(q, k, filter);
     return hits.map((hit) => {
       const r = records.get(hit.id)!;

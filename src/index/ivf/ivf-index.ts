@@ -368,6 +368,28 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
 
   has(id: number): boolean { return this.idSlots.has(id); }
 
+  /**
+   * The stored vector of an id (L2-normalised under cosine): exact with `refine` or the 'flat'
+   * encoding, otherwise the decoded approximation (SQ8 / PQ reconstruction). Undefined if absent.
+   */
+  get(id: number): Float32Array | undefined {
+    const slot = this.idSlots.get(id);
+    if (slot === undefined) return undefined;
+    if (this.rows) return this.rows.read(slot);
+    const lists = this.lists!, l = this.slotList[slot], dim = this.dim;
+    const at = lists.offsets[l] + this.slotPos[slot] * this.codeBytes;
+    const bytes = this.arena.u8().slice(at, at + this.codeBytes);
+    if (this.encoding === 'flat') return new Float32Array(bytes.buffer);
+    const out = new Float32Array(dim);
+    if (this.encoding === 'sq8') {
+      for (let j = 0; j < dim; j++) out[j] = this.sqMin![j] + bytes[j] * this.sqScale![j];
+      return out;
+    }
+    const r = this.pq!.decode(bytes, 1), c = this.centroids!;
+    for (let j = 0; j < dim; j++) out[j] = r[j] + c[l * dim + j];
+    return out;
+  }
+
   private parseSearch(options: unknown, where: string): { nprobe: number; allow: ((id: number) => boolean) | null; refineFactor: number } {
     const o = checkOptions(options, ['nprobe', 'filter', 'refineFactor'], where);
     const nprobe = o.nprobe === undefined ? this.nprobe : intOption(o.nprobe, 'nprobe', 1, this.nlist, where);
