@@ -62,6 +62,8 @@ export interface LineChartOptions {
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 const ACCENT = '#d9480f';
 const PALETTE = ['#1971c2', '#2f9e44', '#7048e8', '#0c8599', '#e8590c', '#c2255c', '#5c940d', '#495057'];
+/** Peer colours of line charts: no orange, which marks our own series. */
+const PEER_PALETTE = ['#1971c2', '#2f9e44', '#7048e8', '#0c8599', '#c2255c', '#5c940d', '#495057', '#862e9c'];
 
 /** Escapes text for SVG content and attributes. */
 export function escapeXml(text: string): string {
@@ -246,7 +248,7 @@ export function lineChart(options: LineChartOptions): string {
   // Our series use the accent colour; the others take palette colours in order.
   let peer = 0;
   options.series.forEach((s, i) => {
-    const colour = s.highlight ? (s === options.series.find((t) => t.highlight) ? ACCENT : '#f08c00') : PALETTE[peer++ % PALETTE.length];
+    const colour = s.highlight ? (s === options.series.find((t) => t.highlight) ? ACCENT : '#f08c00') : PEER_PALETTE[peer++ % PEER_PALETTE.length];
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length > 1) {
       const d = pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');

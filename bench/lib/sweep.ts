@@ -13,9 +13,9 @@ export function readSweepSpec(): SweepSpec {
   return JSON.parse(arg) as SweepSpec;
 }
 
-/** Progress line on stderr (the parent echoes it). */
-export function progress(spec: SweepSpec, message: string): void {
-  process.stderr.write(`${spec.system}/${spec.dataset}: ${message}\n`);
+/** Progress line on stderr (the parent echoes it, prefixed with system/dataset). */
+export function progress(_spec: SweepSpec, message: string): void {
+  process.stderr.write(`${message}\n`);
 }
 
 /** Loads corpus and queries (kept reachable for the process lifetime, see child.ts). */

@@ -444,7 +444,7 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   // ---- files ----------------------------------------------------------------------------------
 
   const partial = ['systems', 'datasets', 'n', 'nq', 'ef', 'passes'].some((o) => args[o as keyof typeof args] !== undefined);
-  const stem = args.out ?? (quick ? 'hnsw-quick' : partial ? 'hnsw-partial' : 'hnsw');
+  const stem = args.out ?? `${quick ? 'hnsw-quick' : 'hnsw'}${partial ? '-partial' : ''}`;
   if (!/^[\w.-]+$/.test(stem)) throw new Error(`--out must be a plain file stem, got ${stem}`);
   const jsonPath = join(RESULTS_DIR, `${stem}.json`);
   const document = {

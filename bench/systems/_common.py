@@ -96,7 +96,8 @@ def report(spec, queries, ids, wall, cpu, build_seconds, memory_bytes, notes, ve
 
 
 def progress(spec, message):
-    print(f"{spec['system']}/{spec['dataset']}: {message}", file=sys.stderr, flush=True)
+    """Progress line on stderr (the parent echoes it, prefixed with system/dataset)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def measure_build(spec, build):
