@@ -13,5 +13,6 @@ export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatc
 export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding } from './index/ivf/ivf-index.js';
 export { kmeans, type KmeansOptions, type KmeansResult } from './index/ivf/kmeans.js';
 export { createIndex, describeIndex, describeIndex as describe, type FactoryOptions, type AnyIndex } from './index/factory.js';
+export { indexToBuffer, indexFromBuffer, saveIndex, loadIndex, type LoadOptions, type SavedIndex } from './io/index-io.js';
 export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
 export { compileFilter } from './store/filter.js';

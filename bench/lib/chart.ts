@@ -63,7 +63,7 @@ const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial,
 const ACCENT = '#d9480f';
 const PALETTE = ['#1971c2', '#2f9e44', '#7048e8', '#0c8599', '#e8590c', '#c2255c', '#5c940d', '#495057'];
 /** Peer colours of line charts: no orange, which marks our own series. */
-const PEER_PALETTE = ['#1971c2', '#2f9e44', '#7048e8', '#0c8599', '#c2255c', '#5c940d', '#495057', '#862e9c'];
+const PEER_PALETTE = ['#1971c2', '#2f9e44', '#7048e8', '#0c8599', '#343a40', '#a61e4d', '#5c940d', '#862e9c'];
 
 /** Escapes text for SVG content and attributes. */
 export function escapeXml(text: string): string {

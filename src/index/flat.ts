@@ -5,6 +5,7 @@
 // n·dim·4 bytes) and keep a bounded heap. Batches run the register-blocked dot kernel over packed
 // query panels on all cores (compute-bound), then re-score each query's candidates with the same
 // kernels as single search, so both paths return identical results.
+import { indexWriter } from './io-hook.js';
 import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
@@ -40,6 +41,9 @@ export interface IndexStats {
 }
 
 const QUERY_CHUNK = 1024;
+
+/** A FlatIndex as plain arrays. */
+export interface FlatState { dim: number; metric: Metric; rows: Float32Array; ids: Float64Array; nextId: number }
 
 /** Turns an id filter into a predicate (validated once per call). */
 export function toIdPredicate(filter: unknown, where: string): ((id: number) => boolean) | null {
@@ -334,6 +338,27 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
     }
     return result;
   }
+
+  /** The index as plain arrays (for io/: files and buffers). Rows and ids in storage order. */
+  exportState(): FlatState {
+    const n = this.rows.size;
+    const at = this.rows.rowsOff >> 2;
+    return { dim: this.dim, metric: this.metric, rows: this.rows.arena.f32().slice(at, at + n * this.dim), ids: this.slotIds.slice(0, n), nextId: this.nextId };
+  }
+
+  /** Rebuilds an index from exportState() output (validated like add: typed errors on bad data). */
+  static fromState(s: FlatState, options: { backend?: BackendChoice; threads?: number } = {}): FlatIndex {
+    const index = new FlatIndex({ dim: s.dim, metric: s.metric, ...options });
+    index.add(s.rows, s.ids);
+    index.nextId = Math.max(index.nextId, s.nextId);
+    return index;
+  }
+
+  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
+  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
+
+  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
+  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats {

@@ -2,6 +2,7 @@
 // with optional int8 traversal re-ranked on float32 rows, parallel build and batch search on worker
 // threads over shared memory, tombstone deletion with slot reuse and graph repair, and filters that
 // fall back to an exact scan when they are selective.
+import { indexWriter } from '../io-hook.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import type { BackendChoice } from '../../distance/backend.js';
 import { alignUp } from '../../distance/kernels.js';
@@ -14,7 +15,7 @@ import { ScalarQuantizer } from '../quant/sq8.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { HnswCore, type SlotFilter } from './core.js';
-import { ENTRY, Graph, MAX_LEVEL } from './graph.js';
+import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
 import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
 import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space } from './space.js';
 
@@ -69,16 +70,38 @@ function sharedBuffer(bytes: number): ArrayBufferLike {
   return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
-/** mulberry32: the seeded PRNG of level draws. */
-function prng(seed: number): () => number {
+/** mulberry32: the seeded PRNG of level draws; `state` exposes its position (saved with the index). */
+function prng(seed: number): { (): number; state: () => number } {
   let a = seed >>> 0;
-  return () => {
+  const next = (): number => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  return Object.assign(next, { state: () => a });
+}
+
+/** An HnswIndex as plain arrays (slot order; `size` slots including tombstones). */
+export interface HnswState {
+  dim: number; metric: Metric; m: number; efConstruction: number; efSearch: number; quantization: 'none' | 'int8';
+  /** PRNG position of level draws. */
+  randomState: number;
+  size: number;
+  rows: Float32Array;
+  codes: Int8Array | null;
+  quantMid: Float32Array | null;
+  quantStep: number;
+  level0: Int32Array;
+  levels: Int8Array;
+  upperOff: Int32Array;
+  upper: Int32Array;
+  deleted: Uint8Array;
+  entry: number;
+  maxLevel: number;
+  ids: Float64Array;
+  nextId: number;
 }
 
 /**
@@ -104,7 +127,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private readonly idSlots = new Map<number, number>();
   private readonly free: number[] = [];
   private nextId = 0;
-  private readonly random: () => number;
+  private random: { (): number; state: () => number };
   private readonly levelMult: number;
 
   constructor(options: HnswIndexOptions) {
@@ -447,6 +470,57 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     }
     return result;
   }
+
+  /** The index as plain arrays (for io/: files and buffers). */
+  exportState(): HnswState {
+    const g = this.graph, n = this.rows.size, dim = this.dim;
+    const at = this.rows.rowsOff >> 2;
+    return {
+      dim, metric: this.metric, m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization,
+      randomState: this.random.state(), size: n,
+      rows: this.rows.arena.f32().slice(at, at + n * dim),
+      codes: this.codes ? this.codes.arena.i8().slice(this.codes.rowsOff, this.codes.rowsOff + n * dim) : null,
+      quantMid: this.quantizer ? this.quantizer.mid.slice() : null, quantStep: this.quantizer ? this.quantizer.step : 0,
+      level0: g.level0.slice(0, n * g.stride0), levels: g.levels.slice(0, n), upperOff: g.upperOff.slice(0, n),
+      upper: g.upper.slice(0, g.meta[UPPER_USED]), deleted: g.deleted.slice(0, n), entry: g.meta[ENTRY], maxLevel: g.meta[MAX_LEVEL],
+      ids: this.slotIds.slice(0, n), nextId: this.nextId,
+    };
+  }
+
+  /** Rebuilds an index from exportState() output; the caller (io/) has validated the graph. */
+  static fromState(s: HnswState, options: { backend?: BackendChoice; threads?: number } = {}): HnswIndex {
+    const index = new HnswIndex({ dim: s.dim, metric: s.metric, m: s.m, efConstruction: s.efConstruction, efSearch: s.efSearch, quantization: s.quantization, ...options });
+    index.random = prng(s.randomState); // mulberry32's whole state is its seed-like counter
+    const n = s.size;
+    index.ensureCapacity(n);
+    if (n > 0) index.rows.append(s.rows, n);
+    if (index.codes && s.codes) {
+      index.quantizer!.mid.set(s.quantMid!);
+      index.quantizer!.step = s.quantStep;
+      if (n > 0) index.codes.append(s.codes, n);
+    }
+    let g = index.graph;
+    if (s.upper.length > g.upper.length) { g = g.grow(g.capacity, s.upper.length); index.graph = g; index.core.setGraph(g); }
+    g.level0.set(s.level0); g.levels.set(s.levels); g.upperOff.set(s.upperOff); g.upper.set(s.upper); g.deleted.set(s.deleted);
+    g.meta[ENTRY] = s.entry; g.meta[MAX_LEVEL] = s.maxLevel; g.meta[UPPER_USED] = s.upper.length;
+    for (let slot = 0; slot < n; slot++) {
+      index.slotIds[slot] = s.ids[slot];
+      if (s.deleted[slot]) index.free.push(slot);
+      else index.idSlots.set(s.ids[slot], slot);
+      if (index.metricCode === COSINE) {
+        const sq = index.rows.sqNorm(slot);
+        index.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+      }
+    }
+    index.nextId = s.nextId;
+    return index;
+  }
+
+  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
+  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
+
+  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
+  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { m: number; efConstruction: number; efSearch: number; quantization: string; levels: number } {

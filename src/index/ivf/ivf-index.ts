@@ -4,6 +4,7 @@
 // ranges, asymmetric distances) and product quantization of the residual to the centroid with
 // lookup tables (FAISS's precomputed-table form for L2), optionally re-ranked with exact float32
 // distances (`refine`, factory suffix ',RFlat').
+import { indexWriter } from '../io-hook.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import { createArena, type BackendChoice } from '../../distance/backend.js';
 import { alignUp, type Arena } from '../../distance/kernels.js';
@@ -76,6 +77,27 @@ function normalizeRows(data: Float32Array, n: number, dim: number): Float32Array
     for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] * inv;
   }
   return out;
+}
+
+/** An IvfIndex as plain arrays (a trained index; slot order for the per-slot arrays). */
+export interface IvfState {
+  params: {
+    dim: number; metric: Metric; nlist: number; nprobe: number; encoding: IvfEncoding; refine: boolean; refineFactor: number;
+    quantizer: 'flat' | { hnsw: { m: number } }; seed: number; niter: number;
+  };
+  centroids: Float32Array;
+  sqMin: Float32Array | null;
+  sqScale: Float32Array | null;
+  pqCentroids: Float32Array | null;
+  /** Entries per list, then per list its codes and slots, concatenated in list order. */
+  listSizes: Int32Array;
+  codes: Uint8Array;
+  listSlots: Int32Array;
+  /** Per slot (slotCount of them): id, and whether it is live. */
+  slotIds: Float64Array;
+  live: Uint8Array;
+  rows: Float32Array | null;
+  nextId: number;
 }
 
 /** Inverted-file index; call `train` before `add` and `search`. */
@@ -207,11 +229,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     const dim = this.dim;
     const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: 'kmeans++', threads: this.threads, backend: this.backend });
     this.centroids = km.centroids;
-    const coarseMetric: Metric = this.ip ? 'dot' : 'euclidean';
-    this.coarse = this.quantizerKind === 'hnsw'
-      ? new HnswIndex({ dim, metric: coarseMetric, m: this.hnswM, efConstruction: 200, backend: this.backend, threads: this.threads })
-      : new FlatIndex({ dim, metric: coarseMetric, backend: this.backend, threads: this.threads });
-    this.coarse.add(km.centroids);
+    // Coarse quantizer first (PQ training assigns through it), then the encoding.
+    this.installTrained(km.centroids, null, null, null, true);
     if (this.encoding === 'sq8') this.trainSq(data, n);
     if (this.encoding === 'pq') this.trainPq(data, n);
     this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
@@ -238,6 +257,12 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     const assign = this.assign(data.subarray(0, limit * dim), limit);
     const residuals = this.residuals(data, limit, assign);
     pq.train(residuals, limit, { seed: this.seed + 1, threads: this.threads, backend: this.backend, niter: this.niter });
+    this.installPq(pq);
+  }
+
+  /** Puts a trained PQ in place: codebooks into kernel memory, L2 precomputed tables. */
+  private installPq(pq: ProductQuantizer): void {
+    const dim = this.dim;
     this.pq = pq;
     this.arena.f32().set(pq.centroids, this.pqCenOff >> 2);
     if (!this.ip) {
@@ -534,6 +559,95 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     }
     return top;
   }
+
+  /** The index as plain arrays (for io/); null parts where the encoding has none. */
+  exportState(): IvfState {
+    this.requireTrained('IvfIndex.exportState');
+    const lists = this.lists!, u8 = this.arena.u8();
+    let total = 0;
+    for (let l = 0; l < this.nlist; l++) total += lists.sizes[l];
+    const codes = new Uint8Array(total * this.codeBytes), listSlots = new Int32Array(total);
+    let at = 0;
+    for (let l = 0; l < this.nlist; l++) {
+      const sz = lists.sizes[l];
+      codes.set(u8.subarray(lists.offsets[l], lists.offsets[l] + sz * this.codeBytes), at * this.codeBytes);
+      listSlots.set(lists.slots[l].subarray(0, sz), at);
+      at += sz;
+    }
+    const live = new Uint8Array(this.slotCount);
+    for (const slot of this.idSlots.values()) live[slot] = 1;
+    const enc: IvfEncoding = this.encoding === 'pq' ? { pq: { m: this.pqM, nbits: this.pqBits } } : this.encoding;
+    return {
+      params: {
+        dim: this.dim, metric: this.metric, nlist: this.nlist, nprobe: this.nprobe, encoding: enc, refine: this.refine, refineFactor: this.refineFactor,
+        quantizer: this.quantizerKind === 'hnsw' ? { hnsw: { m: this.hnswM } } : 'flat', seed: this.seed, niter: this.niter,
+      },
+      centroids: this.centroids!.slice(), sqMin: this.sqMin?.slice() ?? null, sqScale: this.sqScale?.slice() ?? null,
+      pqCentroids: this.pq ? this.pq.centroids.slice() : null,
+      listSizes: lists.sizes.slice(), codes, listSlots,
+      slotIds: this.slotIds.slice(0, this.slotCount), live,
+      rows: this.rows ? this.rows.arena.f32().slice(this.rows.rowsOff >> 2, (this.rows.rowsOff >> 2) + this.slotCount * this.dim) : null,
+      nextId: this.nextId,
+    };
+  }
+
+  /** Rebuilds an index from exportState() output; the caller (io/) has validated sizes and ranges. */
+  static fromState(s: IvfState, options: { backend?: BackendChoice; threads?: number } = {}): IvfIndex {
+    const index = new IvfIndex({ ...s.params, ...(s.params.refine ? {} : { refineFactor: undefined }), ...options });
+    index.installTrained(s.centroids, s.sqMin, s.sqScale, s.pqCentroids);
+    const lists = index.lists!;
+    const n = s.slotIds.length;
+    index.growSlots(n);
+    index.slotCount = n;
+    let at = 0;
+    for (let l = 0; l < index.nlist; l++) {
+      const sz = s.listSizes[l];
+      if (sz === 0) continue;
+      lists.reserve(l, sz, true);
+      index.arena.u8().set(s.codes.subarray(at * index.codeBytes, (at + sz) * index.codeBytes), lists.offsets[l]);
+      lists.slots[l].set(s.listSlots.subarray(at, at + sz));
+      lists.sizes[l] = sz;
+      for (let p = 0; p < sz; p++) { const slot = s.listSlots[at + p]; index.slotList[slot] = l; index.slotPos[slot] = p; }
+      at += sz;
+    }
+    for (let slot = 0; slot < n; slot++) {
+      index.slotIds[slot] = s.slotIds[slot];
+      if (s.live[slot]) index.idSlots.set(s.slotIds[slot], slot); else index.freeSlots.push(slot);
+    }
+    if (index.rows && s.rows && n > 0) index.rows.append(s.rows, n);
+    index.nextId = s.nextId;
+    return index;
+  }
+
+  /** Installs trained centroids and encoding parameters (train() and fromState share this). */
+  private installTrained(centroids: Float32Array, sqMin: Float32Array | null, sqScale: Float32Array | null, pqCentroids: Float32Array | null, coarseOnly = false): void {
+    const dim = this.dim;
+    this.centroids = centroids;
+    const coarseMetric: Metric = this.ip ? 'dot' : 'euclidean';
+    this.coarse = this.quantizerKind === 'hnsw'
+      ? new HnswIndex({ dim, metric: coarseMetric, m: this.hnswM, efConstruction: 200, backend: this.backend, threads: this.threads, seed: this.seed })
+      : new FlatIndex({ dim, metric: coarseMetric, backend: this.backend, threads: this.threads });
+    this.coarse.add(centroids);
+    if (coarseOnly) return;
+    if (this.encoding === 'sq8') {
+      this.sqMin = sqMin; this.sqScale = sqScale;
+      const f = this.arena.f32();
+      for (let j = 0; j < dim; j++) f[(this.wOff >> 2) + j] = sqScale![j] * sqScale![j];
+    }
+    if (this.encoding === 'pq') {
+      const pq = new ProductQuantizer(dim, this.pqM, this.pqBits);
+      pq.centroids.set(pqCentroids!);
+      pq.trained = true;
+      this.installPq(pq);
+    }
+    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
+  }
+
+  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
+  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
+
+  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
+  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { nlist: number; nprobe: number; encoding: string; trained: boolean } {

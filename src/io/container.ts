@@ -1,0 +1,159 @@
+// The single-file binary container every nearest file uses: a fixed 64-byte header (magic,
+// format version, kind, metric, element type, dim, count, section count, header CRC32) followed by
+// sections (4-byte tag, u32 flags, u64 length, u32 CRC32 of the payload, u32 reserved, payload
+// padded to 8 bytes). Little-endian throughout; specified byte by byte in docs/format.md.
+// A reader never lets a RangeError escape: anything malformed is CORRUPT_FILE (or
+// UNSUPPORTED_VERSION for a newer format), and lengths are checked against the file before any
+// allocation.
+import { NearestError } from '../errors.js';
+
+export const MAGIC = 0x5453524e; // 'NRST' read as a little-endian u32
+export const FORMAT_VERSION = 1;
+export const HEADER_BYTES = 64;
+const SECTION_HEADER = 24;
+
+/** What the file holds. */
+export const enum FileKind { Flat = 1, Hnsw = 2, Ivf = 3, StoreSnapshot = 16 }
+
+export interface ContainerHeader {
+  kind: number;
+  /** 0 cosine, 1 euclidean, 2 dot. */
+  metric: number;
+  /** 1 = float32. */
+  elementType: number;
+  flags: number;
+  dim: number;
+  count: number;
+}
+
+export interface Section { tag: string; bytes: Uint8Array }
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE 802.3, as zlib and PNG) of bytes. */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export function corrupt(message: string, details: Record<string, unknown> = {}): NearestError {
+  return new NearestError('CORRUPT_FILE', message, details);
+}
+
+/** Serialises a header and sections into one buffer. */
+export function writeContainer(h: ContainerHeader, sections: Section[]): Uint8Array {
+  let total = HEADER_BYTES;
+  for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, MAGIC, true);
+  v.setUint16(4, FORMAT_VERSION, true);
+  v.setUint8(6, h.kind);
+  v.setUint8(7, h.metric);
+  v.setUint8(8, h.elementType);
+  v.setUint8(9, h.flags);
+  v.setUint32(12, h.dim, true);
+  v.setFloat64(16, h.count, true);
+  v.setUint32(24, sections.length, true);
+  v.setFloat64(28, total, true);
+  v.setUint32(60, crc32(out.subarray(0, 60)), true);
+  let at = HEADER_BYTES;
+  for (const s of sections) {
+    if (!/^[\x20-\x7e]{4}$/.test(s.tag)) throw new Error(`bad section tag ${s.tag}`);
+    for (let i = 0; i < 4; i++) out[at + i] = s.tag.charCodeAt(i);
+    v.setFloat64(at + 8, s.bytes.length, true);
+    v.setUint32(at + 16, crc32(s.bytes), true);
+    out.set(s.bytes, at + SECTION_HEADER);
+    at += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
+  }
+  return out;
+}
+
+/** Parses and verifies a container: header CRC, version, every section's bounds and CRC. */
+export function readContainer(buf: Uint8Array): { header: ContainerHeader; sections: Map<string, Uint8Array> } {
+  if (!(buf instanceof Uint8Array)) throw corrupt('not a byte buffer');
+  if (buf.length < HEADER_BYTES) throw corrupt(`file too short for a header: ${buf.length} bytes, need ${HEADER_BYTES}`, { bytes: buf.length });
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (v.getUint32(0, true) !== MAGIC) throw corrupt('wrong magic: not a nearest file', { magic: v.getUint32(0, true).toString(16) });
+  const stored = v.getUint32(60, true), actual = crc32(buf.subarray(0, 60));
+  if (stored !== actual) throw corrupt('header checksum mismatch', { stored, actual });
+  const version = v.getUint16(4, true);
+  if (version > FORMAT_VERSION) {
+    throw new NearestError('UNSUPPORTED_VERSION', `file format version ${version} is newer than this library's (${FORMAT_VERSION}); upgrade nearest`, { version, supported: FORMAT_VERSION });
+  }
+  if (version < 1) throw corrupt(`invalid format version ${version}`, { version });
+  const header: ContainerHeader = {
+    kind: v.getUint8(6), metric: v.getUint8(7), elementType: v.getUint8(8), flags: v.getUint8(9),
+    dim: v.getUint32(12, true), count: v.getFloat64(16, true),
+  };
+  const nsec = v.getUint32(24, true), total = v.getFloat64(28, true);
+  if (total !== buf.length) throw corrupt(`file is ${buf.length} bytes but its header says ${total}: truncated or extended`, { expected: total, received: buf.length });
+  if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt('invalid vector count', { count: header.count });
+  const sections = new Map<string, Uint8Array>();
+  let at = HEADER_BYTES;
+  for (let i = 0; i < nsec; i++) {
+    if (at + SECTION_HEADER > buf.length) throw corrupt(`section ${i} header runs past the end of the file`, { section: i });
+    const tag = String.fromCharCode(buf[at], buf[at + 1], buf[at + 2], buf[at + 3]);
+    const len = v.getFloat64(at + 8, true);
+    if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > buf.length) {
+      throw corrupt(`section '${tag}' claims ${len} bytes, past the end of the file`, { section: tag, length: len });
+    }
+    const bytes = buf.subarray(at + SECTION_HEADER, at + SECTION_HEADER + len);
+    const crc = v.getUint32(at + 16, true);
+    if (crc32(bytes) !== crc) throw corrupt(`section '${tag}' checksum mismatch`, { section: tag });
+    if (sections.has(tag)) throw corrupt(`section '${tag}' appears twice`, { section: tag });
+    sections.set(tag, bytes);
+    at += SECTION_HEADER + Math.ceil(len / 8) * 8;
+  }
+  if (at !== buf.length) throw corrupt('trailing bytes after the last section', { end: at, length: buf.length });
+  return { header, sections };
+}
+
+/** Section payload readers that check lengths (CORRUPT_FILE on mismatch). */
+export class SectionReader {
+  constructor(private readonly sections: Map<string, Uint8Array>) {}
+  private get(tag: string, optional = false): Uint8Array | null {
+    const s = this.sections.get(tag);
+    if (!s && !optional) throw corrupt(`missing section '${tag}'`, { section: tag });
+    return s ?? null;
+  }
+  has(tag: string): boolean { return this.sections.has(tag); }
+  private typed<T>(tag: string, width: number, count: number | null, make: (b: ArrayBuffer) => T): T {
+    const s = this.get(tag)!;
+    if (s.length % width !== 0 || (count !== null && s.length !== count * width)) {
+      throw corrupt(`section '${tag}' has ${s.length} bytes, expected ${count === null ? `a multiple of ${width}` : count * width}`, { section: tag, bytes: s.length });
+    }
+    return make(s.slice().buffer);
+  }
+  f32(tag: string, count: number | null = null): Float32Array { return this.typed(tag, 4, count, (b) => new Float32Array(b)); }
+  f64(tag: string, count: number | null = null): Float64Array { return this.typed(tag, 8, count, (b) => new Float64Array(b)); }
+  i32(tag: string, count: number | null = null): Int32Array { return this.typed(tag, 4, count, (b) => new Int32Array(b)); }
+  u8(tag: string, count: number | null = null): Uint8Array { return this.typed(tag, 1, count, (b) => new Uint8Array(b)); }
+  i8(tag: string, count: number | null = null): Int8Array { return this.typed(tag, 1, count, (b) => new Int8Array(b)); }
+  /** A small JSON document of parameters (never vectors). */
+  json(tag: string): Record<string, unknown> {
+    const s = this.get(tag)!;
+    try {
+      const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(s));
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+      return v as Record<string, unknown>;
+    } catch (e) {
+      throw corrupt(`section '${tag}' is not a valid parameter document`, { section: tag, cause: String(e) });
+    }
+  }
+}
+
+/** Bytes of a typed array (a view, no copy). */
+export function bytesOf(a: ArrayBufferView): Uint8Array { return new Uint8Array(a.buffer, a.byteOffset, a.byteLength); }
+
+/** Bytes of a JSON parameter document. */
+export function jsonBytes(v: unknown): Uint8Array { return new TextEncoder().encode(JSON.stringify(v)); }

@@ -1,0 +1,217 @@
+// Index files: FlatIndex, HnswIndex and IvfIndex to and from the binary container (container.ts),
+// with every structural invariant checked on load (sizes, neighbour ids, levels, list slots, ids)
+// so that a damaged file is CORRUPT_FILE — never a crash, a hang, a huge allocation or silently
+// wrong results. Atomic writes: temp file, fsync, rename, fsync of the directory.
+import { NearestError } from '../errors.js';
+import type { BackendChoice } from '../distance/backend.js';
+import type { Metric } from '../distance/metric.js';
+import { FlatIndex } from '../index/flat.js';
+import { HnswIndex, type HnswState } from '../index/hnsw/hnsw-index.js';
+import { registerIndexWriter } from '../index/io-hook.js';
+import { IvfIndex, type IvfState } from '../index/ivf/ivf-index.js';
+import { bytesOf, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type Section } from './container.js';
+import { writeFileAtomic } from './atomic.js';
+
+const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
+const metricCode = (m: Metric): number => METRIC_CODES.indexOf(m);
+
+/** Any index that can be saved. */
+export type SavedIndex = FlatIndex | HnswIndex | IvfIndex;
+
+/** Options of loading. */
+export interface LoadOptions { backend?: BackendChoice; threads?: number }
+
+/** The binary file image of an index. */
+export function indexToBuffer(index: SavedIndex): Uint8Array {
+  if (index instanceof FlatIndex) {
+    const s = index.exportState();
+    return writeContainer({ kind: FileKind.Flat, metric: metricCode(s.metric), elementType: 1, flags: 0, dim: s.dim, count: s.ids.length }, [
+      { tag: 'PARM', bytes: jsonBytes({ nextId: s.nextId }) },
+      { tag: 'ROWS', bytes: bytesOf(s.rows) },
+      { tag: 'IDS ', bytes: bytesOf(s.ids) },
+    ]);
+  }
+  if (index instanceof HnswIndex) {
+    const s = index.exportState();
+    const sections: Section[] = [
+      { tag: 'PARM', bytes: jsonBytes({ m: s.m, efConstruction: s.efConstruction, efSearch: s.efSearch, quantization: s.quantization, randomState: s.randomState, size: s.size, entry: s.entry, maxLevel: s.maxLevel, nextId: s.nextId, quantStep: s.quantStep }) },
+      { tag: 'ROWS', bytes: bytesOf(s.rows) }, { tag: 'IDS ', bytes: bytesOf(s.ids) },
+      { tag: 'GL0 ', bytes: bytesOf(s.level0) }, { tag: 'GLEV', bytes: bytesOf(s.levels) },
+      { tag: 'GUPO', bytes: bytesOf(s.upperOff) }, { tag: 'GUP ', bytes: bytesOf(s.upper) }, { tag: 'DELE', bytes: s.deleted },
+    ];
+    if (s.codes) sections.push({ tag: 'CODE', bytes: bytesOf(s.codes) }, { tag: 'QMID', bytes: bytesOf(s.quantMid!) });
+    return writeContainer({ kind: FileKind.Hnsw, metric: metricCode(s.metric), elementType: 1, flags: s.codes ? 1 : 0, dim: s.dim, count: index.size }, sections);
+  }
+  if (index instanceof IvfIndex) {
+    const s = index.exportState();
+    const sections: Section[] = [
+      { tag: 'PARM', bytes: jsonBytes({ ...s.params, nextId: s.nextId }) },
+      { tag: 'CENT', bytes: bytesOf(s.centroids) }, { tag: 'LSIZ', bytes: bytesOf(s.listSizes) },
+      { tag: 'LCOD', bytes: s.codes }, { tag: 'LSLT', bytes: bytesOf(s.listSlots) },
+      { tag: 'IDS ', bytes: bytesOf(s.slotIds) }, { tag: 'LIVE', bytes: s.live },
+    ];
+    if (s.sqMin) sections.push({ tag: 'SQMN', bytes: bytesOf(s.sqMin) }, { tag: 'SQSC', bytes: bytesOf(s.sqScale!) });
+    if (s.pqCentroids) sections.push({ tag: 'PQCB', bytes: bytesOf(s.pqCentroids) });
+    if (s.rows) sections.push({ tag: 'ROWS', bytes: bytesOf(s.rows) });
+    return writeContainer({ kind: FileKind.Ivf, metric: metricCode(s.params.metric), elementType: 1, flags: 0, dim: s.params.dim, count: index.size }, sections);
+  }
+  throw new NearestError('UNSUPPORTED', 'indexToBuffer: not an index of this package', {});
+}
+
+function int(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw corrupt(`parameter ${name} is ${JSON.stringify(v)}, expected an integer from ${min} to ${max}`, { parameter: name });
+  return v;
+}
+
+/** Runs a constructor/rebuild step, turning its typed input errors into CORRUPT_FILE. */
+function rebuild<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NearestError && e.code !== 'CORRUPT_FILE') throw corrupt(`${what}: ${e.message}`, { cause: e.code });
+    throw e;
+  }
+}
+
+function checkFinite(a: Float32Array, what: string): void {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) throw corrupt(`${what} holds a non-finite value at ${i}`, { section: what, at: i });
+}
+
+function checkIds(ids: Float64Array, live: (slot: number) => boolean): number {
+  const seen = new Set<number>();
+  for (let s = 0; s < ids.length; s++) {
+    if (!live(s)) continue;
+    const id = ids[s];
+    if (!Number.isSafeInteger(id) || id < 0) throw corrupt(`id of slot ${s} is invalid (${id})`, { slot: s });
+    if (seen.has(id)) throw corrupt(`id ${id} appears twice`, { id });
+    seen.add(id);
+  }
+  return seen.size;
+}
+
+/** Rebuilds an index from its binary file image. */
+export function indexFromBuffer(buf: Uint8Array, options: LoadOptions = {}): SavedIndex {
+  const { header, sections } = readContainer(buf);
+  const r = new SectionReader(sections);
+  const metric = METRIC_CODES[header.metric];
+  if (!metric) throw corrupt(`unknown metric code ${header.metric}`, { metric: header.metric });
+  if (header.elementType !== 1) throw corrupt(`unknown element type ${header.elementType}`, {});
+  const dim = int(header.dim, 'dim', 1, 65536);
+  const p = r.json('PARM');
+  if (header.kind === FileKind.Flat) {
+    const n = header.count;
+    const ids = r.f64('IDS ', n);
+    const rows = r.f32('ROWS', n * dim);
+    return rebuild('flat index', () => FlatIndex.fromState({ dim, metric, rows, ids, nextId: int(p.nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER) }, options));
+  }
+  if (header.kind === FileKind.Hnsw) return readHnsw(r, p, dim, metric, header.count, header.flags, options);
+  if (header.kind === FileKind.Ivf) return readIvf(r, p, dim, metric, header.count, options);
+  throw corrupt(`unknown index kind ${header.kind}`, { kind: header.kind });
+}
+
+function readHnsw(r: SectionReader, p: Record<string, unknown>, dim: number, metric: Metric, count: number, flags: number, options: LoadOptions): HnswIndex {
+  const m = int(p.m, 'm', 2, 256), m0 = 2 * m;
+  const size = int(p.size, 'size', 0, 2 ** 31 - 1);
+  const quantization = p.quantization === 'int8' ? 'int8' : p.quantization === 'none' ? 'none' : (() => { throw corrupt(`unknown quantization ${JSON.stringify(p.quantization)}`, {}); })();
+  if ((flags & 1) !== (quantization === 'int8' ? 1 : 0)) throw corrupt('header flags disagree with the quantization parameter', {});
+  const rows = r.f32('ROWS', size * dim);
+  checkFinite(rows, 'ROWS');
+  const ids = r.f64('IDS ', size);
+  const level0 = r.i32('GL0 ', size * (m0 + 1));
+  const levels = r.i8('GLEV', size);
+  const upperOff = r.i32('GUPO', size);
+  const upper = r.i32('GUP ');
+  const deleted = r.u8('DELE', size);
+  const entry = int(p.entry, 'entry', -1, size - 1);
+  const maxLevel = int(p.maxLevel, 'maxLevel', -1, 60);
+  if ((entry < 0) !== (size === 0) || (entry >= 0 && levels[entry] !== maxLevel)) throw corrupt('entry point and top level disagree with the graph', { entry, maxLevel });
+  const checkList = (arr: Int32Array, at: number, cap: number, what: string): void => {
+    const n = arr[at];
+    if (n < 0 || n > cap) throw corrupt(`${what}: ${n} neighbours, at most ${cap}`, {});
+    for (let i = 1; i <= n; i++) if (arr[at + i] < 0 || arr[at + i] >= size) throw corrupt(`${what}: neighbour id ${arr[at + i]} out of range`, {});
+  };
+  for (let s = 0; s < size; s++) {
+    if (deleted[s] > 1) throw corrupt(`slot ${s}: tombstone flag ${deleted[s]}`, {});
+    const L = levels[s];
+    if (L < 0 || L > maxLevel) throw corrupt(`slot ${s}: level ${L} outside 0..${maxLevel}`, {});
+    checkList(level0, s * (m0 + 1), m0, `slot ${s} level 0`);
+    if (L > 0) {
+      const off = upperOff[s];
+      if (off < 0 || off + L * (m + 1) > upper.length) throw corrupt(`slot ${s}: upper levels out of range`, {});
+      for (let l = 1; l <= L; l++) checkList(upper, off + (l - 1) * (m + 1), m, `slot ${s} level ${l}`);
+    }
+  }
+  const live = checkIds(ids, (s) => deleted[s] === 0);
+  if (live !== count) throw corrupt(`header says ${count} vectors, the file holds ${live}`, {});
+  const state: HnswState = {
+    dim, metric, m, efConstruction: int(p.efConstruction, 'efConstruction', 1, 100000), efSearch: int(p.efSearch, 'efSearch', 1, 100000), quantization,
+    randomState: int(p.randomState, 'randomState', 0, 2 ** 32 - 1), size, rows,
+    codes: quantization === 'int8' ? r.i8('CODE', size * dim) : null, quantMid: quantization === 'int8' ? r.f32('QMID', dim) : null,
+    quantStep: quantization === 'int8' ? (typeof p.quantStep === 'number' && p.quantStep > 0 && Number.isFinite(p.quantStep) ? p.quantStep : (() => { throw corrupt('invalid quantStep', {}); })()) : 0,
+    level0, levels, upperOff, upper, deleted, entry, maxLevel, ids, nextId: int(p.nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER),
+  };
+  if (state.quantMid) checkFinite(state.quantMid, 'QMID');
+  return rebuild('hnsw index', () => HnswIndex.fromState(state, options));
+}
+
+function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metric: Metric, count: number, options: LoadOptions): IvfIndex {
+  const { nextId, ...params } = p;
+  if (params.dim !== dim || params.metric !== metric) throw corrupt('parameters disagree with the header', {});
+  // The constructor validates every parameter; its errors become CORRUPT_FILE.
+  const probe = rebuild('ivf parameters', () => new IvfIndex({ ...(params as unknown as IvfState['params']), ...options }));
+  const nlist = probe.nlist;
+  const codeBytes = probe.encoding === 'flat' ? dim * 4 : probe.encoding === 'sq8' ? dim : probe.pqM;
+  const centroids = r.f32('CENT', nlist * dim);
+  checkFinite(centroids, 'CENT');
+  const listSizes = r.i32('LSIZ', nlist);
+  let total = 0;
+  for (let l = 0; l < nlist; l++) { if (listSizes[l] < 0) throw corrupt(`list ${l} has a negative size`, {}); total += listSizes[l]; }
+  const listSlots = r.i32('LSLT', total);
+  const codes = r.u8('LCOD', total * codeBytes);
+  const slotIds = r.f64('IDS ');
+  const live = r.u8('LIVE', slotIds.length);
+  const seen = new Uint8Array(slotIds.length);
+  for (let i = 0; i < total; i++) {
+    const s = listSlots[i];
+    if (s < 0 || s >= slotIds.length || seen[s] || live[s] !== 1) throw corrupt(`list entry ${i} names slot ${s}, which is out of range, repeated or not live`, {});
+    seen[s] = 1;
+  }
+  let liveCount = 0;
+  for (let s = 0; s < live.length; s++) { if (live[s] > 1) throw corrupt(`slot ${s}: live flag ${live[s]}`, {}); liveCount += live[s]; }
+  if (liveCount !== total || liveCount !== count) throw corrupt(`header says ${count} vectors; the lists hold ${total}, ${liveCount} slots are live`, {});
+  checkIds(slotIds, (s) => live[s] === 1);
+  const ksub = 1 << probe.pqBits;
+  const state: IvfState = {
+    params: params as unknown as IvfState['params'], centroids,
+    sqMin: probe.encoding === 'sq8' ? r.f32('SQMN', dim) : null, sqScale: probe.encoding === 'sq8' ? r.f32('SQSC', dim) : null,
+    pqCentroids: probe.encoding === 'pq' ? r.f32('PQCB', dim * ksub) : null,
+    listSizes, codes, listSlots, slotIds, live, rows: probe.refine ? r.f32('ROWS', slotIds.length * dim) : null,
+    nextId: int(nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER),
+  };
+  for (const a of [state.sqMin, state.sqScale, state.pqCentroids, state.rows]) if (a) checkFinite(a, 'encoding parameters');
+  if (state.sqScale) for (const v of state.sqScale) if (!(v > 0)) throw corrupt('SQ8 scale must be positive', {});
+  return rebuild('ivf index', () => IvfIndex.fromState(state, options));
+}
+
+/** Writes an index to `path` atomically (Node.js). */
+export async function saveIndex(index: SavedIndex, path: string): Promise<void> {
+  await writeFileAtomic(path, indexToBuffer(index));
+}
+
+/** Loads an index written by `save`/`saveIndex` (Node.js). */
+export async function loadIndex(path: string, options: LoadOptions = {}): Promise<SavedIndex> {
+  const fs = await import('node:fs/promises');
+  let buf: Uint8Array;
+  try {
+    buf = new Uint8Array(await fs.readFile(path));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `loadIndex: cannot read ${path}: ${(e as Error).message}`, { path, cause: code }, { cause: e });
+  }
+  return indexFromBuffer(buf, options);
+}
+
+registerIndexWriter({
+  toBuffer: (index) => indexToBuffer(index as SavedIndex),
+  save: (index, path) => saveIndex(index as SavedIndex, path),
+});
