@@ -14,5 +14,6 @@ export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding
 export { kmeans, type KmeansOptions, type KmeansResult } from './index/ivf/kmeans.js';
 export { createIndex, describeIndex, describeIndex as describe, type FactoryOptions, type AnyIndex } from './index/factory.js';
 export { indexToBuffer, indexFromBuffer, saveIndex, loadIndex, type LoadOptions, type SavedIndex } from './io/index-io.js';
+export { DurableVectorStore, type DurableOptions } from './io/durable-store.js';
 export { VectorStore, type VectorStoreOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type RecordId } from './store/vector-store.js';
 export { compileFilter } from './store/filter.js';

@@ -107,6 +107,10 @@ export function readContainer(buf: Uint8Array): { header: ContainerHeader; secti
     if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > buf.length) {
       throw corrupt(`section '${tag}' claims ${len} bytes, past the end of the file`, { section: tag, length: len });
     }
+    if (v.getUint32(at + 4, true) !== 0 || v.getUint32(at + 20, true) !== 0) throw corrupt(`section '${tag}' has non-zero reserved fields`, { section: tag });
+    for (let p = at + SECTION_HEADER + len; p < at + SECTION_HEADER + Math.ceil(len / 8) * 8; p++) {
+      if (p >= buf.length || buf[p] !== 0) throw corrupt(`section '${tag}' padding is damaged`, { section: tag });
+    }
     const bytes = buf.subarray(at + SECTION_HEADER, at + SECTION_HEADER + len);
     const crc = v.getUint32(at + 16, true);
     if (crc32(bytes) !== crc) throw corrupt(`section '${tag}' checksum mismatch`, { section: tag });

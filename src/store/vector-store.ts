@@ -8,6 +8,7 @@ import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfEncoding } from '../index/ivf/ivf-index.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../index/validate.js';
 import { compileFilter } from './filter.js';
+import { storeOpener } from './open-hook.js';
 
 /** A record id: a string or a non-negative safe integer. */
 export type RecordId = string | number;
@@ -61,6 +62,18 @@ export type StoreIndexOptions =
     trainAt?: number;
   };
 
+/** A store's content as plain data (for io/ snapshots): the index and the record table. */
+export interface StoreState {
+  options: { dim: number; metric: Metric; index?: StoreIndexOptions };
+  index: FlatIndex | HnswIndex | IvfIndex;
+  /** [record id, handle, metadata] per record. */
+  records: [RecordId, number, unknown][];
+  nextHandle: number;
+  nextAuto: number;
+  /** Whether an IVF store is still waiting for trainAt vectors. */
+  ivfPending: boolean;
+}
+
 /** Options of `VectorStore.search`. */
 export interface StoreSearchOptions {
   /** A metadata filter ($eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not), applied during the search. */
@@ -95,7 +108,10 @@ export class VectorStore<M = unknown> {
   private nextHandle = 0;
   private nextAuto = 0;
 
+  private readonly options: VectorStoreOptions;
+
   constructor(options: VectorStoreOptions) {
+    this.options = options;
     const o = checkOptions(options, ['dim', 'metric', 'index', 'backend'], 'VectorStore');
     if (options === undefined) throw invalidArgument('VectorStore: options { dim } are required', {});
     this.dim = checkDim(o.dim, 'VectorStore');
@@ -126,6 +142,40 @@ export class VectorStore<M = unknown> {
 
   /** Records held. */
   get size(): number { return this.records.size; }
+
+  /**
+   * Opens (or creates) a durable store in directory `dir` (Node.js): every mutation's promise
+   * resolves only once it is on disk (write-ahead log, fsync, group commit); see DurableVectorStore.
+   */
+  static open<M = unknown>(dir: string, options: VectorStoreOptions & { readOnly?: boolean; compactBytes?: number }): Promise<import('../io/durable-store.js').DurableVectorStore<M>> {
+    return storeOpener()(dir, options) as Promise<import('../io/durable-store.js').DurableVectorStore<M>>;
+  }
+
+  /** The store as plain data (io/ writes it into snapshots). */
+  exportState(): StoreState {
+    const records: [RecordId, number, unknown][] = [];
+    for (const [handle, r] of this.records) records.push([r.id, handle, r.metadata]);
+    return {
+      options: { dim: this.dim, metric: this.metric, ...(this.options.index ? { index: this.options.index } : {}) },
+      index: this.index, records, nextHandle: this.nextHandle, nextAuto: this.nextAuto, ivfPending: this.ivfPending !== null,
+    };
+  }
+
+  /** Rebuilds a store from exportState() output (io/ snapshots). */
+  static fromState<M>(s: StoreState, backend?: 'auto' | 'wasm' | 'js'): VectorStore<M> {
+    const store = new VectorStore<M>({ ...s.options, ...(backend ? { backend } : {}) });
+    if (s.ivfPending) {
+      if (!(s.index instanceof FlatIndex)) throw invalidArgument('VectorStore.fromState: a pending IVF store holds a flat index', {});
+    } else if (store.ivfPending) store.ivfPending = null;
+    store.index = s.index;
+    for (const [id, handle, metadata] of s.records) {
+      store.handles.set(id, handle);
+      store.records.set(handle, { id, metadata: metadata as M });
+    }
+    store.nextHandle = s.nextHandle;
+    store.nextAuto = s.nextAuto;
+    return store;
+  }
 
   /** The kernel backend in use. */
   get kernels(): string { return this.index.kernels; }
