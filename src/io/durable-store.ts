@@ -111,6 +111,9 @@ export class DurableVectorStore<M = unknown> {
         store = loaded.store; snapSeq = loaded.seq;
       } else {
         store = new VectorStore<M>(storeOptions);
+        // A new store records its shape at once, so a later open with other options is refused
+        // instead of misreading the log.
+        if (!readOnly) await writeFileAtomic(join(abs, 'snapshot.nrst'), writeSnapshot(store, 0));
       }
       // Replay the log.
       let log: Uint8Array = new Uint8Array(0);
@@ -305,8 +308,9 @@ function replay<M>(store: VectorStore<M>, log: Uint8Array, after: number): { goo
         } else if (op === Op.Delete) {
           for (const id of json.ids ?? []) store.delete(id);
         } else break;
-      } catch {
-        break; // a record that cannot apply is damage: stop here, like a bad checksum
+      } catch (e) {
+        // An intact record that cannot apply is not a torn write: refuse to open rather than cut.
+        throw corrupt(`log record ${rseq} is intact but cannot be applied: ${(e as Error).message}`, { seq: rseq });
       }
       seq = rseq;
     }

@@ -82,7 +82,7 @@ function normalizeRows(data: Float32Array, n: number, dim: number): Float32Array
 /** An IvfIndex as plain arrays (a trained index; slot order for the per-slot arrays). */
 export interface IvfState {
   params: {
-    dim: number; metric: Metric; nlist: number; nprobe: number; encoding: IvfEncoding; refine: boolean; refineFactor: number;
+    dim: number; metric: Metric; nlist: number; nprobe: number; encoding: IvfEncoding; refine: boolean; refineFactor?: number;
     quantizer: 'flat' | { hnsw: { m: number } }; seed: number; niter: number;
   };
   centroids: Float32Array;
@@ -579,7 +579,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     const enc: IvfEncoding = this.encoding === 'pq' ? { pq: { m: this.pqM, nbits: this.pqBits } } : this.encoding;
     return {
       params: {
-        dim: this.dim, metric: this.metric, nlist: this.nlist, nprobe: this.nprobe, encoding: enc, refine: this.refine, refineFactor: this.refineFactor,
+        dim: this.dim, metric: this.metric, nlist: this.nlist, nprobe: this.nprobe, encoding: enc, refine: this.refine, ...(this.refine ? { refineFactor: this.refineFactor } : {}),
         quantizer: this.quantizerKind === 'hnsw' ? { hnsw: { m: this.hnswM } } : 'flat', seed: this.seed, niter: this.niter,
       },
       centroids: this.centroids!.slice(), sqMin: this.sqMin?.slice() ?? null, sqScale: this.sqScale?.slice() ?? null,
@@ -593,7 +593,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
 
   /** Rebuilds an index from exportState() output; the caller (io/) has validated sizes and ranges. */
   static fromState(s: IvfState, options: { backend?: BackendChoice; threads?: number } = {}): IvfIndex {
-    const index = new IvfIndex({ ...s.params, ...(s.params.refine ? {} : { refineFactor: undefined }), ...options });
+    const index = new IvfIndex({ ...s.params, ...options });
     index.installTrained(s.centroids, s.sqMin, s.sqScale, s.pqCentroids);
     const lists = index.lists!;
     const n = s.slotIds.length;

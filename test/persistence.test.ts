@@ -1,0 +1,212 @@
+// Persistence: index files round-trip for every index; damaged files (truncated, bit-flipped,
+// wrong magic, future version, out-of-range graph ids) are CORRUPT_FILE / UNSUPPORTED_VERSION;
+// loader fuzzing with fast-check; the durable store's log, lock and crash recovery under SIGKILL.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FlatIndex, HnswIndex, IvfIndex, indexFromBuffer, loadIndex, NearestError, VectorStore } from 'nearest';
+import { readContainer, writeContainer, crc32 } from '../dist/io/container.js';
+import { clusteredRows } from './helpers.js';
+import { DIM, stateAfter } from './fixtures/crash-ops.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'nearest-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const dim = 16, n = 600;
+const rows = clusteredRows(n, dim, 8, 51);
+const queries = clusteredRows(30, dim, 8, 52);
+
+function makers(): [string, () => FlatIndex | HnswIndex | IvfIndex][] {
+  const ivf = (encoding: ConstructorParameters<typeof IvfIndex>[0]['encoding'], refine = false) => () => {
+    const i = new IvfIndex({ dim, metric: 'euclidean', nlist: 8, nprobe: 3, encoding, refine });
+    i.train(rows);
+    return i;
+  };
+  return [
+    ['flat', () => new FlatIndex({ dim, metric: 'cosine' })],
+    ['hnsw', () => new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1 })],
+    ['hnsw int8', () => new HnswIndex({ dim, metric: 'cosine', m: 8, quantization: 'int8', threads: 1 })],
+    ['ivf flat', ivf('flat')],
+    ['ivf sq8', ivf('sq8')],
+    ['ivf pq + refine', ivf({ pq: { m: 4, nbits: 6 } }, true)],
+  ];
+}
+
+function codeOf(fn: () => unknown): string {
+  try { fn(); } catch (e) { if (e instanceof NearestError) return e.code; throw e; }
+  return 'no error';
+}
+
+describe('index files', () => {
+  for (const [name, make] of makers()) {
+    it(`${name}: identical results before and after save/load; deletions stay deleted`, async () => {
+      const index = make();
+      index.add(rows);
+      index.remove([3, 5, 7, 100]);
+      const path = join(work, `${name.replace(/\W/g, '_')}.nrst`);
+      await index.save(path);
+      const loaded = await loadIndex(path);
+      expect(loaded.constructor).toBe(index.constructor);
+      expect(loaded.size).toBe(index.size);
+      const a = index.searchBatch(queries, 10), b = loaded.searchBatch(queries, 10);
+      expect(b.ids).toEqual(a.ids);
+      expect(b.distances).toEqual(a.distances);
+      expect(loaded.has(3)).toBe(false);
+      const again = indexFromBuffer(loaded.toBuffer());
+      expect(again.searchBatch(queries, 10).ids).toEqual(a.ids);
+      // The loaded index keeps working: adds get fresh ids, never a removed one's results.
+      loaded.add(rows.subarray(0, dim));
+      expect(loaded.size).toBe(index.size + 1);
+    });
+  }
+
+  it('bad files give typed errors, never crashes', async () => {
+    const index = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1 });
+    index.add(rows);
+    const buf = index.toBuffer();
+    const { header, sections } = readContainer(buf);
+    // Truncation at every section boundary and inside every section.
+    let at = 64;
+    for (const [, bytes] of sections) {
+      for (const cut of [at, at + 8, at + 24 + Math.floor(bytes.length / 2)]) expect(codeOf(() => indexFromBuffer(buf.slice(0, cut)))).toBe('CORRUPT_FILE');
+      at += 24 + Math.ceil(bytes.length / 8) * 8;
+    }
+    const wrongMagic = buf.slice(); wrongMagic[0] ^= 0xff;
+    expect(codeOf(() => indexFromBuffer(wrongMagic))).toBe('CORRUPT_FILE');
+    const future = buf.slice();
+    new DataView(future.buffer).setUint16(4, 2, true);
+    new DataView(future.buffer).setUint32(60, crc32(future.subarray(0, 60)), true);
+    expect(codeOf(() => indexFromBuffer(future))).toBe('UNSUPPORTED_VERSION');
+    // A neighbour id out of range, with every checksum valid.
+    const l0 = new Int32Array(sections.get('GL0 ')!.slice().buffer);
+    l0[1] = 10 ** 6;
+    const rebuilt = writeContainer(header, [...sections].map(([tag, bytes]) => ({ tag, bytes: tag === 'GL0 ' ? new Uint8Array(l0.buffer) : bytes })));
+    expect(codeOf(() => indexFromBuffer(rebuilt))).toBe('CORRUPT_FILE');
+    // A count that disagrees, a huge claimed section length.
+    const huge = buf.slice();
+    new DataView(huge.buffer).setFloat64(64 + 8, 2 ** 50, true);
+    expect(codeOf(() => indexFromBuffer(huge))).toBe('CORRUPT_FILE');
+    expect(codeOf(() => indexFromBuffer(new Uint8Array(10)))).toBe('CORRUPT_FILE');
+    await expect(loadIndex(join(work, 'missing.nrst'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  for (const [name, make] of makers().filter(([nm]) => nm !== 'hnsw int8')) {
+    it(`fuzz (${name}): every truncation and byte mutation is detected`, () => {
+      const index = make();
+      index.add(rows.subarray(0, 200 * dim));
+      index.remove([1]);
+      const buf = index.toBuffer();
+      fc.assert(fc.property(fc.nat({ max: buf.length - 1 }), (cut) => {
+        expect(codeOf(() => indexFromBuffer(buf.slice(0, cut)))).toBe('CORRUPT_FILE');
+      }), { numRuns: 300 });
+      fc.assert(fc.property(fc.nat({ max: buf.length - 1 }), fc.integer({ min: 1, max: 255 }), (pos, flip) => {
+        const bad = buf.slice();
+        bad[pos] ^= flip;
+        expect(['CORRUPT_FILE', 'UNSUPPORTED_VERSION']).toContain(codeOf(() => indexFromBuffer(bad)));
+      }), { numRuns: 700 });
+    });
+  }
+});
+
+describe('durable store', () => {
+  it('keeps acknowledged writes across reopen, compaction and a torn log tail', async () => {
+    const dir = join(work, 'store-a');
+    const s = await VectorStore.open<{ n: number }>(dir, { dim: 4, metric: 'euclidean' });
+    const ids = await s.addBatch([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await s.upsert({ id: 'doc', vector: [1, 1, 1, 1], metadata: { n: 9 } });
+    await s.delete(ids[1]);
+    await s.compact();
+    await s.upsert([{ id: 'late', vector: [2, 2, 2, 2], metadata: { n: 10 } }]);
+    await s.upsert([{ id: 'torn', vector: [3, 3, 3, 3], metadata: { n: 11 } }]);
+    await s.close();
+    // Tear the last record in half.
+    const wal = join(dir, 'wal.log');
+    truncateSync(wal, statSync(wal).size - 10);
+    const t = await VectorStore.open<{ n: number }>(dir, { dim: 4, metric: 'euclidean' });
+    expect(t.size).toBe(4);
+    expect(t.get('late')?.metadata).toEqual({ n: 10 });
+    expect(t.has('torn')).toBe(false);
+    expect(t.has(ids[1])).toBe(false);
+    expect(t.search([1, 1, 1, 1], 1)[0].id).toBe('doc');
+    await t.upsert({ id: 'after', vector: [5, 5, 5, 5] });
+    await t.close();
+    const u = await VectorStore.open(dir, { dim: 4, metric: 'euclidean' });
+    expect(u.has('after') && u.has('late')).toBe(true);
+    await u.close();
+  });
+
+  it('one writer: a second writer gets LOCKED, readers are allowed, read-only refuses writes', async () => {
+    const dir = join(work, 'store-b');
+    const s = await VectorStore.open(dir, { dim: 2 });
+    await s.add([1, 2]);
+    await expect(VectorStore.open(dir, { dim: 2 })).rejects.toMatchObject({ code: 'LOCKED' });
+    // Another process trying to write gets LOCKED too.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { VectorStore } from 'nearest'; VectorStore.open(${JSON.stringify(dir)}, { dim: 2 }).then(() => console.log('opened'), (e) => console.log(e.code));`], { cwd: process.cwd() });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    await new Promise((r) => child.on('exit', r));
+    expect(output.trim()).toBe('LOCKED');
+    const ro = await VectorStore.open(dir, { dim: 2, readOnly: true });
+    expect(ro.size).toBe(1);
+    await expect(ro.add([3, 4])).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await s.close();
+    const again = await VectorStore.open(dir, { dim: 2 });
+    expect(again.size).toBe(1);
+    await again.close();
+    await expect(VectorStore.open(dir, { dim: 3 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('SIGKILL at random moments loses no acknowledged write and applies no half batch (30 cycles)', async () => {
+    const dir = join(work, 'crash');
+    const writer = new URL('./fixtures/crash-writer.mjs', import.meta.url).pathname;
+    let next = 0; // first operation the next writer run issues
+    let lastAcked = -1;
+    for (let cycle = 0; cycle < 30; cycle++) {
+      const child = spawn(process.execPath, [writer, dir, String(next)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const acked = new Set<number>();
+      let issued = next - 1;
+      let buffer = '';
+      let opened = false;
+      const killAfter = 20 + Math.floor(Math.random() * 200);
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d) => {
+          buffer += d;
+          const lines = buffer.split('\n');
+          buffer = lines.pop()!;
+          for (const line of lines) {
+            const [word, num] = line.split(' ');
+            if (word === 'ACK') acked.add(Number(num));
+            if (word === 'ISSUE') issued = Math.max(issued, Number(num));
+            if (word === 'OPEN' && !opened) { opened = true; setTimeout(() => child.kill('SIGKILL'), killAfter); }
+          }
+        });
+        child.on('exit', () => resolve());
+      });
+      // Acknowledged operations form a prefix of the sequence up to `contiguous`.
+      let contiguous = lastAcked;
+      while (acked.has(contiguous + 1) || contiguous + 1 < next) contiguous++;
+      lastAcked = Math.max(lastAcked, contiguous);
+      const store = await VectorStore.open<{ op: number; tag: string }>(dir, { dim: DIM, metric: 'euclidean' });
+      // The store must equal the state after some prefix j with lastAcked ≤ j ≤ issued.
+      let matched = -2;
+      for (let j = lastAcked; j <= Math.max(issued, lastAcked); j++) {
+        const model = stateAfter(j);
+        if (model.size !== store.size) continue;
+        let same = true;
+        for (const [id, rec] of model) {
+          const got = store.get(id);
+          if (!got || JSON.stringify(got.metadata) !== JSON.stringify(rec.metadata) || got.vector.some((v, i) => v !== rec.vector[i])) { same = false; break; }
+        }
+        if (same) { matched = j; break; }
+      }
+      expect(matched, `cycle ${cycle}: store matches no prefix in [${lastAcked}, ${issued}]`).toBeGreaterThanOrEqual(lastAcked);
+      await store.close();
+      lastAcked = matched;
+      next = matched + 1;
+    }
+    expect(lastAcked).toBeGreaterThan(30);
+  }, 120_000);
+});
