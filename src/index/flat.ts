@@ -15,7 +15,7 @@ import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
 
 /** Options of `new FlatIndex(...)`. */
 export interface FlatIndexOptions {
@@ -99,25 +99,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
     const { data, n } = toRows(vectors, this.dim, 'FlatIndex.add');
     if (n === 0) return;
-    let newIds: Float64Array;
-    if (ids === undefined) {
-      newIds = new Float64Array(n);
-      let next = this.nextId;
-      for (let i = 0; i < n; i++) {
-        while (this.idSlots.has(next)) next++;
-        newIds[i] = next++;
-      }
-    } else {
-      newIds = toIds(ids, n, 'FlatIndex.add');
-      const seen = new Set<number>();
-      for (let i = 0; i < n; i++) {
-        const id = newIds[i];
-        if (this.idSlots.has(id) || seen.has(id)) {
-          throw new NearestError('DUPLICATE_ID', `FlatIndex.add: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
-        }
-        seen.add(id);
-      }
-    }
+    const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, 'FlatIndex.add');
     const first = this.rows.append(data, n);
     this.ensureMeta(first + n);
     for (let i = 0; i < n; i++) {
@@ -214,22 +196,30 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
     return hits;
   }
 
-  /** Scans all rows against `q`, pushing (key, id, slot) into `heap`. */
-  private scan(q: Float32Array, heap: TopK, allow: ((id: number) => boolean) | null): void {
+  /**
+   * Scans all rows against `q` chunk by chunk with the SIMD scan kernels; `visit` receives each
+   * chunk's raw kernel outputs (|q-x|² for euclidean, q·x otherwise) and the query's 1/|q|.
+   */
+  private scanChunks(q: Float32Array, visit: (start: number, count: number, out: Float32Array, base: number, invQ: number) => void): void {
     const rows = this.rows, kr = rows.kernels, dim = this.dim, n = rows.size;
-    const metric = this.metric, norms = this.norms, slotIds = this.slotIds;
     rows.setQuery(q);
-    let qc = 0;
-    if (metric === 'cosine') {
+    let invQ = 0;
+    if (this.metric === 'cosine') {
       const sq = kr.dotF32(rows.queryOff, rows.queryOff, dim);
-      qc = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+      invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
     }
-    const base = rows.outOff >> 2;
     for (let start = 0; start < n; start += CHUNK) {
       const count = Math.min(CHUNK, n - start);
-      if (metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
+      if (this.metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
       else kr.scanDotF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
-      const out = rows.arena.f32();
+      visit(start, count, rows.arena.f32(), rows.outOff >> 2, invQ);
+    }
+  }
+
+  /** Scans all rows against `q`, pushing (key, id, slot) into `heap`. */
+  private scan(q: Float32Array, heap: TopK, allow: ((id: number) => boolean) | null): void {
+    const metric = this.metric, norms = this.norms, slotIds = this.slotIds;
+    this.scanChunks(q, (start, count, out, base, qc) => {
       let threshold = heap.threshold;
       for (let i = 0; i < count; i++) {
         const v = out[base + i];
@@ -241,7 +231,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
         heap.push(key, id, slot);
         threshold = heap.threshold;
       }
-    }
+    });
   }
 
   /**
@@ -250,25 +240,14 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
    */
   distancesTo(query: VectorLike): Float64Array {
     const q = toVector(query, this.dim, 'FlatIndex.distancesTo');
-    const rows = this.rows, kr = rows.kernels, dim = this.dim, n = rows.size;
-    const out = new Float64Array(n);
-    rows.setQuery(q);
-    let qc = 0;
-    if (this.metric === 'cosine') {
-      const sq = kr.dotF32(rows.queryOff, rows.queryOff, dim);
-      qc = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    }
-    const base = rows.outOff >> 2;
-    for (let start = 0; start < n; start += CHUNK) {
-      const count = Math.min(CHUNK, n - start);
-      if (this.metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
-      else kr.scanDotF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
-      const f = rows.arena.f32();
+    const out = new Float64Array(this.rows.size);
+    const metric = this.metric, norms = this.norms;
+    this.scanChunks(q, (start, count, raw, base, qc) => {
       for (let i = 0; i < count; i++) {
-        const v = f[base + i];
-        out[start + i] = this.metric === 'euclidean' ? v : this.metric === 'cosine' ? -(v * qc * this.norms[start + i]) : -v;
+        const v = raw[base + i];
+        out[start + i] = metric === 'euclidean' ? v : metric === 'cosine' ? -(v * qc * norms[start + i]) : -v;
       }
-    }
+    });
     return out;
   }
 

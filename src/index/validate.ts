@@ -170,3 +170,25 @@ export function toIds(ids: unknown, n: number, where: string): Float64Array {
   }
   return out;
 }
+
+/**
+ * The ids of `n` new rows: the given ones (validated, unique within the call and against `taken`)
+ * or, when `ids` is undefined, consecutive integers from `next` skipping taken ones.
+ */
+export function newIds(ids: unknown, n: number, taken: ReadonlyMap<number, number>, next: number, where: string): Float64Array {
+  if (ids === undefined) {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) { while (taken.has(next)) next++; out[i] = next++; }
+    return out;
+  }
+  const out = toIds(ids, n, where);
+  const seen = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const id = out[i];
+    if (taken.has(id) || seen.has(id)) {
+      throw new NearestError('DUPLICATE_ID', `${where}: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
+    }
+    seen.add(id);
+  }
+  return out;
+}

@@ -13,7 +13,8 @@ import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { ScalarQuantizer } from '../quant/sq8.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { prng } from '../random.js';
 import { HnswCore, type SlotFilter } from './core.js';
 import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
 import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
@@ -68,19 +69,6 @@ function checkInt(v: unknown, name: string, min: number, max: number, where: str
 
 function sharedBuffer(bytes: number): ArrayBufferLike {
   return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-}
-
-/** mulberry32: the seeded PRNG of level draws; `state` exposes its position (saved with the index). */
-function prng(seed: number): { (): number; state: () => number } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Object.assign(next, { state: () => a });
 }
 
 /** An HnswIndex as plain arrays (slot order; `size` slots including tombstones). */
@@ -212,22 +200,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const where = 'HnswIndex.add';
     const { data, n } = toRows(vectors, this.dim, where);
     if (n === 0) return;
-    let newIds: Float64Array;
-    if (ids === undefined) {
-      newIds = new Float64Array(n);
-      let next = this.nextId;
-      for (let i = 0; i < n; i++) { while (this.idSlots.has(next)) next++; newIds[i] = next++; }
-    } else {
-      newIds = toIds(ids, n, where);
-      const seen = new Set<number>();
-      for (let i = 0; i < n; i++) {
-        const id = newIds[i];
-        if (this.idSlots.has(id) || seen.has(id)) {
-          throw new NearestError('DUPLICATE_ID', `${where}: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
-        }
-        seen.add(id);
-      }
-    }
+    const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, where);
     const dim = this.dim;
     if (this.quantizer) this.fitQuantizer(data, n);
 

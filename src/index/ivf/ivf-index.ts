@@ -17,7 +17,7 @@ import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
 import { HnswIndex } from '../hnsw/hnsw-index.js';
 import { ProductQuantizer } from '../quant/pq.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, toIds, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
 
@@ -333,20 +333,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.requireTrained(where);
     const { data: raw, n } = toRows(vectors, this.dim, where);
     if (n === 0) return;
-    let newIds: Float64Array;
-    if (ids === undefined) {
-      newIds = new Float64Array(n);
-      let next = this.nextId;
-      for (let i = 0; i < n; i++) { while (this.idSlots.has(next)) next++; newIds[i] = next++; }
-    } else {
-      newIds = toIds(ids, n, where);
-      const seen = new Set<number>();
-      for (let i = 0; i < n; i++) {
-        const id = newIds[i];
-        if (this.idSlots.has(id) || seen.has(id)) throw new NearestError('DUPLICATE_ID', `${where}: id ${id} is ${seen.has(id) ? 'repeated in this call' : 'already in the index'}`, { id, position: i });
-        seen.add(id);
-      }
-    }
+    const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, where);
     const dim = this.dim;
     const data = this.metric === 'cosine' ? normalizeRows(raw, n, dim) : raw;
     const assign = this.assign(data, n);

@@ -1,5 +1,5 @@
 // k-means (FAISS Kmeans semantics): k-means++ initialisation on a sample, Lloyd iterations whose
-// assignment step is the exact batched FlatIndex search (blocked WASM SIMD kernel on all cores),
+// assignment step runs the SIMD argmin kernel over packed point panels on all cores (Assigner),
 // empty clusters repaired by splitting large ones, and training on a seeded subsample of at most
 // k · maxPointsPerCentroid points.
 import { invalidArgument } from '../../errors.js';
@@ -7,6 +7,7 @@ import type { BackendChoice } from '../../distance/backend.js';
 import { FlatIndex } from '../flat.js';
 import { availableThreads } from '../../parallel/pool.js';
 import { Assigner } from './assigner.js';
+import { prng } from '../random.js';
 import { checkOptions, checkThreads, describe, toRows, type VectorsLike } from '../validate.js';
 
 /** Options of `kmeans`. */
@@ -39,18 +40,6 @@ export interface KmeansResult {
   objective: number[];
   /** Points the centroids were trained on (after sampling). */
   trainedOn: number;
-}
-
-/** mulberry32 seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A seeded sample of `count` distinct indexes out of n (partial Fisher-Yates). */
@@ -95,7 +84,7 @@ export function kmeans(data: VectorsLike, options: KmeansOptions): KmeansResult 
 /** kmeans on validated row-major data (internal entry used by IVF and PQ training). */
 export function kmeansRows(rows: Float32Array, n: number, dim: number, k: number,
   o: { niter: number; seed: number; maxPer: number; init: 'kmeans++' | 'random'; threads?: number; backend: BackendChoice }): KmeansResult {
-  const random = seededRandom(o.seed);
+  const random = prng(o.seed);
   let x = rows, m = n;
   if (n > k * o.maxPer) {
     m = k * o.maxPer;
