@@ -84,10 +84,34 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
   }
 }
 
-/** out[i] = dot(q, row[slots[i]]) for i in [0, count); slots is an i32 array. */
+/**
+ * out[i] = dot(q, row[slots[i]]) for i in [0, count); slots is an i32 array. Two rows are walked
+ * together so twice as many independent loads are in flight: graph search reads rows at random
+ * and is bound by memory latency more than by arithmetic.
+ */
 export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
   const stride = <usize>dim << 2;
-  for (let i = 0; i < count; i++) {
+  let i = 0;
+  for (; i + 2 <= count; i += 2) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const o = <usize>j << 2;
+      const x = v128.load(q + o), y = v128.load(q + o, 16);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0 + o))); a1 = f32x4.add(a1, f32x4.mul(y, v128.load(r0 + o, 16)));
+      b0 = f32x4.add(b0, f32x4.mul(x, v128.load(r1 + o))); b1 = f32x4.add(b1, f32x4.mul(y, v128.load(r1 + o, 16)));
+    }
+    let sa = hsum(f32x4.add(a0, a1)), sb = hsum(f32x4.add(b0, b1));
+    for (; j < dim; j++) {
+      const o = <usize>j << 2, v = load<f32>(q + o);
+      sa += v * load<f32>(r0 + o); sb += v * load<f32>(r1 + o);
+    }
+    store<f32>(out + (<usize>i << 2), sa);
+    store<f32>(out + (<usize>i << 2), sb, 4);
+  }
+  for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));
     store<f32>(out + (<usize>i << 2), dot_f32(q, rows + slot * stride, dim));
   }
@@ -172,8 +196,16 @@ export function block_dot_f32(qp: usize, rows: usize, n: i32, dim: i32, out: usi
 // int8 (for quantized indexes): exact integer arithmetic, i32 results.
 
 export function dot_i8(a: usize, b: usize, dim: i32): i32 {
+  // i8 x i8 products widen to i16 (extmul); two of them fit an i16 for codes in [-127, 127]
+  // (2 * 127^2 < 2^15); then pairwise-add into i32 lanes. 7 operations per 16 bytes.
   let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0);
   let j = 0;
+  for (; j + 32 <= dim; j += 32) {
+    const x = v128.load(a + <usize>j), y = v128.load(b + <usize>j);
+    const x2 = v128.load(a + <usize>j, 16), y2 = v128.load(b + <usize>j, 16);
+    acc0 = i32x4.add(acc0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, y), i16x8.extmul_high_i8x16_s(x, y))));
+    acc1 = i32x4.add(acc1, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x2, y2), i16x8.extmul_high_i8x16_s(x2, y2))));
+  }
   for (; j + 16 <= dim; j += 16) {
     const x = v128.load(a + <usize>j), y = v128.load(b + <usize>j);
     acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(x), i16x8.extend_low_i8x16_s(y)));

@@ -2,7 +2,7 @@
 //   exact  exact k-NN (FlatIndex), bench/suites/exact.ts  -> bench/results/exact.{json,svg}
 //   hnsw   HNSW recall@10 vs QPS sweeps, bench/suites/hnsw.ts -> bench/results/hnsw.json, hnsw-<dataset>.svg
 //
-//   npm run bench                        both suites, full size (build first): ~7 + ~25 min on 2 cores
+//   npm run bench                        both suites, full size (build first): ~7 + ~16 min on 2 cores
 //   npm run bench -- --quick             both suites, smoke-test size (a few minutes)
 //   npm run bench:hnsw                   the HNSW suite only
 //   tsx bench/run.ts --suite exact --systems nearest,faiss --runs 5 --verbose

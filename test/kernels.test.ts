@@ -82,8 +82,9 @@ for (const backend of ['wasm', 'js'] as const) {
       it(`int8 kernels are exact at dim ${dim}`, () => {
         const r = prng(dim * 3);
         const n = 5;
-        const q = Int8Array.from({ length: dim }, (_, j) => (j === 0 ? -128 : Math.floor(r() * 256) - 128));
-        const rows = Int8Array.from({ length: n * dim }, (_, i) => (i % 7 === 0 ? 127 : Math.floor(r() * 256) - 128));
+        // Quantizer codes span [-127, 127] (the dot kernel relies on it).
+        const q = Int8Array.from({ length: dim }, (_, j) => (j === 0 ? -127 : Math.floor(r() * 255) - 127));
+        const rows = Int8Array.from({ length: n * dim }, (_, i) => (i % 7 === 0 ? 127 : i % 11 === 0 ? -127 : Math.floor(r() * 255) - 127));
         const qOff = 64, rowsOff = 64 + ((dim + 63) & ~63), outOff = rowsOff + ((n * dim + 63) & ~63);
         arena.grow(outOff + n * 4);
         arena.i8().set(q, qOff);

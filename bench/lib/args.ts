@@ -28,13 +28,14 @@ export const OPTIONS = {
   'build-threads': { type: 'string' },
   'min-qps': { type: 'string' },
   'stop-recall': { type: 'string' },
+  replot: { type: 'boolean' },
 } as const;
 
 export type Suite = 'exact' | 'hnsw';
 export type BenchArgs = ReturnType<typeof parseBenchArgs>['args'];
 
 const EXACT_ONLY = ['runs', 'modes', 'single-queries', 'time-budget', 'threads'] as const;
-const HNSW_ONLY = ['datasets', 'ef', 'passes', 'build-threads', 'min-qps', 'stop-recall'] as const;
+const HNSW_ONLY = ['datasets', 'ef', 'passes', 'build-threads', 'min-qps', 'stop-recall', 'replot'] as const;
 const PER_SUITE = ['systems', 'out'] as const;
 
 export function log(message: string): void {
@@ -114,4 +115,5 @@ hnsw suite (--suite hnsw)
   --build-threads N    threads for building where the system can (default 2)
   --min-qps Q          stop a sweep once wall QPS falls below Q (default 300)
   --stop-recall R      stop a sweep once recall@10 reaches R (default 0.999)
+  --replot             only redraw the charts from bench/results/<stem>.json (stem: --out, or hnsw / hnsw-quick)
 `;

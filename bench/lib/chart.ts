@@ -113,8 +113,8 @@ function logTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
   const e0 = Math.floor(Math.log10(lo));
   const e1 = Math.ceil(Math.log10(hi));
-  const decades = e1 - e0;
-  const mantissas = decades <= 2 ? [1, 2, 5] : [1];
+  const decades = Math.log10(hi / lo);
+  const mantissas = decades <= 2.5 ? [1, 2, 5] : [1];
   for (let e = e0; e <= e1; e++) {
     for (const m of mantissas) {
       const t = m * 10 ** e;

@@ -409,7 +409,7 @@ export async function runExactSuite(args: BenchArgs): Promise<void> {
       axisLabel: 'queries per second (log scale)',
       footer: [
         `${environment.cpuModel}, ${environment.logicalCpus} logical CPUs, node ${environment.node}${ourMemory?.kernels ? `, nearest kernels ${ourMemory.kernels}` : ''}, ${environment.date.slice(0, 10)}`,
-        `command: npm run bench${quick ? ' -- --quick' : ''}`,
+        `command: npm run bench -- --suite exact${quick ? ' --quick' : ''}`,
       ],
     }),
   );

@@ -6,7 +6,7 @@
 // and ours ÷ peer ratios; writes bench/results/hnsw.json and hnsw-<dataset>.svg.
 // Started by bench/run.ts (`--suite hnsw`, or both suites by default).
 
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
@@ -104,9 +104,88 @@ function normalizedCopy(rows: Float32Array, dim: number): Float32Array {
   return out;
 }
 
+/** The results document written to bench/results/<stem>.json (and read back by --replot). */
+interface HnswDocument {
+  dataset: { name: string; n: number; nq: number; dim: number };
+  datasets: { id: DatasetId }[];
+  config: { quick: boolean; efSearch: number[] };
+  environment: { cpuModel: string; logicalCpus: number; node: string; date: string; kernels: string | null };
+  results: SystemResult[];
+}
+
+/** Log axis bounds on the 1-2-5 grid around [lo, hi]. */
+function niceLogDomain(lo: number, hi: number): [number, number] {
+  const steps = [1, 2, 5, 10];
+  const down = (v: number) => {
+    const e = 10 ** Math.floor(Math.log10(v));
+    return e * [...steps].reverse().find((m) => m * e <= v)!;
+  };
+  const up = (v: number) => {
+    const e = 10 ** Math.floor(Math.log10(v));
+    return e * steps.find((m) => m * e >= v)!;
+  };
+  return [down(lo * 0.9), up(hi * 1.1)];
+}
+
+/** hnsw-<dataset>.svg (recall vs wall QPS) and hnsw-<dataset>-cpu.svg (vs QPS/CPU-s) per dataset. */
+function writeCharts(doc: HnswDocument, stem: string): void {
+  const { name, n, nq, dim } = doc.dataset;
+  const efSearch = doc.config.efSearch;
+  const env = doc.environment;
+  for (const { id } of doc.datasets) {
+    const rows = doc.results.filter((r) => r.dataset === id && !r.skipped && r.points.length > 0);
+    for (const [suffix, key, yLabel] of [
+      ['', 'qps', 'queries per second, wall (log scale)'],
+      ['-cpu', 'qpsPerCpuSecond', 'queries per CPU-second (log scale)'],
+    ] as const) {
+      const series: LineSeries[] = rows.map((r) => ({
+        name: r.label,
+        highlight: r.ours,
+        points: r.points.map((p) => ({ x: p.recallAt10, y: p[key] })),
+      }));
+      const visible = series.flatMap((s) => s.points.filter((p) => p.x >= 0.8).map((p) => p.y));
+      const lo = visible.length ? Math.min(...visible) : 100;
+      const hi = visible.length ? Math.max(...visible) : 10_000;
+      const svgPath = join(RESULTS_DIR, `${stem}-${id}${suffix}.svg`);
+      writeFileSync(
+        svgPath,
+        lineChart({
+          title: `HNSW on ${name}, ${id === 'euclidean' ? 'euclidean (raw pixels)' : 'cosine (normalised)'}: recall@10 vs ${key === 'qps' ? 'QPS' : 'QPS per CPU-second'}`,
+          subtitle: `${n} × ${dim} corpus, ${nq} queries, m=${M}, efConstruction=${EF_CONSTRUCTION}, efSearch ${efSearch[0]}–${efSearch[efSearch.length - 1]}; one query per call, 1 thread; up and to the right is better`,
+          series,
+          xLabel: 'recall@10',
+          yLabel,
+          yLog: true,
+          xDomain: [0.8, 1.0],
+          yDomain: niceLogDomain(lo, hi),
+          clip: true,
+          width: 900,
+          height: 520,
+          footer: [
+            `${env.cpuModel}, ${env.logicalCpus} logical CPUs, node ${env.node}${env.kernels ? `, nearest kernels ${env.kernels}` : ''}, ${env.date.slice(0, 10)}; shared machine: ${key === 'qps' ? 'wall QPS is noisy, see the -cpu chart' : 'CPU-time based, less sensitive to other load'}`,
+            `command: npm run bench:hnsw${doc.config.quick ? ' -- --quick' : ''}  (bench/suites/hnsw.ts)`,
+          ],
+        }),
+      );
+      process.stdout.write(`wrote ${svgPath}\n`);
+    }
+  }
+}
+
 export async function runHnswSuite(args: BenchArgs): Promise<void> {
   const tSuite = performance.now();
   const quick = args.quick ?? false;
+  if (args.replot) {
+    // Redraw the charts of a finished run from its JSON (no measuring).
+    const stem = args.out ?? (quick ? 'hnsw-quick' : 'hnsw');
+    const jsonPath = join(RESULTS_DIR, `${stem}.json`);
+    if (!existsSync(jsonPath)) {
+      log(`--replot: ${jsonPath} does not exist`);
+      process.exit(2);
+    }
+    writeCharts(JSON.parse(readFileSync(jsonPath, 'utf8')) as HnswDocument, stem);
+    return;
+  }
   const passes = intArg('passes', args.passes, quick ? 1 : 3);
   const buildThreads = intArg('build-threads', args['build-threads'], 2);
   const minQps = numberArg('min-qps', args['min-qps'], 300, 0, 1e9);
@@ -469,43 +548,6 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   writeFileSync(jsonPath, `${JSON.stringify(document, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   out.write(`\nwrote ${jsonPath}\n`);
 
-  for (const ds of datasets) {
-    const rows = results.filter((r) => r.dataset === ds.id && !r.skipped && r.points.length > 0);
-    for (const [suffix, key, yLabel] of [
-      ['', 'qps', 'queries per second, wall (log scale)'],
-      ['-cpu', 'qpsPerCpuSecond', 'queries per CPU-second (log scale)'],
-    ] as const) {
-      const series: LineSeries[] = rows.map((r) => ({
-        name: r.label,
-        highlight: r.ours,
-        points: r.points.map((p) => ({ x: p.recallAt10, y: p[key] })),
-      }));
-      const visible = series.flatMap((s) => s.points.filter((p) => p.x >= 0.8).map((p) => p.y));
-      const lo = visible.length ? Math.min(...visible) : 100;
-      const hi = visible.length ? Math.max(...visible) : 10_000;
-      const svgPath = join(RESULTS_DIR, `${stem}-${ds.id}${suffix}.svg`);
-      writeFileSync(
-        svgPath,
-        lineChart({
-          title: `HNSW on ${fm.name}, ${ds.id === 'euclidean' ? 'euclidean (raw pixels)' : 'cosine (normalised)'}: recall@10 vs ${key === 'qps' ? 'QPS' : 'QPS per CPU-second'}`,
-          subtitle: `${n} × ${dim} corpus, ${nq} queries, m=${M}, efConstruction=${EF_CONSTRUCTION}, efSearch ${efSearch[0]}–${efSearch[efSearch.length - 1]}; one query per call, 1 thread; up and to the right is better`,
-          series,
-          xLabel: 'recall@10',
-          yLabel,
-          yLog: true,
-          xDomain: [0.8, 1.0],
-          yDomain: [10 ** Math.floor(Math.log10(lo * 0.9)), 10 ** Math.ceil(Math.log10(hi * 1.1))],
-          clip: true,
-          width: 900,
-          height: 520,
-          footer: [
-            `${environment.cpuModel}, ${environment.logicalCpus} logical CPUs, node ${environment.node}${kernels ? `, nearest kernels ${kernels}` : ''}, ${environment.date.slice(0, 10)}; shared machine: ${key === 'qps' ? 'wall QPS is noisy, see the -cpu chart' : 'CPU-time based, less sensitive to other load'}`,
-            `command: npm run bench:hnsw${quick ? ' -- --quick' : ''}  (bench/suites/hnsw.ts)`,
-          ],
-        }),
-      );
-      out.write(`wrote ${svgPath}\n`);
-    }
-  }
+  writeCharts(document, stem);
   log(`HNSW suite done in ${seconds(tSuite)} s`);
 }

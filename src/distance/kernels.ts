@@ -28,7 +28,7 @@ export interface Kernels {
   packQueriesF32(qs: number, nq: number, dim: number, out: number): void;
   /** Dot products of 8 packed queries (two panels at qp) with rows [0, n): out[i*8 + lane]. */
   blockDotF32(qp: number, rows: number, n: number, dim: number, out: number): void;
-  /** dot(a, b) over `dim` int8 values, exact, as an integer. */
+  /** dot(a, b) over `dim` int8 values in [-127, 127] (quantizer codes), exact, as an integer. */
   dotI8(a: number, b: number, dim: number): number;
   /** |a - b|^2 over `dim` int8 values, exact, as an integer. */
   l2sqI8(a: number, b: number, dim: number): number;

@@ -111,7 +111,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private graph: Graph;
   private core: HnswCore;
   private slotIds: Float64Array;
+  /** Per slot: 1/|x| (cosine) or |x|² (euclidean) of the float row. */
   private invNorms: Float64Array;
+  /** Per slot: |c|² of the int8 code. */
+  private codeNorms: Int32Array;
   private readonly idSlots = new Map<number, number>();
   private readonly free: number[] = [];
   private nextId = 0;
@@ -146,6 +149,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.graph = Graph.create(cap, this.m, this.upperFor(cap));
     this.slotIds = new Float64Array(sharedBuffer(cap * 8));
     this.invNorms = new Float64Array(sharedBuffer(cap * 8));
+    this.codeNorms = new Int32Array(sharedBuffer(cap * 4));
     this.core = new HnswCore(this.graph, this.mainSpace(), false);
   }
 
@@ -159,7 +163,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       dim: this.dim, metric: this.metricCode,
       rows: r.arena, rowsOff: r.rowsOff, rowScratch: { queryOff: r.queryOff, slotsOff: r.slotsOff, outOff: r.outOff },
       codes: c ? c.arena : null, codesOff: c ? c.rowsOff : 0, codeScratch: c ? { queryOff: c.queryOff, slotsOff: c.slotsOff, outOff: c.outOff } : null,
-      quantizer: this.quantizer, invNorms: this.invNorms, maxList: CHUNK,
+      quantizer: this.quantizer, invNorms: this.invNorms, codeNorms: this.codeNorms, maxList: CHUNK,
     });
   }
 
@@ -175,8 +179,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.graph = this.graph.grow(cap, this.upperFor(cap));
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
     const norms = new Float64Array(sharedBuffer(cap * 8)); norms.set(this.invNorms); this.invNorms = norms;
+    const codeNorms = new Int32Array(sharedBuffer(cap * 4)); codeNorms.set(this.codeNorms); this.codeNorms = codeNorms;
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
+    this.core.space.codeNorms = this.codeNorms;
   }
 
   private drawLevel(): number {
@@ -236,13 +242,22 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       this.slotIds[slot] = id;
       this.idSlots.set(id, slot);
       if (id >= this.nextId) this.nextId = id + 1;
-      if (this.metricCode === COSINE) {
-        const sq = this.rows.sqNorm(slot);
-        this.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-      }
+      this.setNorms(slot);
       this.graph.deleted[slot] = 0;
     }
     this.build(slots, n);
+  }
+
+  /** Stores the per-slot norms traversal keys need (float row and, with codes, the code). */
+  private setNorms(slot: number): void {
+    if (this.metricCode !== DOT) {
+      const sq = this.rows.sqNorm(slot);
+      this.invNorms[slot] = this.metricCode === EUCLIDEAN ? sq : sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    }
+    if (this.codes) {
+      const at = this.codes.rowOffset(slot);
+      this.codeNorms[slot] = this.codes.kernels.dotI8(at, at, this.dim);
+    }
   }
 
   /** Re-fits the int8 ranges while the index is small (re-encoding what is stored). */
@@ -257,6 +272,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       const codes = new Int8Array(live * this.dim);
       this.quantizer!.encode(all, 0, live, codes);
       this.codes!.write(0, codes, live);
+      for (let slot = 0; slot < live; slot++) this.setNorms(slot);
     }
   }
 
@@ -311,7 +327,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       dim: this.dim, metric: this.metricCode,
       rows: rowsHandle, rowsOff: this.rows.rowsOff, codes: codesHandle, codesOff: this.codes ? this.codes.rowsOff : 0,
       quant: q ? { mid: q.mid, step: q.step, metric: this.metric } : null,
-      graph: this.graph.buffers, invNorms: this.invNorms.buffer, ids: this.slotIds.buffer,
+      graph: this.graph.buffers, invNorms: this.invNorms.buffer, codeNorms: this.codeNorms.buffer, ids: this.slotIds.buffer,
       rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
     };
   }
@@ -480,10 +496,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       index.slotIds[slot] = s.ids[slot];
       if (s.deleted[slot]) index.free.push(slot);
       else index.idSlots.set(s.ids[slot], slot);
-      if (index.metricCode === COSINE) {
-        const sq = index.rows.sqNorm(slot);
-        index.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-      }
+      index.setNorms(slot);
     }
     index.nextId = s.nextId;
     return index;

@@ -22,7 +22,7 @@ export function searchQuery(core: HnswCore, k: number, ef: number, allow: SlotFi
   if (!exact) {
     const count = core.search(Math.max(ef, k), allow);
     const slots = core.sortedSlots;
-    if (space.quantized) {
+    if (space.approximate) {
       for (let off = 0; off < count; off += space.maxList) {
         const part = Math.min(space.maxList, count - off);
         const sub = slots.subarray(off, off + part);
@@ -62,6 +62,7 @@ export interface HnswShape {
   quant: { mid: Float32Array; step: number; metric: 'cosine' | 'euclidean' | 'dot' } | null;
   graph: GraphBuffers;
   invNorms: ArrayBufferLike;
+  codeNorms: ArrayBufferLike;
   ids: ArrayBufferLike;
   /** Worker thread t ≥ 1 uses scratch at base + (t - 1) * stride in each arena. */
   rowScratchBase: number;
@@ -104,7 +105,7 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
     dim: shape.dim, metric: shape.metric,
     rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(shape.rowScratchBase + t * shape.rowStride, shape.dim * 4, shape.maxList),
     codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(shape.codeScratchBase + t * shape.codeStride, shape.dim, shape.maxList) : null,
-    quantizer, invNorms: new Float64Array(shape.invNorms), maxList: shape.maxList,
+    quantizer, invNorms: new Float64Array(shape.invNorms), codeNorms: new Int32Array(shape.codeNorms), maxList: shape.maxList,
   });
 }
 

@@ -33,8 +33,12 @@ export class Space {
   private readonly rowScratch: Scratch;
   private readonly codeScratch: Scratch | null;
   private readonly quantizer: ScalarQuantizer | null;
-  /** 1/|x| per slot for cosine over float rows. */
+  /** Per slot: 1/|x| (cosine) or |x|² (euclidean) of the float rows. */
   invNorms: Float64Array;
+  /** Per slot: |c|² of the int8 codes (euclidean with codes). */
+  codeNorms: Int32Array;
+  private qNorm = 0;
+  private qCodeNorm = 0;
   private invQ = 0;
   private readonly codeTmp: Int8Array;
   /** Longest slot list one kernel call may take (the scratch size). */
@@ -42,8 +46,9 @@ export class Space {
 
   constructor(o: {
     dim: number; metric: number; rows: Arena; rowsOff: number; rowScratch: Scratch;
-    codes: Arena | null; codesOff: number; codeScratch: Scratch | null; quantizer: ScalarQuantizer | null; invNorms: Float64Array; maxList: number;
+    codes: Arena | null; codesOff: number; codeScratch: Scratch | null; quantizer: ScalarQuantizer | null; invNorms: Float64Array; codeNorms: Int32Array; maxList: number;
   }) {
+    this.codeNorms = o.codeNorms;
     this.maxList = o.maxList;
     this.dim = o.dim; this.metric = o.metric;
     this.rows = o.rows; this.rowsOff = o.rowsOff; this.rowScratch = o.rowScratch;
@@ -70,14 +75,15 @@ export class Space {
   setQuery(q: Float32Array): void {
     this.refresh();
     this.rows.f32().set(q, this.rowScratch.queryOff >> 2);
-    if (this.metric === COSINE) {
-      const at = this.rowScratch.queryOff;
-      const sq = this.rows.kernels.dotF32(at, at, this.dim);
-      this.invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    }
+    const at = this.rowScratch.queryOff;
+    const sq = this.rows.kernels.dotF32(at, at, this.dim);
+    this.invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    this.qNorm = sq;
     if (this.codes) {
       this.quantizer!.encode(q, 0, 1, this.codeTmp);
       this.codes.i8().set(this.codeTmp, this.codeScratch!.queryOff);
+      const c = this.codeScratch!.queryOff;
+      this.qCodeNorm = this.codes.kernels.dotI8(c, c, this.dim);
     }
   }
 
@@ -89,53 +95,65 @@ export class Space {
     const src = (this.rowsOff >> 2) + slot * dim;
     f.copyWithin(this.rowScratch.queryOff >> 2, src, src + dim);
     this.invQ = this.metric === COSINE ? this.invNorms[slot] : 0;
+    this.qNorm = this.metric === EUCLIDEAN ? this.invNorms[slot] : 0;
     if (this.codes) {
       const u8 = this.codes.u8();
       const at = this.codesOff + slot * dim;
       u8.copyWithin(this.codeScratch!.queryOff, at, at + dim);
+      this.qCodeNorm = this.codeNorms[slot];
     }
   }
 
-  /** Traversal keys of the query against `count` slots. */
+  /**
+   * Traversal keys of the query against `count` slots. Squared L2 is taken as |q|² + |x|² − 2q·x
+   * from stored norms: the dot kernel does two operations per lane where the difference kernel
+   * does three. Traversal only ranks; final results are re-scored by exactKeys.
+   */
   keys(slots: Int32Array, count: number, out: Float64Array): void {
-    if (this.codes) this.codeKeys(this.codeScratch!.queryOff, slots, count, out, 0);
-    else this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
+    if (this.codes) this.codeKeys(this.codeScratch!.queryOff, this.qCodeNorm, slots, count, out);
+    else this.floatKeys(this.rowScratch.queryOff, this.invQ, this.qNorm, slots, count, out);
   }
 
   /** Traversal keys between stored row `base` and `count` slots (neighbour selection). */
   keysFrom(base: number, slots: Int32Array, count: number, out: Float64Array): void {
-    if (this.codes) this.codeKeys(this.codesOff + base * this.dim, slots, count, out, 0);
-    else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, slots, count, out);
+    if (this.codes) this.codeKeys(this.codesOff + base * this.dim, this.codeNorms[base], slots, count, out);
+    else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, this.metric === EUCLIDEAN ? this.invNorms[base] : 0, slots, count, out);
   }
+
+  /** Whether traversal keys are approximations that the final results must be re-scored from. */
+  get approximate(): boolean { return this.codes !== null || this.metric === EUCLIDEAN; }
 
   /** Exact float32 keys of the query against `count` slots (re-ranking). */
   exactKeys(slots: Int32Array, count: number, out: Float64Array): void {
-    this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
-  }
-
-  private floatKeys(q: number, invQ: number, slots: Int32Array, count: number, out: Float64Array): void {
     const s = this.rowScratch, k = this.rows.kernels;
-    const i32 = this.rowI32, sb = s.slotsOff >> 2;
-    for (let i = 0; i < count; i++) i32[sb + i] = slots[i];
-    if (this.metric === EUCLIDEAN) k.gatherL2sqF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
-    else k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
-    const f = this.rowF32, base = s.outOff >> 2;
-    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = f[base + i];
-    else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
-    else {
-      const inv = this.invNorms;
-      for (let i = 0; i < count; i++) out[i] = -(f[base + i] * invQ * inv[slots[i]]);
-    }
+    this.loadSlots(this.rowI32, s.slotsOff, slots, count);
+    if (this.metric !== EUCLIDEAN) { this.floatKeys(s.queryOff, this.invQ, 0, slots, count, out); return; }
+    k.gatherL2sqF32(s.queryOff, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    const f = this.rowF32, b = s.outOff >> 2;
+    for (let i = 0; i < count; i++) out[i] = f[b + i];
   }
 
-  private codeKeys(q: number, slots: Int32Array, count: number, out: Float64Array, _unused: number): void {
-    const s = this.codeScratch!, k = this.codes!.kernels;
-    const i32 = this.codeI32!, sb = s.slotsOff >> 2;
+  private loadSlots(i32: Int32Array, slotsOff: number, slots: Int32Array, count: number): void {
+    const sb = slotsOff >> 2;
     for (let i = 0; i < count; i++) i32[sb + i] = slots[i];
-    if (this.metric === EUCLIDEAN) k.gatherL2sqI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
-    else k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
-    const base = s.outOff >> 2;
-    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = i32[base + i];
+  }
+
+  private floatKeys(q: number, invQ: number, qNorm: number, slots: Int32Array, count: number, out: Float64Array): void {
+    const s = this.rowScratch, k = this.rows.kernels;
+    this.loadSlots(this.rowI32, s.slotsOff, slots, count);
+    k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    const f = this.rowF32, base = s.outOff >> 2, norms = this.invNorms;
+    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * f[base + i];
+    else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
+    else for (let i = 0; i < count; i++) out[i] = -(f[base + i] * invQ * norms[slots[i]]);
+  }
+
+  private codeKeys(q: number, qNorm: number, slots: Int32Array, count: number, out: Float64Array): void {
+    const s = this.codeScratch!, k = this.codes!.kernels, i32 = this.codeI32!;
+    this.loadSlots(i32, s.slotsOff, slots, count);
+    k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
+    const base = s.outOff >> 2, norms = this.codeNorms;
+    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * i32[base + i];
     else for (let i = 0; i < count; i++) out[i] = -i32[base + i];
   }
 }
