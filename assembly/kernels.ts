@@ -246,11 +246,39 @@ export function scan_l2sq_i8(q: usize, rows: usize, n: i32, dim: i32, out: usize
   for (let i = 0; i < n; i++) store<i32>(out + (<usize>i << 2), l2sq_i8(q, rows + <usize>i * <usize>dim, dim));
 }
 
-/** out[i] = dot(q, row[slots[i]]) over int8 rows, i32 results. */
+/** out[i] = dot(q, row[slots[i]]) over int8 rows, i32 results; two rows walked together. */
 export function gather_dot_i8(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
-  for (let i = 0; i < count; i++) {
+  const stride = <usize>dim;
+  const d32 = dim & ~31;
+  let i = 0;
+  for (; i + 2 <= count; i += 2) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), b0 = i32x4.splat(0), b1 = i32x4.splat(0);
+    for (let j = 0; j < d32; j += 32) {
+      const o = <usize>j;
+      const x = v128.load(q + o), x2 = v128.load(q + o, 16);
+      let y = v128.load(r0 + o), y2 = v128.load(r0 + o, 16);
+      a0 = i32x4.add(a0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, y), i16x8.extmul_high_i8x16_s(x, y))));
+      a1 = i32x4.add(a1, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x2, y2), i16x8.extmul_high_i8x16_s(x2, y2))));
+      y = v128.load(r1 + o); y2 = v128.load(r1 + o, 16);
+      b0 = i32x4.add(b0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, y), i16x8.extmul_high_i8x16_s(x, y))));
+      b1 = i32x4.add(b1, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x2, y2), i16x8.extmul_high_i8x16_s(x2, y2))));
+    }
+    const a = i32x4.add(a0, a1), b = i32x4.add(b0, b1);
+    let sa = i32x4.extract_lane(a, 0) + i32x4.extract_lane(a, 1) + i32x4.extract_lane(a, 2) + i32x4.extract_lane(a, 3);
+    let sb = i32x4.extract_lane(b, 0) + i32x4.extract_lane(b, 1) + i32x4.extract_lane(b, 2) + i32x4.extract_lane(b, 3);
+    for (let j = d32; j < dim; j++) {
+      const v = <i32>load<i8>(q + <usize>j);
+      sa += v * <i32>load<i8>(r0 + <usize>j);
+      sb += v * <i32>load<i8>(r1 + <usize>j);
+    }
+    store<i32>(out + (<usize>i << 2), sa);
+    store<i32>(out + (<usize>i << 2), sb, 4);
+  }
+  for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));
-    store<i32>(out + (<usize>i << 2), dot_i8(q, rows + slot * <usize>dim, dim));
+    store<i32>(out + (<usize>i << 2), dot_i8(q, rows + slot * stride, dim));
   }
 }
 

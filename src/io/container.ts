@@ -38,8 +38,14 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
+// Node's zlib.crc32 (native, Node ≥ 20.15) when present; the table-driven loop elsewhere.
+const nativeCrc = typeof process === 'object' && process.versions?.node !== undefined
+  ? ((await import('node:zlib')) as { crc32?: (data: Uint8Array, value?: number) => number }).crc32 ?? null
+  : null;
+
 /** CRC-32 (IEEE 802.3, as zlib and PNG) of bytes. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  if (nativeCrc && bytes.length > 64) return nativeCrc(bytes, crc) >>> 0;
   let c = ~crc >>> 0;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
@@ -131,18 +137,20 @@ export class SectionReader {
     return s ?? null;
   }
   has(tag: string): boolean { return this.sections.has(tag); }
-  private typed<T>(tag: string, width: number, count: number | null, make: (b: ArrayBuffer) => T): T {
+  private typed<T>(tag: string, width: number, count: number | null, make: (b: ArrayBuffer, offset: number, length: number) => T): T {
     const s = this.get(tag)!;
     if (s.length % width !== 0 || (count !== null && s.length !== count * width)) {
       throw corrupt(`section '${tag}' has ${s.length} bytes, expected ${count === null ? `a multiple of ${width}` : count * width}`, { section: tag, bytes: s.length });
     }
-    return make(s.slice().buffer);
+    // Aligned payloads are viewed in place (no copy): the loaders copy into kernel memory anyway.
+    if (s.byteOffset % width === 0) return make(s.buffer as ArrayBuffer, s.byteOffset, s.length / width);
+    return make(s.slice().buffer, 0, s.length / width);
   }
-  f32(tag: string, count: number | null = null): Float32Array { return this.typed(tag, 4, count, (b) => new Float32Array(b)); }
-  f64(tag: string, count: number | null = null): Float64Array { return this.typed(tag, 8, count, (b) => new Float64Array(b)); }
-  i32(tag: string, count: number | null = null): Int32Array { return this.typed(tag, 4, count, (b) => new Int32Array(b)); }
-  u8(tag: string, count: number | null = null): Uint8Array { return this.typed(tag, 1, count, (b) => new Uint8Array(b)); }
-  i8(tag: string, count: number | null = null): Int8Array { return this.typed(tag, 1, count, (b) => new Int8Array(b)); }
+  f32(tag: string, count: number | null = null): Float32Array { return this.typed(tag, 4, count, (b, o, n) => new Float32Array(b, o, n)); }
+  f64(tag: string, count: number | null = null): Float64Array { return this.typed(tag, 8, count, (b, o, n) => new Float64Array(b, o, n)); }
+  i32(tag: string, count: number | null = null): Int32Array { return this.typed(tag, 4, count, (b, o, n) => new Int32Array(b, o, n)); }
+  u8(tag: string, count: number | null = null): Uint8Array { return this.typed(tag, 1, count, (b, o, n) => new Uint8Array(b, o, n)); }
+  i8(tag: string, count: number | null = null): Int8Array { return this.typed(tag, 1, count, (b, o, n) => new Int8Array(b, o, n)); }
   /** A small JSON document of parameters (never vectors). */
   json(tag: string): Record<string, unknown> {
     const s = this.get(tag)!;

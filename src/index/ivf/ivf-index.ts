@@ -581,7 +581,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   /** Rebuilds an index from exportState() output; the caller (io/) has validated sizes and ranges. */
   static fromState(s: IvfState, options: { backend?: BackendChoice; threads?: number } = {}): IvfIndex {
     const index = new IvfIndex({ ...s.params, ...options });
-    index.installTrained(s.centroids, s.sqMin, s.sqScale, s.pqCentroids);
+    index.installTrained(s.centroids.slice(), s.sqMin?.slice() ?? null, s.sqScale?.slice() ?? null, s.pqCentroids);
     const lists = index.lists!;
     const n = s.slotIds.length;
     index.growSlots(n);
