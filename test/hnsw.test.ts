@@ -163,6 +163,10 @@ describe('HnswIndex filters', () => {
         total += truth.length;
       }
       expect(found / total).toBeGreaterThanOrEqual(0.95);
+      const bitmap = new Uint8Array(n);
+      for (const id of allowed) bitmap[id] = 1;
+      const viaBitmap = index.search(queries.subarray(0, dim), 10, { filter: bitmap });
+      expect(viaBitmap.map((h) => h.id)).toEqual(index.search(queries.subarray(0, dim), 10, { filter: allowed }).map((h) => h.id));
       const batch = index.searchBatch(queries, 10, { filter: allowed, threads: 2 });
       for (let i = 0; i < nq * 10; i++) if (batch.ids[i] >= 0) expect(allowed.has(batch.ids[i])).toBe(true);
     });

@@ -101,12 +101,12 @@ describe('index files', () => {
       const buf = index.toBuffer();
       fc.assert(fc.property(fc.nat({ max: buf.length - 1 }), (cut) => {
         expect(codeOf(() => indexFromBuffer(buf.slice(0, cut)))).toBe('CORRUPT_FILE');
-      }), { numRuns: 300 });
+      }), { numRuns: 1000 });
       fc.assert(fc.property(fc.nat({ max: buf.length - 1 }), fc.integer({ min: 1, max: 255 }), (pos, flip) => {
         const bad = buf.slice();
         bad[pos] ^= flip;
         expect(['CORRUPT_FILE', 'UNSUPPORTED_VERSION']).toContain(codeOf(() => indexFromBuffer(bad)));
-      }), { numRuns: 700 });
+      }), { numRuns: 2000 });
     });
   }
 });

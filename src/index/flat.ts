@@ -50,7 +50,8 @@ export function toIdPredicate(filter: unknown, where: string): ((id: number) => 
   if (filter === undefined) return null;
   if (typeof filter === 'function') return filter as (id: number) => boolean;
   if (filter instanceof Set) return (id) => (filter as ReadonlySet<number>).has(id);
-  throw invalidArgument(`${where}: filter must be a function (id) => boolean or a Set of ids, got ${describe(filter)}`, { where });
+  if (filter instanceof Uint8Array) return (id) => filter[id] === 1;
+  throw invalidArgument(`${where}: filter must be a function (id) => boolean, a Set of ids or a Uint8Array bitmap indexed by id, got ${describe(filter)}`, { where });
 }
 
 /**

@@ -26,8 +26,8 @@ export interface BatchResult {
   distances: Float32Array;
 }
 
-/** Restricts a search to some ids: a predicate or a set of allowed ids. */
-export type IdFilter = ((id: number) => boolean) | ReadonlySet<number>;
+/** Restricts a search to some ids: a predicate, a set of allowed ids, or a bitmap (bitmap[id] === 1 allows id). */
+export type IdFilter = ((id: number) => boolean) | ReadonlySet<number> | Uint8Array;
 
 /** Per-call search options. */
 export interface SearchOptions {

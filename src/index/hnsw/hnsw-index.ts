@@ -47,7 +47,7 @@ export interface HnswSearchOptions {
   /** Beam width for this call (≥ 1; raised to k when smaller). */
   efSearch?: number;
   /** Only ids passing the filter are returned; k come back whenever k pass. */
-  filter?: ((id: number) => boolean) | ReadonlySet<number>;
+  filter?: ((id: number) => boolean) | ReadonlySet<number> | Uint8Array;
 }
 
 /** Per-call HNSW batch options. */
@@ -372,6 +372,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
 
   private estimateMatches(filter: unknown, pred: (id: number) => boolean): number {
     if (filter instanceof Set) return filter.size;
+    if (filter instanceof Uint8Array) { let c = 0; for (let i = 0; i < filter.length; i++) c += filter[i] === 1 ? 1 : 0; return Math.min(c, this.size); }
     const size = this.rows.size, deleted = this.graph.deleted;
     const samples = Math.min(size, 512);
     let tried = 0, passed = 0;

@@ -54,7 +54,7 @@ export interface IvfIndexOptions {
 export interface IvfSearchOptions {
   /** Lists to scan (1..nlist). */
   nprobe?: number;
-  filter?: ((id: number) => boolean) | ReadonlySet<number>;
+  filter?: ((id: number) => boolean) | ReadonlySet<number> | Uint8Array;
   /** With `refine`: re-rank refineFactor·k candidates exactly; default 1 (when refine), ≥ 1. */
   refineFactor?: number;
 }
