@@ -375,11 +375,15 @@ export function scan_dot_u8(q: usize, codes: usize, n: i32, dim: i32, out: usize
 // key = rowNorm[i] - 2 q.row[i] (|q - x|^2 minus the constant |q|^2; pass zero norms to get the
 // largest dot product). Running minimum and its row index per lane, all in SIMD registers.
 
-/** outIdx[lane] (i32) and outKey[lane] (f32), lane in [0, 8), for the two panels at qp. */
-export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms: usize, outIdx: usize, outKey: usize): void {
+/**
+ * outIdx[lane] (i32), outKey[lane] and outKey2[lane] (f32: best and second-best key), lane in
+ * [0, 8), for the two panels at qp. The second-best key gives k-means its lower bounds.
+ */
+export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms: usize, outIdx: usize, outKey: usize, outKey2: usize): void {
   const stride = <usize>dim << 2;
   const pstride = <usize>dim << 4;
   let best0 = f32x4.splat(Infinity), best1 = f32x4.splat(Infinity);
+  let sec0 = f32x4.splat(Infinity), sec1 = f32x4.splat(Infinity);
   let idx0 = i32x4.splat(0), idx1 = i32x4.splat(0);
   const two = f32x4.splat(2);
   let i = 0;
@@ -405,23 +409,23 @@ export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms
     let nr = f32x4.splat(load<f32>(nb));
     let k0 = f32x4.sub(nr, f32x4.mul(two, s00)), k1 = f32x4.sub(nr, f32x4.mul(two, s10));
     let m0 = f32x4.lt(k0, best0), m1 = f32x4.lt(k1, best1), iv = i32x4.splat(i);
-    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
-    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    sec0 = v128.bitselect(best0, f32x4.min(sec0, k0), m0); best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    sec1 = v128.bitselect(best1, f32x4.min(sec1, k1), m1); best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
     nr = f32x4.splat(load<f32>(nb, 4));
     k0 = f32x4.sub(nr, f32x4.mul(two, s01)); k1 = f32x4.sub(nr, f32x4.mul(two, s11));
     m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 1);
-    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
-    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    sec0 = v128.bitselect(best0, f32x4.min(sec0, k0), m0); best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    sec1 = v128.bitselect(best1, f32x4.min(sec1, k1), m1); best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
     nr = f32x4.splat(load<f32>(nb, 8));
     k0 = f32x4.sub(nr, f32x4.mul(two, s02)); k1 = f32x4.sub(nr, f32x4.mul(two, s12));
     m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 2);
-    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
-    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    sec0 = v128.bitselect(best0, f32x4.min(sec0, k0), m0); best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    sec1 = v128.bitselect(best1, f32x4.min(sec1, k1), m1); best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
     nr = f32x4.splat(load<f32>(nb, 12));
     k0 = f32x4.sub(nr, f32x4.mul(two, s03)); k1 = f32x4.sub(nr, f32x4.mul(two, s13));
     m0 = f32x4.lt(k0, best0); m1 = f32x4.lt(k1, best1); iv = i32x4.splat(i + 3);
-    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
-    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    sec0 = v128.bitselect(best0, f32x4.min(sec0, k0), m0); best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    sec1 = v128.bitselect(best1, f32x4.min(sec1, k1), m1); best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
   }
   for (; i < n; i++) {
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
@@ -435,9 +439,10 @@ export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms
     const nr = f32x4.splat(load<f32>(norms + (<usize>i << 2)));
     const k0 = f32x4.sub(nr, f32x4.mul(two, s0)), k1 = f32x4.sub(nr, f32x4.mul(two, s1));
     const m0 = f32x4.lt(k0, best0), m1 = f32x4.lt(k1, best1), iv = i32x4.splat(i);
-    best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
-    best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
+    sec0 = v128.bitselect(best0, f32x4.min(sec0, k0), m0); best0 = v128.bitselect(k0, best0, m0); idx0 = v128.bitselect(iv, idx0, m0);
+    sec1 = v128.bitselect(best1, f32x4.min(sec1, k1), m1); best1 = v128.bitselect(k1, best1, m1); idx1 = v128.bitselect(iv, idx1, m1);
   }
   v128.store(outIdx, idx0); v128.store(outIdx, idx1, 16);
   v128.store(outKey, best0); v128.store(outKey, best1, 16);
+  v128.store(outKey2, sec0); v128.store(outKey2, sec1, 16);
 }

@@ -17,12 +17,16 @@ export interface AssignParams {
   centroidsOff: number;
   normsOff: number;
   k: number;
-  /** Points [n][dim] f32; results: i32 [n] and f32 [n] (key + |x|² = squared distance for L2). */
+  /**
+   * Points [n][dim] f32; results: i32 [n], f32 [n] best keys and f32 [n] second-best keys
+   * (key + |x|² = squared distance for L2).
+   */
   pointsOff: number;
   n: number;
   outIdxOff: number;
   outKeyOff: number;
-  /** Per-thread scratch: packed panels (8 · dim f32) then 8 i32 and 8 f32. */
+  outKey2Off: number;
+  /** Per-thread scratch: packed panels (8 · dim f32) then 8 i32, 8 f32 and 8 f32. */
   scratchOff: number;
   scratchBytes: number;
 }
@@ -33,7 +37,7 @@ export interface AssignJob { kind: 'assign'; handle: ArenaHandle; params: Assign
 export function runAssign(arena: Arena, p: AssignParams, control: Int32Array, thread: number): void {
   const kr = arena.kernels;
   const scratch = p.scratchOff + thread * p.scratchBytes;
-  const idxOff = scratch + p.dim * 32, keyOff = idxOff + 32;
+  const idxOff = scratch + p.dim * 32, keyOff = idxOff + 32, key2Off = keyOff + 32;
   const units = Math.ceil(p.n / ASSIGN_UNIT);
   for (;;) {
     const u = Atomics.add(control, NEXT, 1);
@@ -42,11 +46,12 @@ export function runAssign(arena: Arena, p: AssignParams, control: Int32Array, th
     for (let i = u * ASSIGN_UNIT; i < end; i += 8) {
       const m = Math.min(8, end - i);
       kr.packQueriesF32(p.pointsOff + i * p.dim * 4, m, p.dim, scratch);
-      kr.blockArgminF32(scratch, p.centroidsOff, p.k, p.dim, p.normsOff, idxOff, keyOff);
+      kr.blockArgminF32(scratch, p.centroidsOff, p.k, p.dim, p.normsOff, idxOff, keyOff, key2Off);
       const i32 = arena.i32(), f32 = arena.f32();
       for (let l = 0; l < m; l++) {
         i32[(p.outIdxOff >> 2) + i + l] = i32[(idxOff >> 2) + l];
         f32[(p.outKeyOff >> 2) + i + l] = f32[(keyOff >> 2) + l];
+        f32[(p.outKey2Off >> 2) + i + l] = f32[(key2Off >> 2) + l];
       }
     }
   }

@@ -144,19 +144,20 @@ function jsKernels(arena: Arena): Kernels {
         f[(out >> 2) + i] = s;
       }
     },
-    blockArgminF32(qp, rows, n, dim, norms, outIdx, outKey) {
+    blockArgminF32(qp, rows, n, dim, norms, outIdx, outKey, outKey2) {
       const f = arena.f32(), i32 = arena.i32();
       for (let lane = 0; lane < 8; lane++) {
         const base = (qp >> 2) + (lane >> 2) * dim * 4 + (lane & 3);
-        let best = Infinity, bi = 0;
+        let best = Infinity, second = Infinity, bi = 0;
         for (let i = 0; i < n; i++) {
           let s = 0;
           for (let j = 0; j < dim; j++) s += f[base + j * 4] * f[(rows >> 2) + i * dim + j];
           const key = Math.fround(f[(norms >> 2) + i] - 2 * s);
-          if (key < best) { best = key; bi = i; }
+          if (key < best) { second = best; best = key; bi = i; } else if (key < second) second = key;
         }
         i32[(outIdx >> 2) + lane] = bi;
         f[(outKey >> 2) + lane] = best;
+        f[(outKey2 >> 2) + lane] = second;
       }
     },
     gatherL2sqI8(q, rows, slots, count, dim, out) {

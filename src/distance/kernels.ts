@@ -48,9 +48,9 @@ export interface Kernels {
   scanDotU8(q: number, codes: number, n: number, dim: number, out: number): void;
   /**
    * For 8 packed queries (two panels at qp): the row minimising norms[i] − 2·q·row_i, written as
-   * i32 indexes at outIdx and f32 keys at outKey (8 each).
+   * i32 indexes at outIdx, its f32 key at outKey and the second-smallest key at outKey2 (8 each).
    */
-  blockArgminF32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number): void;
+  blockArgminF32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
 }
 
 /** What a worker thread needs to open the same arena over the same memory. */

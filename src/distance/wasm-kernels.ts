@@ -25,7 +25,7 @@ interface WasmExports {
   adc_scan_u8(table: number, codes: number, n: number, m: number, ksub: number, out: number): void;
   scan_wl2_u8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
   scan_dot_u8(q: number, codes: number, n: number, dim: number, out: number): void;
-  block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number): void;
+  block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {

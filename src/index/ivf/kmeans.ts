@@ -97,23 +97,57 @@ export function kmeansRows(rows: Float32Array, n: number, dim: number, k: number
   const sums = new Float64Array(k * dim);
   const counts = new Int32Array(k);
   const assigner = o.niter > 0 ? new Assigner(x, m, dim, k, { threads: o.threads ?? availableThreads(), backend: o.backend }) : null;
-  const dist = new Float32Array(m);
+  // Hamerly's bounds: upper[i] ≥ d(x_i, its centroid), lower[i] ≤ d(x_i, any other centroid).
+  // A point whose (tightened) upper bound stays below its lower bound keeps its centroid without
+  // being compared to all k; after the first iterations most points are settled this way.
+  const assign = new Int32Array(m), upper = new Float64Array(m), lower = new Float64Array(m);
+  const previous = new Float32Array(k * dim), drift = new Float64Array(k);
+  const pending: number[] = [];
   for (let iter = 0; iter < o.niter; iter++) {
-    const assign = assigner!.assign(centroids, dist);
+    assigner!.setCentroids(centroids);
+    pending.length = 0;
+    if (iter === 0) {
+      for (let i = 0; i < m; i++) pending.push(i);
+    } else {
+      for (let i = 0; i < m; i++) {
+        if (upper[i] <= lower[i]) { upper[i] = Math.sqrt(assigner!.distanceTo(i, assign[i])); if (upper[i] <= lower[i]) continue; }
+        pending.push(i);
+      }
+    }
+    if (pending.length > 0) {
+      const subset = pending.length === m ? null : Int32Array.from(pending);
+      const r = assigner!.assignSome(subset);
+      for (let t = 0; t < pending.length; t++) {
+        const i = pending[t];
+        assign[i] = r.index[t];
+        upper[i] = Math.sqrt(r.best[t]);
+        lower[i] = Math.sqrt(r.second[t]);
+      }
+    }
     sums.fill(0); counts.fill(0);
     let obj = 0;
     for (let i = 0; i < m; i++) {
       const c = assign[i];
       counts[c]++;
-      obj += dist[i];
-      for (let j = 0; j < dim; j++) sums[c * dim + j] += x[i * dim + j];
+      obj += upper[i] * upper[i];
+      const base = i * dim, cb = c * dim;
+      for (let j = 0; j < dim; j++) sums[cb + j] += x[base + j];
     }
     objective.push(obj);
+    previous.set(centroids);
     for (let c = 0; c < k; c++) {
       if (counts[c] === 0) continue;
       for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j] / counts[c];
     }
     splitEmpty(centroids, counts, k, dim, m, random);
+    let maxDrift = 0;
+    for (let c = 0; c < k; c++) {
+      let d = 0;
+      for (let j = 0; j < dim; j++) d += (centroids[c * dim + j] - previous[c * dim + j]) ** 2;
+      drift[c] = Math.sqrt(d);
+      if (drift[c] > maxDrift) maxDrift = drift[c];
+    }
+    for (let i = 0; i < m; i++) { upper[i] += drift[assign[i]]; lower[i] -= maxDrift; }
   }
   return { centroids, k, dim, objective, trainedOn: m };
 }
