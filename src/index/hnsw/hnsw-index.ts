@@ -365,6 +365,14 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     return this.free.length > 0 ? (slot) => deleted[slot] === 0 : null;
   }
 
+  // Per-query scratch of the calling thread, reused so searches allocate (almost) nothing.
+  private readonly keyScratch = new Float64Array(CHUNK);
+  private lastTop: TopK | null = null;
+  private topFor(k: number): TopK {
+    if (!this.lastTop || this.lastTop.k !== k) this.lastTop = new TopK(k);
+    return this.lastTop;
+  }
+
   /** Whether a filter admitting about `matches` vectors is better served by an exact scan. */
   private preferExact(matches: number, k: number): boolean {
     return matches <= Math.max(2 * k, 0.02 * this.size);
@@ -403,9 +411,9 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (this.size === 0) return [];
     const exact = pred !== null && this.preferExact(this.estimateMatches(o.filter, pred), k);
     const allow = this.slotFilter(pred);
-    const top = new TopK(Math.min(k, this.size));
+    const top = this.topFor(Math.min(k, this.size));
     this.core.space.setQuery(q);
-    searchQuery(this.core, top.k, ef, allow, exact, this.rows.size, this.slotIds, top, new Float64Array(CHUNK));
+    searchQuery(this.core, top.k, ef, allow, exact, this.rows.size, this.slotIds, top, this.keyScratch);
     const keys = new Float64Array(top.size), ids = new Float64Array(top.size);
     const count = top.drain(keys, ids, null);
     const hits: SearchHit[] = new Array(count);
