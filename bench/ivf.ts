@@ -155,6 +155,8 @@ interface SystemRun {
   addCpuSeconds?: number;
   /** Index bytes per vector: ours stats().memoryBytes / n; FAISS lists (codes + int64 ids) + centroids/codebooks/tables (+ refine floats) / n. */
   bytesPerVector?: number;
+  /** Growth while adding ÷ n: ours stats().memoryBytes after − before add; FAISS (code size + 8-byte id) per list entry (+ refine floats). */
+  addedBytesPerVector?: number;
   memoryDetail?: Record<string, number | string>;
   points: ScoredPoint[];
   atTarget?: { nprobe: number; recallAt10: number; qps: number; qpsPerCpuSecond: number } | null;
@@ -239,6 +241,7 @@ function runOurs(cfg: IvfConfig): SystemRun {
   let stop = stopwatch();
   index.train(corpus);
   const train = stop();
+  const emptyBytes = index.stats().memoryBytes;
   stop = stopwatch();
   index.add(corpus);
   const add = stop();
@@ -277,7 +280,8 @@ function runOurs(cfg: IvfConfig): SystemRun {
     version: `nearest, kernels ${stats.kernels}`,
     trainWallSeconds: train.wallSeconds, trainCpuSeconds: train.cpuSeconds, addWallSeconds: add.wallSeconds, addCpuSeconds: add.cpuSeconds,
     bytesPerVector: stats.memoryBytes / n,
-    memoryDetail: { memoryBytes: stats.memoryBytes, encoding: stats.encoding },
+    addedBytesPerVector: (stats.memoryBytes - emptyBytes) / n,
+    memoryDetail: { memoryBytes: stats.memoryBytes, memoryBytesBeforeAdd: emptyBytes, encoding: stats.encoding },
     points,
   };
 }
@@ -301,7 +305,7 @@ async function runFaiss(cfg: IvfConfig): Promise<SystemRun> {
   return {
     system: 'faiss', description: j.description, version: j.version,
     trainWallSeconds: j.trainWallSeconds, trainCpuSeconds: j.trainCpuSeconds, addWallSeconds: j.addWallSeconds, addCpuSeconds: j.addCpuSeconds,
-    bytesPerVector: j.payload.total / n, memoryDetail: { ...j.payload, rssGrowthBytes: j.rssGrowthBytes }, points,
+    bytesPerVector: j.payload.total / n, addedBytesPerVector: (j.payload.listBytes + j.payload.refineBytes) / n, memoryDetail: { ...j.payload, rssGrowthBytes: j.rssGrowthBytes }, points,
   };
 }
 
@@ -361,20 +365,21 @@ if (kmeansRuns.length) {
 
 out.write(`\n== build (train = k-means + encoder training; add = assign + encode ${n} rows), ${threads} threads, and index bytes per vector\n`);
 const bt = new Table({
-  head: ['config', 'system', 'train s', 'train CPU-s', 'add s', 'add CPU-s', 'total s', 'ours÷FAISS', 'B/vector'],
-  colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true },
+  head: ['config', 'system', 'train s', 'train CPU-s', 'add s', 'add CPU-s', 'total s', 'ours÷FAISS', 'B/vector', 'added B/vector'],
+  colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true },
 });
 for (const r of results) {
   const faissTotal = (() => { const x = r.runs.find((q) => q.system === 'faiss' && !q.skipped); return x ? x.trainWallSeconds! + x.addWallSeconds! : null; })();
   for (const s of r.runs) {
-    if (s.skipped) { bt.push([r.config.label, s.system, { colSpan: 7, content: `skipped: ${s.skipped.slice(0, 80)}` }]); continue; }
+    if (s.skipped) { bt.push([r.config.label, s.system, { colSpan: 8, content: `skipped: ${s.skipped.slice(0, 80)}` }]); continue; }
     const total = s.trainWallSeconds! + s.addWallSeconds!;
     bt.push([r.config.label, s.system, f(s.trainWallSeconds, 1), f(s.trainCpuSeconds, 1), f(s.addWallSeconds, 1), f(s.addCpuSeconds, 1), f(total, 1),
-      s.system === 'nearest' ? f(ratio(total, faissTotal), 2) : '', f(s.bytesPerVector, 1)]);
+      s.system === 'nearest' ? f(ratio(total, faissTotal), 2) : '', f(s.bytesPerVector, 1), f(s.addedBytesPerVector, 1)]);
   }
 }
 out.write(`${bt.toString()}\n`);
 out.write(`B/vector: ours stats().memoryBytes ÷ n; FAISS (codes + 8-byte id per entry) + centroids, codebooks, precomputed tables (+ refine floats) ÷ n. ` +
+  `added B/vector: the part that grows with n (ours: memoryBytes after − before add, ÷ n; FAISS: code size + 8-byte id, + refine floats). ` +
   `PQ${PQ_M}x${PQ_NBITS} codes alone are ${(PQ_M * PQ_NBITS) / 8} B.\n`);
 
 for (const r of results) {
@@ -428,12 +433,20 @@ writeFileSync(jsonPath, `${JSON.stringify({
 const series: LineSeries[] = [];
 for (const key of ['qps', 'qpsPerCpuSecond'] as const) {
   series.length = 0;
+  const byKey = new Map<string, LineSeries>();
   for (const r of results) {
     for (const s of r.runs) {
       if (s.skipped) continue;
-      series.push({ name: `${s.system === 'nearest' ? 'nearest (ours)' : 'faiss'} ${r.config.label}`, highlight: false, points: s.points.map((p) => ({ x: p.recallAt10, y: p[key] })) });
+      byKey.set(`${s.system}:${r.config.kind}`, {
+        name: `${s.system === 'nearest' ? 'nearest (ours)' : 'faiss'} ${r.config.label}`, highlight: false, points: s.points.map((p) => ({ x: p.recallAt10, y: p[key] })),
+      });
     }
   }
+  // Colours come from the chart's palette in series order (blue, green, purple, teal, grey, crimson,
+  // olive, violet): this order gives each configuration's two systems related but distinct colours
+  // (Flat blue/teal, SQ8 green/olive, PQ purple/violet, PQ+R grey/crimson).
+  const colourOrder = ['nearest:flat', 'nearest:sq8', 'nearest:pq', 'faiss:flat', 'nearest:pq-refine', 'faiss:pq-refine', 'faiss:sq8', 'faiss:pq'];
+  for (const k of colourOrder) if (byKey.has(k)) series.push(byKey.get(k)!);
   const minRecall = Math.min(...series.flatMap((s) => s.points.map((p) => p.x)));
   const svg = lineChart({
     title: `IVF (nlist ${nlist}) on ${fm.name}: recall@10 vs ${key === 'qps' ? 'queries per second' : 'queries per CPU-second'}`,

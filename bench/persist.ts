@@ -7,7 +7,8 @@
 // Ours: FlatIndex, HnswIndex (m 16, efConstruction 100, built with 2 threads) and IvfIndex
 // (IVF1024,PQ28 on 784-d; PQ16 on 128-d, where m must divide dim) — `index.save(path)` (atomic:
 // temp file, fsync, rename, directory fsync) and `loadIndex(path)`; also the in-memory halves
-// (`indexToBuffer` / `indexFromBuffer`) to separate serialisation from file I/O. Peers: Debian
+// (`indexToBuffer` / `indexFromBuffer`) and a plain writeFileSync of the bytes (no fsync) to
+// separate serialisation, file I/O and the durability cost. Peers: Debian
 // python3-hnswlib (`save_index` / `load_index`, a child process that also builds the index with the
 // same parameters) and npm hnswlib-node (`writeIndex` / `readIndex`, async, and the *Sync variants)
 // on the index file the Python child wrote (same library, same on-disk format: hnswlib-node's
@@ -127,6 +128,8 @@ interface Row {
   loadMBps: number;
   /** Ours only: serialise to / parse from an in-memory buffer (no file I/O). */
   toBufferSeconds?: number;
+  /** Ours only: writeFileSync of the serialised buffer (no temp file, no fsync). */
+  plainWriteSeconds?: number;
   fromBufferSeconds?: number;
   verified: string;
   notes?: string;
@@ -172,9 +175,30 @@ async function measureOurs(data: DataSpec, kind: 'Flat' | 'HNSW' | 'IVF'): Promi
   const buildSeconds = (performance.now() - w0) / 1000;
   const before = answers(index as Searchable, data, options);
   const path = join(tmpDir, `nearest-${data.id}-${kind}.idx`);
+  // Where save's time goes: serialising to one buffer, then writing it (plain write, no fsync).
+  let buf: Uint8Array | null = null;
+  const toBuf: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    buf = null;
+    toBuf.push((await timed(() => { buf = indexToBuffer(index); })).wallSeconds);
+  }
+  const plainPath = `${path}.plain`;
+  const plain: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    rmSync(plainPath, { force: true });
+    plain.push((await timed(() => writeFileSync(plainPath, buf!))).wallSeconds);
+  }
+  rmSync(plainPath, { force: true });
+  const serialised: Uint8Array = buf!;
+  buf = null;
   const save: Timed[] = [];
   for (let r = 0; r < repeats; r++) save.push(await timed(() => index.save(path)));
   const fileBytes = statSync(path).size;
+  const fileMatches = serialised.length === fileBytes && Buffer.compare(Buffer.from(serialised.buffer, serialised.byteOffset, serialised.byteLength), readFileSync(path)) === 0;
+  // Parsing alone, from bytes already in memory.
+  const bytes = new Uint8Array(readFileSync(path));
+  const fromBuf: number[] = [];
+  for (let r = 0; r < repeats; r++) fromBuf.push((await timed(() => indexFromBuffer(bytes))).wallSeconds);
   const load: Timed[] = [];
   let loaded: unknown = null;
   for (let r = 0; r < repeats; r++) {
@@ -184,17 +208,10 @@ async function measureOurs(data: DataSpec, kind: 'Flat' | 'HNSW' | 'IVF'): Promi
     }));
   }
   const after = answers(loaded as Searchable, data, options);
-  // In-memory halves: serialisation and parsing without the file system.
-  const toBuf: number[] = [];
-  let buf: Uint8Array = new Uint8Array(0);
-  for (let r = 0; r < repeats; r++) toBuf.push((await timed(() => { buf = indexToBuffer(index); })).wallSeconds);
-  const fromBuf: number[] = [];
-  for (let r = 0; r < repeats; r++) fromBuf.push((await timed(() => indexFromBuffer(buf))).wallSeconds);
   const identical = sameAnswers(before, after);
-  const fileMatches = buf.length === fileBytes && Buffer.compare(Buffer.from(buf), readFileSync(path)) === 0;
   const row = summarise({
     dataset: data.name, n: data.n, dim: data.dim, system: 'nearest', index: describeIndex(index), buildSeconds, fileBytes, save, load,
-    toBufferSeconds: median(toBuf), fromBufferSeconds: median(fromBuf),
+    toBufferSeconds: median(toBuf), plainWriteSeconds: median(plain), fromBufferSeconds: median(fromBuf),
     verified: `${identical}/${CHECK_QUERIES} identical (ids + distances)${fileMatches ? '' : '; toBuffer differs from the saved file'}`,
   });
   if (identical !== CHECK_QUERIES) throw new Error(`nearest ${label} on ${data.id}: ${identical}/${CHECK_QUERIES} check queries identical after load`);
@@ -330,14 +347,16 @@ for (const id of datasetIds) {
   if (these.length === 0) continue;
   out.write(`\n== ${these[0].dataset}: ${these[0].n} x ${these[0].dim}\n`);
   const t = new Table({
-    head: ['system', 'index', 'build s', 'file MB', 'save s', 'save MB/s', 'load s', 'load MB/s', 'toBuffer s', 'fromBuffer s', 'check after load'],
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'], style: { head: [], border: [], compact: true },
+    head: ['system', 'index', 'build s', 'file MB', 'save s', 'save MB/s', 'load s', 'load MB/s', 'toBuffer s', 'plain write s', 'fromBuffer s', 'check after load'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'], style: { head: [], border: [], compact: true },
   });
   for (const r of these) {
     t.push([r.system, r.index, f(r.buildSeconds, 1), f(r.fileBytes / 1e6, 1), f(r.saveSeconds, 3), f(r.saveMBps, 0), f(r.loadSeconds, 3), f(r.loadMBps, 0),
-      f(r.toBufferSeconds, 3), f(r.fromBufferSeconds, 3), r.verified]);
+      f(r.toBufferSeconds, 3), f(r.plainWriteSeconds, 3), f(r.fromBufferSeconds, 3), r.verified]);
   }
   out.write(`${t.toString()}\n`);
+  out.write('ours: save = toBuffer + atomic write (temp file, fsync, rename, dir fsync); plain write = writeFileSync of the same bytes without fsync, ' +
+    'comparable to hnswlib\'s save; load = read + fromBuffer (validation, copy into kernel memory)\n');
   const ours = these.find((r) => r.system === 'nearest' && r.index.startsWith('HNSW'));
   for (const peer of these.filter((r) => r.system !== 'nearest' && Number.isFinite(r.saveSeconds))) {
     if (!ours) break;
