@@ -446,3 +446,17 @@ export function block_argmin_f32(qp: usize, rows: usize, n: i32, dim: i32, norms
   v128.store(outKey, best0); v128.store(outKey, best1, 16);
   v128.store(outKey2, sec0); v128.store(outKey2, sec1, 16);
 }
+
+/** out[i] = a[i] + scale * b[i] for i in [0, n) (IVF-PQ: per-list lookup tables). */
+export function axpy_f32(out: usize, a: usize, b: usize, scale: f32, n: i32): void {
+  const s = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), f32x4.mul(s, v128.load(b + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + scale * load<f32>(b + o));
+  }
+}

@@ -160,6 +160,10 @@ function jsKernels(arena: Arena): Kernels {
         f[(outKey2 >> 2) + lane] = second;
       }
     },
+    axpyF32(out, a, b, scale, n) {
+      const f = arena.f32();
+      for (let i = 0; i < n; i++) f[(out >> 2) + i] = Math.fround(f[(a >> 2) + i] + scale * f[(b >> 2) + i]);
+    },
     gatherL2sqI8(q, rows, slots, count, dim, out) {
       const o = arena.i32();
       for (let i = 0; i < count; i++) o[(out >> 2) + i] = l2sqI8(q, rows + o[(slots >> 2) + i] * dim, dim);

@@ -51,6 +51,8 @@ export interface Kernels {
    * i32 indexes at outIdx, its f32 key at outKey and the second-smallest key at outKey2 (8 each).
    */
   blockArgminF32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
+  /** out[i] = a[i] + scale·b[i] over n f32 values. */
+  axpyF32(out: number, a: number, b: number, scale: number, n: number): void;
 }
 
 /** What a worker thread needs to open the same arena over the same memory. */

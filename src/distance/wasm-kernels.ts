@@ -26,6 +26,7 @@ interface WasmExports {
   scan_wl2_u8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
   scan_dot_u8(q: number, codes: number, n: number, dim: number, out: number): void;
   block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
+  axpy_f32(out: number, a: number, b: number, scale: number, n: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -116,5 +117,6 @@ function wrap(e: WasmExports): Kernels {
     scanWl2U8: e.scan_wl2_u8,
     scanDotU8: e.scan_dot_u8,
     blockArgminF32: e.block_argmin_f32,
+    axpyF32: e.axpy_f32,
   };
 }

@@ -130,12 +130,14 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private readonly tableOff: number;
   private readonly outOff: number;
   private readonly pqCenOff: number;
+  private readonly baseOff: number;
+  private readonly preOff: number;
   private lists: ListStore | null = null;
   private coarse: FlatIndex | HnswIndex | null = null;
   private centroids: Float32Array | null = null;
   private pq: ProductQuantizer | null = null;
   /** L2 PQ: [nlist][m][ksub] = |r|² + 2⟨c_list, r⟩ per sub-centroid r. */
-  private precomputed: Float32Array | null = null;
+  private precomputed = false;
   private sqMin: Float32Array | null = null;
   private sqScale: Float32Array | null = null;
   private rows: RowStore | null;
@@ -195,7 +197,12 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.tableOff = alignUp(this.wOff + this.dim * 4);
     this.outOff = alignUp(this.tableOff + (pqM ? pqM * ksub * 4 : 0));
     this.pqCenOff = alignUp(this.outOff + SCAN_CHUNK * 4);
-    const listsBase = alignUp(this.pqCenOff + (pqM ? this.dim * ksub * 4 : 0));
+    // PQ under L2: the query's sub-dot table and the per-list precomputed tables, so the per-list
+    // lookup table is one SIMD kernel call (table = pre[list] − 2·base).
+    this.baseOff = alignUp(this.pqCenOff + (pqM ? this.dim * ksub * 4 : 0));
+    this.preOff = alignUp(this.baseOff + (pqM ? pqM * ksub * 4 : 0));
+    const preBytes = pqM && this.metric === 'euclidean' ? this.nlist * pqM * ksub * 4 : 0;
+    const listsBase = alignUp(this.preOff + preBytes);
     this.arena = createArena(this.backend, listsBase);
     this.listsBase = listsBase;
     this.rows = this.refine ? new RowStore(this.dim, this.backend) : null;
@@ -279,7 +286,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
         const out = this.arena.f32();
         for (let t = 0; t < m * ksub; t++) table[l * m * ksub + t] = norms[t] + 2 * out[(this.tableOff >> 2) + t];
       }
-      this.precomputed = table;
+      this.arena.f32().set(table, this.preOff >> 2);
+      this.precomputed = true;
     }
   }
 
@@ -498,11 +506,10 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
         else f[(this.q2Off >> 2) + j] = (q[j] - lo[j]) / sc[j];
       }
     }
-    let base: Float32Array | null = null;
     if (pq) {
       this.subDots(this.qOff);
-      f = arena.f32();
-      base = f.slice(this.tableOff >> 2, (this.tableOff >> 2) + pq.m * pq.ksub);
+      // Under L2 each list needs its own table: keep the query's sub-dots aside.
+      if (!this.ip) arena.u8().copyWithin(this.baseOff, this.tableOff, this.tableOff + pq.m * pq.ksub * 4);
     }
     const outBase = this.outOff >> 2;
     for (const probe of probes) {
@@ -512,9 +519,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       // coarse: |q - c|^2 for L2, ⟨q, c⟩ for inner product.
       const coarseKey = this.ip ? probe.score : probe.distance * probe.distance;
       if (pq && !this.ip) {
-        const pre = this.precomputed!, t0 = this.tableOff >> 2, n = pq.m * pq.ksub, p0 = l * n;
-        f = arena.f32();
-        for (let t = 0; t < n; t++) f[t0 + t] = pre[p0 + t] - 2 * base![t];
+        const n = pq.m * pq.ksub;
+        kr.axpyF32(this.tableOff, this.preOff + l * n * 4, this.baseOff, -2, n);
       }
       const slots = lists.slots[l];
       for (let start = 0; start < size; start += SCAN_CHUNK) {
@@ -639,7 +645,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { nlist: number; nprobe: number; encoding: string; trained: boolean } {
     const mem = this.arena.byteLength + (this.rows ? this.rows.arena.byteLength : 0) + this.slotIds.byteLength * 2 + this.slotPos.byteLength
-      + (this.precomputed ? this.precomputed.byteLength : 0) + this.size * 44;
+      + this.size * 44;
     return {
       kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric, memoryBytes: mem,
       nlist: this.nlist, nprobe: this.nprobe, encoding: this.encoding === 'pq' ? `pq${this.pqM}x${this.pqBits}` : this.encoding, trained: this.isTrained,
