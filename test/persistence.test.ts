@@ -138,6 +138,23 @@ describe('durable store', () => {
     await u.close();
   });
 
+  it('writes issued while compact() runs are neither lost nor duplicated', async () => {
+    const dir = join(work, 'store-c');
+    const s = await VectorStore.open(dir, { dim: 2 });
+    await s.addBatch(Array.from({ length: 50 }, (_, i) => [i, 1]));
+    const writes: Promise<unknown>[] = [];
+    const compaction = s.compact();
+    for (let i = 0; i < 20; i++) writes.push(s.upsert({ id: `w${i}`, vector: [i, 2] }));
+    await Promise.all([compaction, ...writes]);
+    await s.compact();
+    await s.upsert({ id: 'last', vector: [9, 9] });
+    await s.close();
+    const t = await VectorStore.open(dir, { dim: 2 });
+    expect(t.size).toBe(71);
+    for (let i = 0; i < 20; i++) expect(t.get(`w${i}`)?.vector).toEqual(new Float32Array([i, 2]));
+    await t.close();
+  });
+
   it('one writer: a second writer gets LOCKED, readers are allowed, read-only refuses writes', async () => {
     const dir = join(work, 'store-b');
     const s = await VectorStore.open(dir, { dim: 2 });

@@ -83,6 +83,8 @@ export class DurableVectorStore<M = unknown> {
   private flushing: Promise<void> | null = null;
   private failed: unknown = null;
   private closed = false;
+  /** An explicit compact() in progress: log writes wait for it (it empties the log). */
+  private compacting: Promise<void> | null = null;
 
   private constructor(dir: string, fs: Fs, store: VectorStore<M>, wal: FileHandle | null, walBytes: number, seq: number, o: DurableOptions) {
     this.dir = dir; this.fs = fs; this.store = store; this.wal = wal; this.walBytes = walBytes; this.seq = seq;
@@ -205,6 +207,7 @@ export class DurableVectorStore<M = unknown> {
   private async flushLoop(): Promise<void> {
     try {
       await new Promise((r) => setImmediate(r));
+      while (this.compacting) await this.compacting;
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
@@ -233,8 +236,13 @@ export class DurableVectorStore<M = unknown> {
   /** Writes a snapshot atomically and empties the log. */
   async compact(): Promise<void> {
     this.writable('compact');
-    while (this.flushing) await this.flushing;
-    await this.compactNow();
+    while (this.compacting) await this.compacting;
+    const run = (async () => {
+      while (this.flushing) await this.flushing;
+      await this.compactNow();
+    })();
+    this.compacting = run;
+    try { await run; } finally { if (this.compacting === run) this.compacting = null; }
   }
 
   private async compactNow(): Promise<void> {
@@ -248,7 +256,7 @@ export class DurableVectorStore<M = unknown> {
   /** Waits for pending writes, releases the writer lock and closes the log. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.flushing) await this.flushing;
+    while (this.compacting || this.flushing) await (this.compacting ?? this.flushing);
     this.closed = true;
     openDirs.delete(this.dir);
     if (this.wal) {
