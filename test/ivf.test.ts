@@ -49,6 +49,36 @@ describe('kmeans', () => {
     const one = kmeans(rows, { k: 1, dim, niter: 2 });
     expect(a.objective.at(-1)! / a.trainedOn).toBeLessThan((one.objective.at(-1)! / one.trainedOn) * 0.2);
   });
+  it('runs exactly Lloyd iterations: the bounds only skip work (objective per iteration as plain float64 Lloyd)', () => {
+    // Overlapping Gaussian data, so points keep changing cluster and the bounds are exercised.
+    const d = 24, n = 4000, k = 64, niter = 12;
+    const rand = (() => { let s = 77; return () => { s = (s * 1103515245 + 12345) >>> 0; return s / 2 ** 32; }; })();
+    const data = new Float32Array(n * d).map(() => (rand() + rand() + rand() - 1.5) * 10);
+    for (const backend of ['wasm', 'js'] as const) {
+      for (const threads of [1, 2]) {
+        const start = kmeans(data, { k, dim: d, niter: 0, seed: 9, backend, threads }).centroids;
+        const ours = kmeans(data, { k, dim: d, niter, seed: 9, backend, threads });
+        const c = Float64Array.from(start);
+        for (let iter = 0; iter < niter; iter++) {
+          const sums = new Float64Array(k * d), counts = new Int32Array(k);
+          let obj = 0;
+          for (let i = 0; i < n; i++) {
+            let best = Infinity, arg = 0;
+            for (let j = 0; j < k; j++) {
+              let s = 0;
+              for (let e = 0; e < d; e++) s += (data[i * d + e] - c[j * d + e]) ** 2;
+              if (s < best) { best = s; arg = j; }
+            }
+            obj += best; counts[arg]++;
+            for (let e = 0; e < d; e++) sums[arg * d + e] += data[i * d + e];
+          }
+          expect(Math.abs(ours.objective[iter] - obj) / obj, `${backend} ${threads} iteration ${iter}`).toBeLessThan(1e-5);
+          expect(counts.every((x) => x > 0)).toBe(true); // (no empty-cluster repair to mirror)
+          for (let j = 0; j < k; j++) for (let e = 0; e < d; e++) c[j * d + e] = Math.fround(sums[j * d + e] / counts[j]);
+        }
+      }
+    }
+  });
   it('trains on a sample of at most k · maxPointsPerCentroid points and repairs empty clusters', () => {
     const r = kmeans(rows, { k: 8, dim, niter: 3, maxPointsPerCentroid: 50 });
     expect(r.trainedOn).toBe(400);

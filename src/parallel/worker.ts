@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { runAssignJob } from '../distance/assign.js';
 import { runFlatBatchJob } from '../distance/batch.js';
 import { runHnswJob } from '../index/hnsw/jobs.js';
+import { runYinyangJob } from '../index/ivf/yinyang.js';
 import { CONTROL, type Job } from './pool.js';
 
 const control = (workerData as { control: Int32Array }).control;
@@ -27,6 +28,7 @@ const handlers: Record<string, (job: never, control: Int32Array, thread: number)
   'flat-batch': runFlatBatchJob,
   'hnsw': runHnswJob,
   'assign': runAssignJob,
+  'yinyang': runYinyangJob,
 };
 
 parentPort!.on('message', ({ job, thread }: { job: Job; thread: number }) => {
