@@ -85,13 +85,41 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
 }
 
 /**
- * out[i] = dot(q, row[slots[i]]) for i in [0, count); slots is an i32 array. Two rows are walked
- * together so twice as many independent loads are in flight: graph search reads rows at random
- * and is bound by memory latency more than by arithmetic.
+ * out[i] = dot(q, row[slots[i]]) for i in [0, count); slots is an i32 array. Four rows (then two)
+ * are walked together so that many independent loads are in flight: graph search reads rows at
+ * random and is bound by memory latency more than by arithmetic.
  */
 export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
   const stride = <usize>dim << 2;
   let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    const r2 = rows + <usize>load<i32>(slots + (<usize>i << 2), 8) * stride;
+    const r3 = rows + <usize>load<i32>(slots + (<usize>i << 2), 12) * stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const o = <usize>j << 2;
+      const x = v128.load(q + o), y = v128.load(q + o, 16);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0 + o))); b0 = f32x4.add(b0, f32x4.mul(y, v128.load(r0 + o, 16)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(r1 + o))); b1 = f32x4.add(b1, f32x4.mul(y, v128.load(r1 + o, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(r2 + o))); b2 = f32x4.add(b2, f32x4.mul(y, v128.load(r2 + o, 16)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(r3 + o))); b3 = f32x4.add(b3, f32x4.mul(y, v128.load(r3 + o, 16)));
+    }
+    a0 = f32x4.add(a0, b0); a1 = f32x4.add(a1, b1); a2 = f32x4.add(a2, b2); a3 = f32x4.add(a3, b3);
+    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (; j < dim; j++) {
+      const o = <usize>j << 2, v = load<f32>(q + o);
+      s0 += v * load<f32>(r0 + o); s1 += v * load<f32>(r1 + o);
+      s2 += v * load<f32>(r2 + o); s3 += v * load<f32>(r3 + o);
+    }
+    store<f32>(out + (<usize>i << 2), s0);
+    store<f32>(out + (<usize>i << 2), s1, 4);
+    store<f32>(out + (<usize>i << 2), s2, 8);
+    store<f32>(out + (<usize>i << 2), s3, 12);
+  }
   for (; i + 2 <= count; i += 2) {
     const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
     const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
@@ -246,11 +274,46 @@ export function scan_l2sq_i8(q: usize, rows: usize, n: i32, dim: i32, out: usize
   for (let i = 0; i < n; i++) store<i32>(out + (<usize>i << 2), l2sq_i8(q, rows + <usize>i * <usize>dim, dim));
 }
 
-/** out[i] = dot(q, row[slots[i]]) over int8 rows, i32 results; two rows walked together. */
+/** out[i] = dot(q, row[slots[i]]) over int8 rows, i32 results; four (then two) rows walked together. */
 export function gather_dot_i8(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
   const stride = <usize>dim;
-  const d32 = dim & ~31;
+  const d32 = dim & ~31, d16 = dim & ~15;
   let i = 0;
+  // Four rows at a time: the query's 16 bytes are widened to i16 once for all four, and four rows'
+  // loads are in flight together.
+  for (; i + 4 <= count; i += 4) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    const r2 = rows + <usize>load<i32>(slots + (<usize>i << 2), 8) * stride;
+    const r3 = rows + <usize>load<i32>(slots + (<usize>i << 2), 12) * stride;
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    for (let j = 0; j < d16; j += 16) {
+      const o = <usize>j;
+      const x = v128.load(q + o);
+      const xl = i16x8.extend_low_i8x16_s(x), xh = i16x8.extend_high_i8x16_s(x);
+      let y = v128.load(r0 + o);
+      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)), i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y))));
+      y = v128.load(r1 + o);
+      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)), i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y))));
+      y = v128.load(r2 + o);
+      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)), i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y))));
+      y = v128.load(r3 + o);
+      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)), i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y))));
+    }
+    let s0 = i32x4.extract_lane(a0, 0) + i32x4.extract_lane(a0, 1) + i32x4.extract_lane(a0, 2) + i32x4.extract_lane(a0, 3);
+    let s1 = i32x4.extract_lane(a1, 0) + i32x4.extract_lane(a1, 1) + i32x4.extract_lane(a1, 2) + i32x4.extract_lane(a1, 3);
+    let s2 = i32x4.extract_lane(a2, 0) + i32x4.extract_lane(a2, 1) + i32x4.extract_lane(a2, 2) + i32x4.extract_lane(a2, 3);
+    let s3 = i32x4.extract_lane(a3, 0) + i32x4.extract_lane(a3, 1) + i32x4.extract_lane(a3, 2) + i32x4.extract_lane(a3, 3);
+    for (let j = d16; j < dim; j++) {
+      const v = <i32>load<i8>(q + <usize>j);
+      s0 += v * <i32>load<i8>(r0 + <usize>j); s1 += v * <i32>load<i8>(r1 + <usize>j);
+      s2 += v * <i32>load<i8>(r2 + <usize>j); s3 += v * <i32>load<i8>(r3 + <usize>j);
+    }
+    store<i32>(out + (<usize>i << 2), s0);
+    store<i32>(out + (<usize>i << 2), s1, 4);
+    store<i32>(out + (<usize>i << 2), s2, 8);
+    store<i32>(out + (<usize>i << 2), s3, 12);
+  }
   for (; i + 2 <= count; i += 2) {
     const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
     const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
@@ -265,10 +328,16 @@ export function gather_dot_i8(q: usize, rows: usize, slots: usize, count: i32, d
       b0 = i32x4.add(b0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, y), i16x8.extmul_high_i8x16_s(x, y))));
       b1 = i32x4.add(b1, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x2, y2), i16x8.extmul_high_i8x16_s(x2, y2))));
     }
+    if (d16 > d32) {
+      const o = <usize>d32;
+      const x = v128.load(q + o), y = v128.load(r0 + o), z = v128.load(r1 + o);
+      a0 = i32x4.add(a0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, y), i16x8.extmul_high_i8x16_s(x, y))));
+      b0 = i32x4.add(b0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(x, z), i16x8.extmul_high_i8x16_s(x, z))));
+    }
     const a = i32x4.add(a0, a1), b = i32x4.add(b0, b1);
     let sa = i32x4.extract_lane(a, 0) + i32x4.extract_lane(a, 1) + i32x4.extract_lane(a, 2) + i32x4.extract_lane(a, 3);
     let sb = i32x4.extract_lane(b, 0) + i32x4.extract_lane(b, 1) + i32x4.extract_lane(b, 2) + i32x4.extract_lane(b, 3);
-    for (let j = d32; j < dim; j++) {
+    for (let j = d16; j < dim; j++) {
       const v = <i32>load<i8>(q + <usize>j);
       sa += v * <i32>load<i8>(r0 + <usize>j);
       sb += v * <i32>load<i8>(r1 + <usize>j);

@@ -257,46 +257,71 @@ export class HnswCore {
   }
 
   /**
-   * Re-links the neighbours of a tombstoned slot before the slot is reused: each neighbour's list
-   * drops the slot and is re-selected from its own list plus the slot's neighbours.
+   * Takes the slots marked in `gone` out of the graph before they are reused (the consolidation
+   * of FreshDiskANN): every list that points at one of them is re-selected with the heuristic from
+   * its other entries plus the gone slots' own neighbours, so paths through them are kept, and no
+   * list is left pointing at a slot that will hold an unrelated vector. Then their lists are
+   * emptied. One pass over the lists of the first `size` slots.
    */
-  repairAround(slot: number): void {
-    const g = this.graph;
+  unlink(gone: Uint8Array, size: number): void {
+    const g = this.graph, visited = this.visited, levels = g.levels;
     this.space.refresh();
-    const top = g.levels[slot];
+    let top = -1;
+    for (let v = 0; v < size; v++) if (levels[v] > top) top = levels[v];
+    const pool = new Int32Array(g.m0 * (g.m0 + 1) + 1), keys = new Float64Array(pool.length);
+    const out = new Int32Array(g.m0 + 1);
     for (let level = 0; level <= top; level++) {
-      const around = new Int32Array(g.m0 + 1);
-      const na = this.readList(slot, level, around);
-      const cap = level === 0 ? g.m0 : g.m;
-      for (let i = 0; i < na; i++) {
-        const n = around[i];
-        if (n === slot || g.levels[n] < level) continue;
-        const pool = new Set<number>();
-        const own = new Int32Array(g.m0 + 1);
-        const no = this.readList(n, level, own);
-        for (let j = 0; j < no; j++) if (own[j] !== slot) pool.add(own[j]);
-        for (let j = 0; j < na; j++) if (around[j] !== slot && around[j] !== n && g.levels[around[j]] >= level) pool.add(around[j]);
-        const slots = Int32Array.from(pool);
-        const keys = new Float64Array(slots.length);
-        // Keys from n: chunk through the thread's scratch (lists are at most 2 * m0 long).
-        for (let off = 0; off < slots.length; off += g.m0) {
-          const part = slots.subarray(off, Math.min(off + g.m0, slots.length));
-          this.space.keysFrom(n, part, part.length, this.tmpKeys);
+      const arr = g.listArray(level), cap = level === 0 ? g.m0 : g.m;
+      for (let v = 0; v < size; v++) {
+        if (gone[v] || levels[v] < level) continue;
+        const at = g.listAt(v, level), n = arr[at];
+        let hit = false;
+        for (let i = 0; i < n; i++) if (gone[arr[at + 1 + i]]) { hit = true; break; }
+        if (!hit) continue;
+        const epoch = this.nextEpoch();
+        visited[v] = epoch;
+        let count = 0;
+        for (let i = 0; i < n; i++) {
+          const s = arr[at + 1 + i];
+          if (!gone[s] && visited[s] !== epoch) { visited[s] = epoch; pool[count++] = s; }
+        }
+        for (let i = 0; i < n; i++) {
+          const s = arr[at + 1 + i];
+          if (!gone[s] || levels[s] < level) continue;
+          const sat = g.listAt(s, level), sn = arr[sat];
+          for (let j = 0; j < sn; j++) {
+            const t = arr[sat + 1 + j];
+            if (!gone[t] && visited[t] !== epoch && levels[t] >= level) { visited[t] = epoch; pool[count++] = t; }
+          }
+        }
+        // Keys from v, through the thread's scratch in chunks of at most m0 slots.
+        for (let off = 0; off < count; off += g.m0) {
+          const part = pool.subarray(off, Math.min(off + g.m0, count));
+          this.space.keysFrom(v, part, part.length, this.tmpKeys);
           keys.set(this.tmpKeys.subarray(0, part.length), off);
         }
-        sortPairs(slots, keys, slots.length);
-        const out = new Int32Array(cap);
-        const kept = this.selectNeighbours(slots, keys, slots.length, cap, out);
-        if (this.concurrent) g.lock(n);
-        this.writeList(n, level, out, kept);
-        if (this.concurrent) g.unlock(n);
+        sortPairs(pool, keys, count);
+        const kept = this.selectNeighbours(pool, keys, count, cap, out);
+        this.writeList(v, level, out, kept);
       }
+    }
+    for (let s = 0; s < size; s++) {
+      if (!gone[s]) continue;
+      for (let level = 0; level <= levels[s]; level++) g.listArray(level)[g.listAt(s, level)] = 0;
     }
   }
 }
 
-/** Sorts parallel arrays by key ascending (insertion sort: lists are short). */
+/** Sorts parallel arrays by key ascending (insertion sort for short lists, as they usually are). */
 export function sortPairs(slots: Int32Array, keys: Float64Array, n: number): void {
+  if (n > 48) {
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => keys[a] - keys[b] || a - b);
+    const s = slots.slice(0, n), k = keys.slice(0, n);
+    for (let i = 0; i < n; i++) { slots[i] = s[order[i]]; keys[i] = k[order[i]]; }
+    return;
+  }
   for (let i = 1; i < n; i++) {
     const k = keys[i], s = slots[i];
     let j = i - 1;

@@ -53,6 +53,8 @@ export interface HnswSearchOptions {
 /** Per-call HNSW batch options. */
 export interface HnswBatchOptions extends HnswSearchOptions { threads?: number }
 
+/** Tombstones are unlinked for reuse once at least this many (and 1% of the slots) exist. */
+const UNLINK_MIN = 64;
 /** Below this many live vectors the int8 quantizer is re-fitted on every add. */
 const RETRAIN_LIMIT = 4096;
 /** Slot lists of worker scratch (brute-force chunks and neighbour lists). */
@@ -116,7 +118,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   /** Per slot: |c|² of the int8 code. */
   private codeNorms: Int32Array;
   private readonly idSlots = new Map<number, number>();
+  /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
+  /** Slots of removed vectors taken out of the graph, ready for reuse. */
+  private readonly unlinked: number[] = [];
   private nextId = 0;
   private random: { (): number; state: () => number };
   private readonly levelMult: number;
@@ -210,18 +215,17 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const dim = this.dim;
     if (this.quantizer) this.fitQuantizer(data, n);
 
-    const reuse = this.free.splice(Math.max(0, this.free.length - n)).reverse();
+    // Slots of removed vectors are reused once they are unlinked from the graph, which is done for
+    // all tombstones at once when enough have piled up (1% of the slots, at least UNLINK_MIN): the
+    // pass over every list is then paid for by many reuses, and at most that many slots sit idle.
+    if (this.unlinked.length < n && this.free.length >= Math.max(UNLINK_MIN, Math.ceil(this.rows.size / 100))) this.unlinkFree();
+    const reuse = this.unlinked.splice(Math.max(0, this.unlinked.length - n)).reverse();
     const appendCount = n - reuse.length;
     const first = this.rows.size;
     this.ensureCapacity(first + appendCount);
     const slots = new Int32Array(sharedBuffer(n * 4));
-    const g = this.graph;
-    // Reused slots: repair the graph around the tombstone, then overwrite it in place.
     for (let j = 0; j < reuse.length; j++) {
       const slot = reuse[j];
-      this.core.repairAround(slot);
-      this.detachEntry(slot);
-      for (let l = 0; l <= g.levels[slot]; l++) this.graph.listArray(l)[this.graph.listAt(slot, l)] = 0;
       const part = data.subarray(j * dim, (j + 1) * dim);
       this.rows.write(slot, part, 1);
       slots[j] = slot;
@@ -276,16 +280,25 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     }
   }
 
-  /** Moves the entry point off a slot that is about to be rewritten. */
-  private detachEntry(slot: number): void {
-    const g = this.graph, meta = g.meta;
-    if (meta[ENTRY] !== slot) return;
-    let best = -1, bestLevel = -1;
-    for (let s = 0; s < this.rows.size; s++) {
-      if (s !== slot && g.levels[s] > bestLevel && !(g.deleted[s] && this.free.includes(s))) { best = s; bestLevel = g.levels[s]; }
+  /** Unlinks every tombstone from the graph (HnswCore.unlink) and makes its slot reusable. */
+  private unlinkFree(): void {
+    const size = this.rows.size, g = this.graph, meta = g.meta;
+    const gone = new Uint8Array(size);
+    for (const slot of this.free) gone[slot] = 1;
+    if (meta[ENTRY] >= 0 && gone[meta[ENTRY]]) {
+      // A new entry point: the highest live slot (or, failing that, any slot still linked).
+      let best = -1, bestLevel = -1, liveFound = false;
+      for (let s = 0; s < size; s++) {
+        if (gone[s]) continue;
+        const live = g.deleted[s] === 0;
+        if ((live && !liveFound) || ((live || !liveFound) && g.levels[s] > bestLevel)) { best = s; bestLevel = g.levels[s]; liveFound = liveFound || live; }
+      }
+      meta[ENTRY] = best;
+      meta[MAX_LEVEL] = bestLevel;
     }
-    meta[ENTRY] = best;
-    meta[MAX_LEVEL] = bestLevel;
+    this.core.unlink(gone, size);
+    for (const slot of this.free) this.unlinked.push(slot);
+    this.free.length = 0;
   }
 
   /** Inserts `slots` into the graph, on several threads when the batch is large. */
@@ -362,7 +375,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private slotFilter(pred: ((id: number) => boolean) | null): SlotFilter {
     const deleted = this.graph.deleted, ids = this.slotIds;
     if (pred) return (slot) => deleted[slot] === 0 && pred(ids[slot]);
-    return this.free.length > 0 ? (slot) => deleted[slot] === 0 : null;
+    return this.free.length + this.unlinked.length > 0 ? (slot) => deleted[slot] === 0 : null;
   }
 
   // Per-query scratch of the calling thread, reused so searches allocate (almost) nothing.
@@ -437,7 +450,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (this.size === 0 || nq === 0) return result;
     const size = this.rows.size;
     let allowBuf: ArrayBufferLike | null = null, exact = false;
-    if (pred || this.free.length > 0) {
+    if (pred || this.free.length + this.unlinked.length > 0) {
       const bits = new Uint8Array(sharedBuffer(size));
       const deleted = this.graph.deleted;
       let matches = 0;

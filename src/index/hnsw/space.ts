@@ -153,7 +153,8 @@ export class Space {
     this.loadSlots(i32, s.slotsOff, slots, count);
     k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
     const base = s.outOff >> 2, norms = this.codeNorms;
-    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * i32[base + i];
+    // L2 over the codes for euclidean and cosine (codes of unit vectors), minus the dot for dot.
+    if (this.metric !== DOT) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * i32[base + i];
     else for (let i = 0; i < count; i++) out[i] = -i32[base + i];
   }
 }

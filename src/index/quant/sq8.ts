@@ -3,7 +3,10 @@
 //
 // euclidean: code_j = round((x_j - mid_j) / step), mid_j the centre of dimension j's range — L2 is
 //            translation-invariant, so |cq - cx|^2 * step^2 ≈ |q - x|^2.
-// cosine:    codes of x / |x| with mid = 0, so dot(cq, cx) * step^2 ≈ cos(q, x).
+// cosine:    the same over x / |x|: for unit vectors |q - x|^2 = 2 - 2 cos(q, x), so L2 over the
+//            codes ranks by cosine, and centring each dimension on its own range spends the 255
+//            codes on the values that occur (unit vectors of non-negative data, such as pixels or
+//            counts, would otherwise use half of them).
 // dot:       codes of x with mid = 0, so dot(cq, cx) * step^2 ≈ q · x.
 // Values beyond the trained range saturate at ±127 (codes only steer traversal; results are
 // re-ranked with the float32 rows, so saturation costs recall at worst, never correctness).
@@ -27,11 +30,12 @@ export class ScalarQuantizer {
   /** Fits the ranges to `n` rows (row-major). */
   train(rows: Float32Array, n: number): void {
     const dim = this.dim;
-    if (this.metric === 'euclidean') {
+    if (this.metric !== 'dot') {
       const lo = new Float64Array(dim).fill(Infinity), hi = new Float64Array(dim).fill(-Infinity);
       for (let i = 0; i < n; i++) {
+        const inv = this.metric === 'cosine' ? invNorm(rows, i * dim, dim) : 1;
         for (let j = 0; j < dim; j++) {
-          const v = rows[i * dim + j];
+          const v = rows[i * dim + j] * inv;
           if (v < lo[j]) lo[j] = v;
           if (v > hi[j]) hi[j] = v;
         }
@@ -45,8 +49,7 @@ export class ScalarQuantizer {
     } else {
       let peak = 0;
       for (let i = 0; i < n; i++) {
-        const inv = this.metric === 'cosine' ? invNorm(rows, i * dim, dim) : 1;
-        for (let j = 0; j < dim; j++) peak = Math.max(peak, Math.abs(rows[i * dim + j] * inv));
+        for (let j = 0; j < dim; j++) peak = Math.max(peak, Math.abs(rows[i * dim + j]));
       }
       this.mid.fill(0);
       this.step = peak > 0 ? peak / 127 : 1;
@@ -58,9 +61,9 @@ export class ScalarQuantizer {
     const dim = this.dim, mid = this.mid, inv = 1 / this.step;
     for (let i = 0; i < n; i++) {
       const base = (from + i) * dim;
-      const scale = this.metric === 'cosine' ? invNorm(rows, base, dim) * inv : inv;
+      const norm = this.metric === 'cosine' ? invNorm(rows, base, dim) : 1;
       for (let j = 0; j < dim; j++) {
-        const c = Math.round((rows[base + j] - mid[j]) * scale);
+        const c = Math.round((rows[base + j] * norm - mid[j]) * inv);
         out[i * dim + j] = c > 127 ? 127 : c < -127 ? -127 : c;
       }
     }
