@@ -145,10 +145,42 @@ export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, 
   }
 }
 
-/** out[i] = |q - row[slots[i]]|^2 for i in [0, count). */
+/** out[i] = |q - row[slots[i]]|^2 for i in [0, count); four rows walked together (re-ranking). */
 export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
   const stride = <usize>dim << 2;
-  for (let i = 0; i < count; i++) {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    const r2 = rows + <usize>load<i32>(slots + (<usize>i << 2), 8) * stride;
+    const r3 = rows + <usize>load<i32>(slots + (<usize>i << 2), 12) * stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const o = <usize>j << 2;
+      const x = v128.load(q + o), y = v128.load(q + o, 16);
+      let d = f32x4.sub(x, v128.load(r0 + o)), e = f32x4.sub(y, v128.load(r0 + o, 16));
+      a0 = f32x4.add(a0, f32x4.mul(d, d)); b0 = f32x4.add(b0, f32x4.mul(e, e));
+      d = f32x4.sub(x, v128.load(r1 + o)); e = f32x4.sub(y, v128.load(r1 + o, 16));
+      a1 = f32x4.add(a1, f32x4.mul(d, d)); b1 = f32x4.add(b1, f32x4.mul(e, e));
+      d = f32x4.sub(x, v128.load(r2 + o)); e = f32x4.sub(y, v128.load(r2 + o, 16));
+      a2 = f32x4.add(a2, f32x4.mul(d, d)); b2 = f32x4.add(b2, f32x4.mul(e, e));
+      d = f32x4.sub(x, v128.load(r3 + o)); e = f32x4.sub(y, v128.load(r3 + o, 16));
+      a3 = f32x4.add(a3, f32x4.mul(d, d)); b3 = f32x4.add(b3, f32x4.mul(e, e));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1)), s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
+    for (; j < dim; j++) {
+      const o = <usize>j << 2, v = load<f32>(q + o);
+      const d0 = v - load<f32>(r0 + o), d1 = v - load<f32>(r1 + o), d2 = v - load<f32>(r2 + o), d3 = v - load<f32>(r3 + o);
+      s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+    }
+    store<f32>(out + (<usize>i << 2), s0);
+    store<f32>(out + (<usize>i << 2), s1, 4);
+    store<f32>(out + (<usize>i << 2), s2, 8);
+    store<f32>(out + (<usize>i << 2), s3, 12);
+  }
+  for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));
     store<f32>(out + (<usize>i << 2), l2sq_f32(q, rows + slot * stride, dim));
   }
