@@ -254,9 +254,9 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
 
   /** Stores the per-slot norms traversal keys need (float row and, with codes, the code). */
   private setNorms(slot: number): void {
-    if (this.metricCode !== DOT) {
+    if (this.metricCode === COSINE) {
       const sq = this.rows.sqNorm(slot);
-      this.invNorms[slot] = this.metricCode === EUCLIDEAN ? sq : sq > 0 ? 1 / Math.sqrt(sq) : 0;
+      this.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
     }
     if (this.codes) {
       const at = this.codes.rowOffset(slot);

@@ -33,11 +33,10 @@ export class Space {
   private readonly rowScratch: Scratch;
   private readonly codeScratch: Scratch | null;
   private readonly quantizer: ScalarQuantizer | null;
-  /** Per slot: 1/|x| (cosine) or |x|² (euclidean) of the float rows. */
+  /** Per slot: 1/|x| of the float rows (cosine; unused otherwise). */
   invNorms: Float64Array;
   /** Per slot: |c|² of the int8 codes (euclidean with codes). */
   codeNorms: Int32Array;
-  private qNorm = 0;
   private qCodeNorm = 0;
   private invQ = 0;
   private readonly codeTmp: Int8Array;
@@ -78,7 +77,6 @@ export class Space {
     const at = this.rowScratch.queryOff;
     const sq = this.rows.kernels.dotF32(at, at, this.dim);
     this.invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    this.qNorm = sq;
     if (this.codes) {
       this.quantizer!.encode(q, 0, 1, this.codeTmp);
       this.codes.i8().set(this.codeTmp, this.codeScratch!.queryOff);
@@ -95,7 +93,6 @@ export class Space {
     const src = (this.rowsOff >> 2) + slot * dim;
     f.copyWithin(this.rowScratch.queryOff >> 2, src, src + dim);
     this.invQ = this.metric === COSINE ? this.invNorms[slot] : 0;
-    this.qNorm = this.metric === EUCLIDEAN ? this.invNorms[slot] : 0;
     if (this.codes) {
       const u8 = this.codes.u8();
       const at = this.codesOff + slot * dim;
@@ -105,32 +102,28 @@ export class Space {
   }
 
   /**
-   * Traversal keys of the query against `count` slots. Squared L2 is taken as |q|² + |x|² − 2q·x
-   * from stored norms: the dot kernel does two operations per lane where the difference kernel
-   * does three. Traversal only ranks; final results are re-scored by exactKeys.
+   * Traversal keys of the query against `count` slots. Over float rows they are exact: squared L2
+   * summed directly (the four-row kernel keeps enough loads in flight that this costs no more than
+   * the dot-and-norms form, and leaves nothing to re-score), the negated dot, or the negated
+   * cosine. Over int8 codes they only rank; final results are re-scored by exactKeys.
    */
   keys(slots: Int32Array, count: number, out: Float64Array): void {
     if (this.codes) this.codeKeys(this.codeScratch!.queryOff, this.qCodeNorm, slots, count, out);
-    else this.floatKeys(this.rowScratch.queryOff, this.invQ, this.qNorm, slots, count, out);
+    else this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
   }
 
   /** Traversal keys between stored row `base` and `count` slots (neighbour selection). */
   keysFrom(base: number, slots: Int32Array, count: number, out: Float64Array): void {
     if (this.codes) this.codeKeys(this.codesOff + base * this.dim, this.codeNorms[base], slots, count, out);
-    else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, this.metric === EUCLIDEAN ? this.invNorms[base] : 0, slots, count, out);
+    else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, slots, count, out);
   }
 
   /** Whether traversal keys are approximations that the final results must be re-scored from. */
-  get approximate(): boolean { return this.codes !== null || this.metric === EUCLIDEAN; }
+  get approximate(): boolean { return this.codes !== null; }
 
   /** Exact float32 keys of the query against `count` slots (re-ranking). */
   exactKeys(slots: Int32Array, count: number, out: Float64Array): void {
-    const s = this.rowScratch, k = this.rows.kernels;
-    this.loadSlots(this.rowI32, s.slotsOff, slots, count);
-    if (this.metric !== EUCLIDEAN) { this.floatKeys(s.queryOff, this.invQ, 0, slots, count, out); return; }
-    k.gatherL2sqF32(s.queryOff, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
-    const f = this.rowF32, b = s.outOff >> 2;
-    for (let i = 0; i < count; i++) out[i] = f[b + i];
+    this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
   }
 
   private loadSlots(i32: Int32Array, slotsOff: number, slots: Int32Array, count: number): void {
@@ -138,12 +131,13 @@ export class Space {
     for (let i = 0; i < count; i++) i32[sb + i] = slots[i];
   }
 
-  private floatKeys(q: number, invQ: number, qNorm: number, slots: Int32Array, count: number, out: Float64Array): void {
+  private floatKeys(q: number, invQ: number, slots: Int32Array, count: number, out: Float64Array): void {
     const s = this.rowScratch, k = this.rows.kernels;
     this.loadSlots(this.rowI32, s.slotsOff, slots, count);
-    k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    if (this.metric === EUCLIDEAN) k.gatherL2sqF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
+    else k.gatherDotF32(q, this.rowsOff, s.slotsOff, count, this.dim, s.outOff);
     const f = this.rowF32, base = s.outOff >> 2, norms = this.invNorms;
-    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * f[base + i];
+    if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = f[base + i];
     else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
     else for (let i = 0; i < count; i++) out[i] = -(f[base + i] * invQ * norms[slots[i]]);
   }
