@@ -40,7 +40,7 @@ const TARGET = 0.9;
 const OMP_WAIT_POLICY = process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
 const RECALL_BAR = 0.01;
 
-const USAGE = `usage: tsx bench/ivf.ts [--quick] [--configs flat,pq,pq-refine,sq8] [--nprobe 1,2,4,...]
+const USAGE = `usage: tsx bench/ivf.ts [--quick] [--configs flat,flat-random,pq,pq-refine,sq8] [--nprobe 1,2,4,...]
   [--passes 3] [--threads 2] [--no-kmeans] [--systems nearest,faiss]`;
 
 const { values: args } = parseArgs({
@@ -65,7 +65,7 @@ const log = (message: string): void => {
   process.stderr.write(`${message}\n`);
 };
 
-type Kind = 'flat' | 'pq' | 'pq-refine' | 'sq8';
+type Kind = 'flat' | 'flat-random' | 'pq' | 'pq-refine' | 'sq8';
 interface IvfConfig {
   kind: Kind;
   label: string;
@@ -76,6 +76,8 @@ interface IvfConfig {
   refineFactor?: number;
   m?: number;
   nbits?: number;
+  /** Our coarse k-means start ('kmeans++' when absent); FAISS always starts at random. */
+  kmeansInit?: 'random';
 }
 
 const PQ_M = 28;
@@ -83,6 +85,8 @@ const PQ_NBITS = 8;
 const K_FACTOR = 8;
 const ALL_CONFIGS: IvfConfig[] = [
   { kind: 'flat', label: 'IVF-Flat', factory: 'Flat', encoding: 'flat', refine: false },
+  // The same with FAISS's k-means start (not in the default run; see bench/ivf-seeds.ts).
+  { kind: 'flat-random', label: 'IVF-Flat (random init)', factory: 'Flat', encoding: 'flat', refine: false, kmeansInit: 'random' },
   { kind: 'pq', label: `IVF-PQ${PQ_M}`, factory: `PQ${PQ_M}`, encoding: { pq: { m: PQ_M, nbits: PQ_NBITS } }, refine: false, m: PQ_M, nbits: PQ_NBITS },
   {
     kind: 'pq-refine', label: `IVF-PQ${PQ_M}+R×${K_FACTOR}`, factory: `PQ${PQ_M},RFlat`, encoding: { pq: { m: PQ_M, nbits: PQ_NBITS } },
@@ -99,7 +103,7 @@ const niter = quick ? 10 : 25;
 const threads = args.threads ? Number(args.threads) : 2;
 const passes = args.passes ? Number(args.passes) : 3;
 const nprobes = args.nprobe ? args.nprobe.split(',').map(Number) : quick ? [1, 2, 4, 8, 16] : [1, 2, 4, 8, 16, 32, 64, 128];
-const configKinds = args.configs ? args.configs.split(',') : ALL_CONFIGS.map((c) => c.kind);
+const configKinds = args.configs ? args.configs.split(',') : ALL_CONFIGS.map((c) => c.kind).filter((k) => k !== 'flat-random');
 const configs = ALL_CONFIGS.filter((c) => configKinds.includes(c.kind));
 const systems = args.systems ? args.systems.split(',') : ['nearest', 'faiss'];
 const warmup = Math.min(nq, quick ? 50 : 100);
@@ -237,7 +241,7 @@ if (!args['no-kmeans']) {
 
 function runOurs(cfg: IvfConfig): SystemRun {
   log(`nearest ${cfg.label}: IVF${nlist},${cfg.factory} over ${n} x ${dim}, train + add with ${threads} threads`);
-  const index = new IvfIndex({ dim, metric: 'euclidean', nlist, encoding: cfg.encoding, refine: cfg.refine, threads, seed: SEED, niter });
+  const index = new IvfIndex({ dim, metric: 'euclidean', nlist, encoding: cfg.encoding, refine: cfg.refine, threads, seed: SEED, niter, ...(cfg.kmeansInit ? { kmeansInit: cfg.kmeansInit } : {}) });
   let stop = stopwatch();
   index.train(corpus);
   const train = stop();
@@ -275,7 +279,7 @@ function runOurs(cfg: IvfConfig): SystemRun {
   }
   return {
     system: 'nearest',
-    description: `new IvfIndex({ dim: ${dim}, metric: 'euclidean', nlist: ${nlist}, encoding: ${JSON.stringify(cfg.encoding)}, refine: ${cfg.refine}, threads: ${threads}, seed: ${SEED}, niter: ${niter} }); ` +
+    description: `new IvfIndex({ dim: ${dim}, metric: 'euclidean', nlist: ${nlist}, encoding: ${JSON.stringify(cfg.encoding)}, refine: ${cfg.refine}, threads: ${threads}, seed: ${SEED}, niter: ${niter}${cfg.kmeansInit ? `, kmeansInit: '${cfg.kmeansInit}'` : ''} }); ` +
       `search(q, ${K}, { nprobe${cfg.refine ? `, refineFactor: ${cfg.refineFactor}` : ''} }) per query`,
     version: `nearest, kernels ${stats.kernels}`,
     trainWallSeconds: train.wallSeconds, trainCpuSeconds: train.cpuSeconds, addWallSeconds: add.wallSeconds, addCpuSeconds: add.cpuSeconds,
@@ -288,7 +292,7 @@ function runOurs(cfg: IvfConfig): SystemRun {
 
 async function runFaiss(cfg: IvfConfig): Promise<SystemRun> {
   const idsPrefix = join(CACHE_DIR, `ivf-ids-faiss-${cfg.kind}-n${n}-q${nq}`);
-  const config = { name: `faiss ${cfg.label}`, kind: cfg.kind, m: cfg.m, nbits: cfg.nbits, kFactor: cfg.refineFactor };
+  const config = { name: `faiss ${cfg.label}`, kind: cfg.kind === 'flat-random' ? 'flat' : cfg.kind, m: cfg.m, nbits: cfg.nbits, kFactor: cfg.refineFactor };
   const got = await faissChild({ ...baseSpec, mode: 'index', config, nprobes, passes, warmup, idsPrefix }, `faiss ${cfg.label}`);
   if ('skipped' in got) return { system: 'faiss', skipped: got.skipped, points: [] };
   const j = got.json as {

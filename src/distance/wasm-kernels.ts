@@ -59,6 +59,25 @@ function load(): typeof modules {
   return modules;
 }
 
+/**
+ * Compiles the modules asynchronously. Browsers refuse synchronous compilation of modules over
+ * 4 KB on the main thread, so there the first synchronous attempt fails; once this resolves,
+ * arenas created afterwards use WebAssembly. Resolves to null, or the reason it is unavailable.
+ */
+export async function loadAsync(): Promise<string | null> {
+  if (modules) return null;
+  try {
+    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+    const unshared = await WebAssembly.compile(decodeBase64(WASM_UNSHARED) as Uint8Array<ArrayBuffer>);
+    const shared = canShareMemory() ? await WebAssembly.compile(decodeBase64(WASM_SHARED) as Uint8Array<ArrayBuffer>) : null;
+    modules = { shared, unshared };
+    loadError = null;
+  } catch (error) {
+    loadError = error;
+  }
+  return wasmUnavailableReason();
+}
+
 /** Why the WebAssembly backend is unavailable, or null when it loads. */
 export function wasmUnavailableReason(): string | null {
   load();

@@ -45,6 +45,11 @@ export interface IvfIndexOptions {
   seed?: number;
   /** k-means iterations of the coarse quantizer; default 10 (FAISS IndexIVF's). PQ codebooks train 25. */
   niter?: number;
+  /**
+   * Start of the coarse k-means: 'kmeans++' (default; slightly better cells, which shows at small
+   * nprobe) or 'random' (k distinct training vectors, as FAISS does). Training only.
+   */
+  kmeansInit?: 'kmeans++' | 'random';
   backend?: BackendChoice;
   /** Threads of training and encoding; default all cores. */
   threads?: number;
@@ -118,6 +123,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   readonly hnswM: number;
   private readonly seed: number;
   private readonly niter: number;
+  private readonly kmeansInit: 'kmeans++' | 'random';
   private readonly backend: BackendChoice;
   /** Inner product internally (dot, and cosine on normalised vectors); else squared L2. */
   private readonly ip: boolean;
@@ -151,7 +157,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
 
   constructor(options: IvfIndexOptions) {
     const where = 'IvfIndex';
-    const o = checkOptions(options, ['dim', 'metric', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'quantizer', 'seed', 'niter', 'backend', 'threads'], where);
+    const o = checkOptions(options, ['dim', 'metric', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'quantizer', 'seed', 'niter', 'kmeansInit', 'backend', 'threads'], where);
     if (options === undefined) throw invalidArgument('IvfIndex: options { dim, nlist } are required', {});
     this.dim = checkDim(o.dim, where);
     this.metric = checkMetric(o.metric, 'cosine', where);
@@ -183,6 +189,9 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     } else throw invalidArgument(`${where}: quantizer must be 'flat' or { hnsw: { m } }, got ${describe(qz)}`, {});
     this.seed = intOption(o.seed ?? 1234, 'seed', 0, 2 ** 32 - 1, where);
     this.niter = intOption(o.niter ?? 10, 'niter', 0, 1000, where);
+    const init = o.kmeansInit ?? 'kmeans++';
+    if (init !== 'kmeans++' && init !== 'random') throw invalidArgument(`${where}: kmeansInit must be 'kmeans++' or 'random', got ${describe(init)}`, { received: describe(init) });
+    this.kmeansInit = init;
     const backend = o.backend ?? 'auto';
     if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') throw invalidArgument(`${where}: backend must be 'auto', 'wasm' or 'js'`, { received: backend });
     this.backend = backend as BackendChoice;
@@ -234,7 +243,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     if (this.encoding === 'pq' && n < ksub) throw invalidArgument(`${where}: PQ with nbits = ${this.pqBits} needs at least ${ksub} training vectors, got ${n}`, { required: ksub, received: n });
     const data = this.metric === 'cosine' ? normalizeRows(raw, n, this.dim) : raw;
     const dim = this.dim;
-    const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: 'kmeans++', threads: this.threads, backend: this.backend });
+    const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: this.kmeansInit, threads: this.threads, backend: this.backend });
     this.centroids = km.centroids;
     // Coarse quantizer first (PQ training assigns through it), then the encoding.
     this.installTrained(km.centroids, null, null, null, true);
