@@ -51,7 +51,8 @@ describe('kmeans', () => {
   });
   it('runs exactly Lloyd iterations: the bounds only skip work (objective per iteration as plain float64 Lloyd)', () => {
     // Overlapping Gaussian data, so points keep changing cluster and the bounds are exercised.
-    const d = 24, n = 4000, k = 64, niter = 12;
+    // 24 dims run Hamerly's bounds, 136 dims Yinyang's (from 128 on).
+    for (const [d, n, k, niter] of [[24, 4000, 64, 12], [136, 1500, 32, 8]]) {
     const rand = (() => { let s = 77; return () => { s = (s * 1103515245 + 12345) >>> 0; return s / 2 ** 32; }; })();
     const data = new Float32Array(n * d).map(() => (rand() + rand() + rand() - 1.5) * 10);
     for (const backend of ['wasm', 'js'] as const) {
@@ -72,11 +73,12 @@ describe('kmeans', () => {
             obj += best; counts[arg]++;
             for (let e = 0; e < d; e++) sums[arg * d + e] += data[i * d + e];
           }
-          expect(Math.abs(ours.objective[iter] - obj) / obj, `${backend} ${threads} iteration ${iter}`).toBeLessThan(1e-5);
+          expect(Math.abs(ours.objective[iter] - obj) / obj, `dim ${d} ${backend} ${threads} iteration ${iter}`).toBeLessThan(1e-5);
           expect(counts.every((x) => x > 0)).toBe(true); // (no empty-cluster repair to mirror)
           for (let j = 0; j < k; j++) for (let e = 0; e < d; e++) c[j * d + e] = Math.fround(sums[j * d + e] / counts[j]);
         }
       }
+    }
     }
   });
   it('trains on a sample of at most k · maxPointsPerCentroid points and repairs empty clusters', () => {
