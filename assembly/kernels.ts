@@ -145,7 +145,7 @@ export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, 
   }
 }
 
-/** out[i] = |q - row[slots[i]]|^2 for i in [0, count); four rows walked together (re-ranking). */
+/** out[i] = |q - row[slots[i]]|^2 for i in [0, count); four (then two) rows walked together. */
 export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32, dim: i32, out: usize): void {
   const stride = <usize>dim << 2;
   let i = 0;
@@ -179,6 +179,29 @@ export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32,
     store<f32>(out + (<usize>i << 2), s1, 4);
     store<f32>(out + (<usize>i << 2), s2, 8);
     store<f32>(out + (<usize>i << 2), s3, 12);
+  }
+  if (i + 2 <= count) {
+    const r0 = rows + <usize>load<i32>(slots + (<usize>i << 2)) * stride;
+    const r1 = rows + <usize>load<i32>(slots + (<usize>i << 2), 4) * stride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const o = <usize>j << 2;
+      const x = v128.load(q + o), y = v128.load(q + o, 16);
+      let d = f32x4.sub(x, v128.load(r0 + o)), e = f32x4.sub(y, v128.load(r0 + o, 16));
+      a0 = f32x4.add(a0, f32x4.mul(d, d)); b0 = f32x4.add(b0, f32x4.mul(e, e));
+      d = f32x4.sub(x, v128.load(r1 + o)); e = f32x4.sub(y, v128.load(r1 + o, 16));
+      a1 = f32x4.add(a1, f32x4.mul(d, d)); b1 = f32x4.add(b1, f32x4.mul(e, e));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
+    for (; j < dim; j++) {
+      const o = <usize>j << 2, v = load<f32>(q + o);
+      const d0 = v - load<f32>(r0 + o), d1 = v - load<f32>(r1 + o);
+      s0 += d0 * d0; s1 += d1 * d1;
+    }
+    store<f32>(out + (<usize>i << 2), s0);
+    store<f32>(out + (<usize>i << 2), s1, 4);
+    i += 2;
   }
   for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));

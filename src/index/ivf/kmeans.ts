@@ -116,6 +116,8 @@ export function kmeansRows(rows: Float32Array, n: number, dim: number, k: number
  * 0.75 s; 112 dims k 1024 3.4 s both; 392 dims k 256 3.1 s vs 1.6 s; 784 dims k 1024 24 s vs 8 s).
  */
 const YINYANG_MIN_DIM = 128;
+/** Largest k-means state kept in one arena (kernel memory ends at 4 GiB). */
+const ARENA_BUDGET = 3.5 * 2 ** 30;
 
 /**
  * The centroid update of a Lloyd iteration. Cluster sums are kept up to date incrementally
@@ -176,7 +178,11 @@ function yinyangLloyd(x: Float32Array, m: number, n: number, dim: number, k: num
   // contiguously by group for the whole run. Small groups keep the bounds tight (measured on
   // Fashion-MNIST, k 1024: groups of 2 cost 40% less than the paper's groups of 10); their memory,
   // t floats per point, is held to half the points' own.
-  const t = Math.max(1, Math.min(Math.ceil(k / 2), Math.floor(dim / 2)));
+  let t = Math.max(1, Math.min(Math.ceil(k / 2), Math.floor(dim / 2)));
+  // Kernel memory is limited to 4 GiB: fewer groups when the bounds would not fit beside the
+  // points, and Hamerly's bounds (no per-group state) when even one group would not.
+  while (t > 1 && yinyangLayout(m, dim, k, t, threads).bytes > ARENA_BUDGET) t = Math.max(1, Math.floor(t / 2));
+  if (yinyangLayout(m, dim, k, t, threads).bytes > ARENA_BUDGET) return hamerlyLloyd(x, m, n, dim, k, start, threads, o, random);
   const groupOf = new Int32Array(k);
   if (t > 1) groupOf.set(kmeansRows(start, k, dim, t, { niter: 5, seed: o.seed + 1, maxPer: k, init: 'random', threads: 1, backend: o.backend, groups: 1 }).assignment!);
   const order = Array.from({ length: k }, (_, c) => c).sort((a, b) => groupOf[a] - groupOf[b] || a - b);
