@@ -38,7 +38,9 @@ export class ProductQuantizer {
     const sub = new Float32Array(n * dsub);
     for (let j = 0; j < m; j++) {
       for (let i = 0; i < n; i++) sub.set(rows.subarray(i * dim + j * dsub, i * dim + (j + 1) * dsub), i * dsub);
-      const res = kmeansRows(sub, n, dsub, ksub, { niter: o.niter ?? 25, seed: o.seed + j, maxPer: 256, init: 'kmeans++', threads: o.threads, backend: o.backend });
+      // Random starts, as FAISS: k-means++ favours outlying sub-vectors as centres, and codebooks
+      // trained from it gave lower recall (Fashion-MNIST IVF1024,PQ28: 0.639 vs 0.648 at nprobe 128).
+      const res = kmeansRows(sub, n, dsub, ksub, { niter: o.niter ?? 25, seed: o.seed + j, maxPer: 256, init: 'random', threads: o.threads, backend: o.backend });
       this.centroids.set(res.centroids, j * ksub * dsub);
     }
     this.trained = true;
