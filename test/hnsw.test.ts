@@ -103,6 +103,23 @@ describe('HnswIndex deletion', () => {
     expect(Array.from(all.ids).some((id) => gone.has(id))).toBe(false);
   });
 
+  it('removing everything, twice over, then adding: only the new vectors come back', () => {
+    const index = new HnswIndex({ dim, metric: 'euclidean', threads: 1, efConstruction: 64 });
+    index.add(rows.subarray(0, 300 * dim));
+    index.remove(Array.from({ length: 300 }, (_, i) => i));
+    index.add(rows.subarray(300 * dim, 500 * dim), Array.from({ length: 200 }, (_, i) => 1000 + i));
+    index.remove(Array.from({ length: 200 }, (_, i) => 1000 + i));
+    index.add(rows.subarray(500 * dim, 600 * dim), Array.from({ length: 100 }, (_, i) => 2000 + i));
+    expect(index.size).toBe(100);
+    for (let q = 500; q < 600; q += 7) {
+      const hits = index.search(rows.subarray(q * dim, (q + 1) * dim), 10);
+      expect(hits.length).toBe(10);
+      expect(hits[0].id).toBe(2000 + q - 500);
+      expect(hits.every((h) => h.id >= 2000 && h.id < 2100)).toBe(true);
+    }
+    expect(index.stats().memoryBytes).toBeGreaterThan(0);
+  });
+
   it('churn reuses slots: memory stays bounded and recall holds', () => {
     const index = new HnswIndex({ dim, metric: 'euclidean', threads: 1, efConstruction: 100 });
     index.add(rows.subarray(0, 2000 * dim));

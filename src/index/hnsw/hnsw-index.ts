@@ -286,12 +286,11 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const gone = new Uint8Array(size);
     for (const slot of this.free) gone[slot] = 1;
     if (meta[ENTRY] >= 0 && gone[meta[ENTRY]]) {
-      // A new entry point: the highest live slot (or, failing that, any slot still linked).
-      let best = -1, bestLevel = -1, liveFound = false;
+      // A new entry point: the highest live slot (every tombstone is being unlinked or already
+      // was, so none can serve); none left means an empty graph.
+      let best = -1, bestLevel = -1;
       for (let s = 0; s < size; s++) {
-        if (gone[s]) continue;
-        const live = g.deleted[s] === 0;
-        if ((live && !liveFound) || ((live || !liveFound) && g.levels[s] > bestLevel)) { best = s; bestLevel = g.levels[s]; liveFound = liveFound || live; }
+        if (g.deleted[s] === 0 && g.levels[s] > bestLevel) { best = s; bestLevel = g.levels[s]; }
       }
       meta[ENTRY] = best;
       meta[MAX_LEVEL] = bestLevel;
