@@ -11,8 +11,8 @@
 import { NearestError, invalidArgument } from '../errors.js';
 import { VectorStore, type RecordId, type StoreHit, type StoreRecord, type StoredRecord, type StoreSearchOptions, type VectorStoreOptions } from '../store/vector-store.js';
 import { registerStoreOpener } from '../store/open-hook.js';
-import type { VectorLike, VectorsLike } from '../index/validate.js';
-import { toRows } from '../index/validate.js';
+import type { VectorLike, VectorsLike } from '../indexes/validate.js';
+import { toRows } from '../indexes/validate.js';
 import { bytesOf, corrupt, crc32, FileKind, jsonBytes, readContainer, SectionReader, writeContainer } from './container.js';
 import { indexFromBuffer, indexToBuffer } from './index-io.js';
 import { syncDirectory, writeFileAtomic } from './atomic.js';

@@ -5,10 +5,10 @@
 import { NearestError } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import type { Metric } from '../distance/metric.js';
-import { FlatIndex } from '../index/flat.js';
-import { HnswIndex, type HnswState } from '../index/hnsw/hnsw-index.js';
-import { registerIndexWriter } from '../index/io-hook.js';
-import { IvfIndex, type IvfState } from '../index/ivf/ivf-index.js';
+import { FlatIndex } from '../indexes/flat.js';
+import { HnswIndex, type HnswState } from '../indexes/hnsw/hnsw-index.js';
+import { registerIndexWriter } from '../indexes/io-hook.js';
+import { IvfIndex, type IvfState } from '../indexes/ivf/ivf-index.js';
 import { bytesOf, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type Section } from './container.js';
 import { writeFileAtomic } from './atomic.js';
 

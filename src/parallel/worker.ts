@@ -6,8 +6,8 @@ import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAssignJob } from '../distance/assign.js';
 import { runFlatBatchJob } from '../distance/batch.js';
-import { runHnswJob } from '../index/hnsw/jobs.js';
-import { runYinyangJob } from '../index/ivf/yinyang.js';
+import { runHnswJob } from '../indexes/hnsw/jobs.js';
+import { runYinyangJob } from '../indexes/ivf/yinyang.js';
 import { CONTROL, type Job } from './pool.js';
 
 const control = (workerData as { control: Int32Array }).control;

@@ -3,10 +3,10 @@
 // the search. Built on an exact FlatIndex over internal handles.
 import { NearestError, invalidArgument } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
-import { FlatIndex } from '../index/flat.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import { IvfIndex, type IvfEncoding } from '../index/ivf/ivf-index.js';
-import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../index/validate.js';
+import { FlatIndex } from '../indexes/flat.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import { IvfIndex, type IvfEncoding } from '../indexes/ivf/ivf-index.js';
+import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../indexes/validate.js';
 import { compileFilter } from './filter.js';
 import { storeOpener } from './open-hook.js';
 
