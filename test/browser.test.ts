@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
-import { FlatIndex, HnswIndex, VectorStore, indexFromBuffer } from 'nearest';
+import { FlatIndex, HnswIndex, VectorStore, indexFromBuffer, indexToBuffer } from 'nearest';
 import { browserCase } from './fixtures/browser-case.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -67,7 +67,7 @@ describe.skipIf(!available)('in a real browser (Chromium)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const expected = () => browserCase({ FlatIndex, HnswIndex, VectorStore, indexFromBuffer });
+  const expected = () => browserCase({ FlatIndex, HnswIndex, VectorStore, indexFromBuffer, indexToBuffer });
 
   for (const isolated of [false, true]) {
     it(`loads the WebAssembly kernels and answers as Node does (${isolated ? 'cross-origin isolated' : 'plain page'})`, async () => {

@@ -5,7 +5,6 @@
 // n·dim·4 bytes) and keep a bounded heap. Batches run the register-blocked dot kernel over packed
 // query panels on all cores (compute-bound), then re-score each query's candidates with the same
 // kernels as single search, so both paths return identical results.
-import { indexWriter } from './io-hook.js';
 import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
@@ -333,12 +332,6 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
     index.nextId = Math.max(index.nextId, s.nextId);
     return index;
   }
-
-  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
-  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
-
-  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
-  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats {

@@ -7,7 +7,6 @@ import type { BackendChoice } from '../distance/backend.js';
 import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { HnswIndex, type HnswState } from '../indexes/hnsw/hnsw-index.js';
-import { registerIndexWriter } from '../indexes/io-hook.js';
 import { IvfIndex, type IvfState } from '../indexes/ivf/ivf-index.js';
 import { bytesOf, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type Section } from './container.js';
 import { writeFileAtomic } from './atomic.js';
@@ -21,7 +20,7 @@ export type SavedIndex = FlatIndex | HnswIndex | IvfIndex;
 /** Options of loading. */
 export interface LoadOptions { backend?: BackendChoice; threads?: number }
 
-/** The binary file image of an index. */
+/** The binary file image of an index (format: docs/format.md); works in browsers too. */
 export function indexToBuffer(index: SavedIndex): Uint8Array {
   if (index instanceof FlatIndex) {
     const s = index.exportState();
@@ -193,12 +192,12 @@ function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metr
   return rebuild('ivf index', () => IvfIndex.fromState(state, options));
 }
 
-/** Writes an index to `path` atomically (Node.js). */
+/** Writes an index to `path` atomically: temp file, fsync, rename, directory fsync (Node.js). */
 export async function saveIndex(index: SavedIndex, path: string): Promise<void> {
   await writeFileAtomic(path, indexToBuffer(index));
 }
 
-/** Loads an index written by `save`/`saveIndex` (Node.js). */
+/** Loads an index written by `saveIndex` (Node.js). */
 export async function loadIndex(path: string, options: LoadOptions = {}): Promise<SavedIndex> {
   const fs = await import('node:fs/promises');
   let buf: Uint8Array;
@@ -210,8 +209,3 @@ export async function loadIndex(path: string, options: LoadOptions = {}): Promis
   }
   return indexFromBuffer(buf, options);
 }
-
-registerIndexWriter({
-  toBuffer: (index) => indexToBuffer(index as SavedIndex),
-  save: (index, path) => saveIndex(index as SavedIndex, path),
-});

@@ -2,7 +2,6 @@
 // with optional int8 traversal re-ranked on float32 rows, parallel build and batch search on worker
 // threads over shared memory, tombstone deletion with slot reuse and graph repair, and filters that
 // fall back to an exact scan when they are selective.
-import { indexWriter } from '../io-hook.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import type { BackendChoice } from '../../distance/backend.js';
 import { alignUp } from '../../distance/kernels.js';
@@ -522,12 +521,6 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     index.nextId = s.nextId;
     return index;
   }
-
-  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
-  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
-
-  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
-  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { m: number; efConstruction: number; efSearch: number; quantization: string; levels: number } {

@@ -4,7 +4,6 @@
 // ranges, asymmetric distances) and product quantization of the residual to the centroid with
 // lookup tables (FAISS's precomputed-table form for L2), optionally re-ranked with exact float32
 // distances (`refine`, factory suffix ',RFlat').
-import { indexWriter } from '../io-hook.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import { createArena, type BackendChoice } from '../../distance/backend.js';
 import { alignUp, type Arena } from '../../distance/kernels.js';
@@ -644,12 +643,6 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     }
     this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
   }
-
-  /** The index as one binary file image (format: docs/format.md); works in browsers too. */
-  toBuffer(): Uint8Array { return indexWriter().toBuffer(this); }
-
-  /** Writes the index to `path` atomically (temp file, fsync, rename, directory fsync). Node.js. */
-  save(path: string): Promise<void> { return indexWriter().save(this, path); }
 
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { nlist: number; nprobe: number; encoding: string; trained: boolean } {

@@ -1,0 +1,80 @@
+// Regression tests for defects found in the index layer, one describe block per defect: duplicates
+// unreachable in HNSW, float32 overflow and underflow of norms, unclamped cosine and negative squared
+// distances, huge k in batches, automatic ids past 2^53 − 1, factory defaults and clamping, int8
+// codes on data of widely varying norms, adds that fail half-way, the id arguments of remove, the
+// IVF training minimum, and the index classes kept free of file code.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  createIndex, FlatIndex, HnswIndex, indexFromBuffer, indexToBuffer, IvfIndex, knn, NearestError,
+  type SearchHit,
+} from 'nearest';
+import { clusteredRows, gaussian, METRICS, prng, type Metric } from './helpers.js';
+
+type AnyIndex = FlatIndex | HnswIndex | IvfIndex;
+
+function errorOf(fn: () => unknown): NearestError {
+  let error: unknown;
+  try { fn(); } catch (e) { error = e; }
+  expect(error, 'expected a NearestError').toBeInstanceOf(NearestError);
+  return error as NearestError;
+}
+
+const codeOf = (fn: () => unknown): string => errorOf(fn).code;
+
+/** Every kind of index, trained where needed on `train` (IVF). */
+function makers(dim: number, metric: Metric, train: Float32Array): [string, () => AnyIndex][] {
+  const ivf = (encoding: 'flat' | 'sq8' | { pq: { m: number; nbits: number } }, nlist = 2) => () => {
+    const index = new IvfIndex({ dim, metric, nlist, nprobe: nlist, encoding, threads: 1 });
+    index.train(train);
+    return index;
+  };
+  return [
+    ['Flat', () => new FlatIndex({ dim, metric, threads: 1 })],
+    ['HNSW', () => new HnswIndex({ dim, metric, threads: 1 })],
+    ['HNSW int8', () => new HnswIndex({ dim, metric, quantization: 'int8', threads: 1 })],
+    ['IVF flat', ivf('flat')],
+    ['IVF sq8', ivf('sq8')],
+    ['IVF pq', ivf({ pq: { m: dim / 2, nbits: 4 } })],
+  ];
+}
+
+/** A snapshot of what an index answers, to show that a failed call changed nothing. */
+function answers(index: AnyIndex, queries: Float32Array, dim: number): unknown {
+  const hits: SearchHit[][] = [];
+  for (let i = 0; i < queries.length / dim; i++) hits.push(index.search(queries.subarray(i * dim, (i + 1) * dim), 5));
+  return { size: index.size, hits, file: Array.from(indexToBuffer(index)) };
+}
+
+function recallAt(got: Float64Array, truth: Float64Array, k: number): number {
+  let found = 0;
+  for (let i = 0; i < truth.length / k; i++) {
+    const t = new Set(truth.subarray(i * k, (i + 1) * k));
+    for (let j = 0; j < k; j++) if (t.has(got[i * k + j])) found++;
+  }
+  return found / truth.length;
+}
+
+describe('11. index classes hold no file code: saveIndex(index, path) / indexToBuffer(index)', () => {
+  it('FlatIndex, HnswIndex and IvfIndex have no save() or toBuffer()', () => {
+    for (const cls of [FlatIndex, HnswIndex, IvfIndex]) {
+      expect('save' in cls.prototype, cls.name).toBe(false);
+      expect('toBuffer' in cls.prototype, cls.name).toBe(false);
+    }
+    const flat = new FlatIndex({ dim: 2 });
+    flat.add([[1, 2]]);
+    expect((indexFromBuffer(indexToBuffer(flat)) as FlatIndex).get(0)).toEqual(Float32Array.from([1, 2]));
+  });
+
+  it('no module under src/indexes imports io/, and the registration hook is gone', () => {
+    const root = join(import.meta.dirname, '..', 'src', 'indexes');
+    expect(existsSync(join(root, 'io-hook.ts'))).toBe(false);
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+    for (const file of walk(root)) {
+      const text = readFileSync(file, 'utf8');
+      expect(/from '(\.\.\/)+io\//.test(text) || /io-hook/.test(text), file).toBe(false);
+    }
+  });
+});
