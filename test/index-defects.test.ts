@@ -56,6 +56,54 @@ function recallAt(got: Float64Array, truth: Float64Array, k: number): number {
   return found / truth.length;
 }
 
+describe('5. automatic ids never pass 2^53 − 1', () => {
+  const dim = 4;
+  const rows = clusteredRows(100, dim, 3, 19);
+  for (const [name, make] of makers(dim, 'euclidean', rows)) {
+    it(`${name}: CAPACITY_EXCEEDED instead of colliding ids; the file still loads`, () => {
+      const index = make();
+      const max = Number.MAX_SAFE_INTEGER;
+      index.add(rows.subarray(0, dim), [max - 2]);
+      index.add(rows.subarray(dim, 3 * dim)); // max − 1 and max
+      expect(index.has(max - 1) && index.has(max)).toBe(true);
+      const before = answers(index, rows.subarray(0, 2 * dim), dim);
+      expect(codeOf(() => index.add(rows.subarray(3 * dim, 4 * dim)))).toBe('CAPACITY_EXCEEDED');
+      expect(answers(index, rows.subarray(0, 2 * dim), dim)).toEqual(before);
+      index.add(rows.subarray(3 * dim, 4 * dim), [0]); // explicit ids still work
+      const copy = indexFromBuffer(indexToBuffer(index));
+      expect(copy.size).toBe(4);
+      expect(codeOf(() => copy.add(rows.subarray(4 * dim, 5 * dim)))).toBe('CAPACITY_EXCEEDED');
+      const hits = copy.search(rows.subarray(dim, 2 * dim), 4).map((h) => h.id).sort((a, b) => a - b);
+      expect(hits).toEqual([0, max - 2, max - 1, max]);
+    });
+  }
+});
+
+describe('9. remove takes one id or a list of ids, and refuses anything else', () => {
+  const dim = 4;
+  const rows = clusteredRows(100, dim, 3, 31);
+  for (const [name, make] of makers(dim, 'euclidean', rows)) {
+    it(`${name}: remove(5), remove([..]), remove(Float64Array); strings, null, objects are INVALID_ARGUMENT`, () => {
+      const index = make();
+      index.add(rows.subarray(0, 20 * dim), Array.from({ length: 20 }, (_, i) => i));
+      expect(index.remove(5)).toBe(1);
+      expect(index.has(5)).toBe(false);
+      expect(index.remove(5)).toBe(0);
+      expect(index.remove([6, 7, 7, 1000])).toBe(2);
+      expect(index.remove(new Float64Array([8, 9]))).toBe(2);
+      expect(index.remove(new Int32Array([10]))).toBe(1);
+      expect(index.remove(new Uint32Array([11, 12]))).toBe(2);
+      expect(index.remove([])).toBe(0);
+      expect(index.size).toBe(12);
+      const before = answers(index, rows.subarray(0, 4 * dim), dim);
+      for (const bad of [null, undefined, '5', '', { 0: 1, length: 1 }, new Set([1]), [1, '2'], [1, null], [1, -1], [1.5], [NaN], -3, 2.5, Infinity, 2 ** 53, true, new DataView(new ArrayBuffer(8))]) {
+        expect(codeOf(() => index.remove(bad as never)), String(bad)).toBe('INVALID_ARGUMENT');
+        expect(answers(index, rows.subarray(0, 4 * dim), dim)).toEqual(before);
+      }
+    });
+  }
+});
+
 describe('11. index classes hold no file code: saveIndex(index, path) / indexToBuffer(index)', () => {
   it('FlatIndex, HnswIndex and IvfIndex have no save() or toBuffer()', () => {
     for (const cls of [FlatIndex, HnswIndex, IvfIndex]) {

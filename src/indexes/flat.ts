@@ -14,7 +14,7 @@ import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
 
 /** Options of `new FlatIndex(...)`. */
 export interface FlatIndexOptions {
@@ -144,16 +144,11 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   ids(): Float64Array { return this.slotIds.slice(0, this.rows.size); }
 
   /**
-   * Removes ids (absent ids are ignored, as FAISS remove_ids does); returns how many were removed.
-   * The last row moves into each freed slot: O(dim) per removed id.
+   * Removes one id or an array / typed array of ids (absent ids are ignored, as FAISS remove_ids
+   * does); returns how many were removed. The last row moves into each freed slot: O(dim) per id.
    */
-  remove(ids: Iterable<number> | ArrayLike<number>): number {
-    const list = Array.from(ids as ArrayLike<number>);
-    for (const id of list) {
-      if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
-        throw invalidArgument(`FlatIndex.remove: ids must be integers, got ${describe(id)}`, { received: String(id) });
-      }
-    }
+  remove(ids: number | ArrayLike<number>): number {
+    const list = toIdList(ids, 'FlatIndex.remove');
     let removed = 0;
     for (const id of list) {
       const slot = this.idSlots.get(id);

@@ -53,6 +53,10 @@ export interface VectorIndex {
 
 /** Indexes that can drop rows. */
 export interface RemovableIndex {
-  /** Removes the given ids; returns how many were present. */
-  remove(ids: Iterable<number> | ArrayLike<number>): number;
+  /**
+   * Removes one id or an array / typed array of ids (non-negative safe integers; absent ones are
+   * ignored, a repeated one counts once); returns how many were present. Anything else is
+   * INVALID_ARGUMENT and removes nothing.
+   */
+  remove(ids: number | ArrayLike<number>): number;
 }

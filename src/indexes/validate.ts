@@ -151,34 +151,71 @@ export function toRows(vectors: unknown, dim: number, where: string): { data: Fl
   return { data, n };
 }
 
-/** ids for `n` new rows: non-negative safe integers, as a Float64Array. */
-export function toIds(ids: unknown, n: number, where: string): Float64Array {
-  if (!(Array.isArray(ids) || ArrayBuffer.isView(ids))) {
-    throw invalidArgument(`${where}: ids must be an array of integers, got ${describe(ids)}`, { where });
-  }
-  const list = ids as ArrayLike<unknown>;
-  if (list.length !== n) {
-    throw invalidArgument(`${where}: got ${list.length} ids for ${n} vectors`, { where, expected: n, received: list.length });
-  }
-  const out = new Float64Array(n);
+function isIdList(ids: unknown): ids is ArrayLike<unknown> {
+  return Array.isArray(ids) || (ArrayBuffer.isView(ids) && !(ids instanceof DataView));
+}
+
+/** Copies a list of ids into a Float64Array; each must be a non-negative safe integer (or such a bigint). */
+function idValues(list: ArrayLike<unknown>, where: string): Float64Array {
+  const n = list.length, out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const id = typeof list[i] === 'bigint' ? Number(list[i]) : list[i];
+    const raw = list[i];
+    const id = typeof raw === 'bigint' ? Number(raw) : raw;
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-      throw invalidArgument(`${where}: id at position ${i} must be a non-negative safe integer, got ${describe(list[i])}`, { where, position: i, received: String(list[i]) });
+      throw invalidArgument(`${where}: id at position ${i} must be a non-negative safe integer, got ${describe(raw)}`, { where, position: i, received: String(raw) });
     }
     out[i] = id;
   }
   return out;
 }
 
+/** ids for `n` new rows: non-negative safe integers, as a Float64Array. */
+export function toIds(ids: unknown, n: number, where: string): Float64Array {
+  if (!isIdList(ids)) {
+    throw invalidArgument(`${where}: ids must be an array or typed array of integers, got ${describe(ids)}`, { where });
+  }
+  if (ids.length !== n) {
+    throw invalidArgument(`${where}: got ${ids.length} ids for ${n} vectors`, { where, expected: n, received: ids.length });
+  }
+  return idValues(ids, where);
+}
+
+/**
+ * The ids named by a remove call: one id, or an array / typed array of ids, each a non-negative
+ * safe integer. Ids that are not in the index are the caller's to ignore; anything that is not an
+ * id (a string, null, an object, a negative or fractional number) is INVALID_ARGUMENT.
+ */
+export function toIdList(ids: unknown, where: string): Float64Array {
+  if (typeof ids === 'number') {
+    if (!Number.isSafeInteger(ids) || ids < 0) {
+      throw invalidArgument(`${where}: an id must be a non-negative safe integer, got ${describe(ids)}`, { where, received: String(ids) });
+    }
+    return Float64Array.of(ids);
+  }
+  if (!isIdList(ids)) {
+    throw invalidArgument(`${where}: expected an id or an array / typed array of ids, got ${describe(ids)}`, { where, received: describe(ids) });
+  }
+  return idValues(ids, where);
+}
+
+/** The largest id; automatic ids stop there (the next one would not be exact in a double). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+
 /**
  * The ids of `n` new rows: the given ones (validated, unique within the call and against `taken`)
- * or, when `ids` is undefined, consecutive integers from `next` skipping taken ones.
+ * or, when `ids` is undefined, consecutive integers from `next` skipping taken ones — refused with
+ * CAPACITY_EXCEEDED when they would pass MAX_ID (2^53 − 1), where they would start to collide.
  */
 export function newIds(ids: unknown, n: number, taken: ReadonlyMap<number, number>, next: number, where: string): Float64Array {
   if (ids === undefined) {
     const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) { while (taken.has(next)) next++; out[i] = next++; }
+    for (let i = 0; i < n; i++) {
+      while (taken.has(next)) next++;
+      if (next > MAX_ID) {
+        throw new NearestError('CAPACITY_EXCEEDED', `${where}: automatic ids are exhausted (the next would pass 2^53 − 1 after an explicit id near it); pass explicit ids`, { where, max: MAX_ID });
+      }
+      out[i] = next++;
+    }
     return out;
   }
   const out = toIds(ids, n, where);

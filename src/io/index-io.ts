@@ -12,6 +12,8 @@ import { bytesOf, corrupt, FileKind, jsonBytes, readContainer, SectionReader, wr
 import { writeFileAtomic } from './atomic.js';
 
 const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
+/** nextId is one past the largest id, so 2^53 once an id of 2^53 − 1 is taken (automatic ids are then exhausted). */
+const NEXT_ID_MAX = 2 ** 53;
 const metricCode = (m: Metric): number => METRIC_CODES.indexOf(m);
 
 /** Any index that can be saved. */
@@ -101,7 +103,7 @@ export function indexFromBuffer(buf: Uint8Array, options: LoadOptions = {}): Sav
     const n = header.count;
     const ids = r.f64('IDS ', n);
     const rows = r.f32('ROWS', n * dim);
-    return rebuild('flat index', () => FlatIndex.fromState({ dim, metric, rows, ids, nextId: int(p.nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER) }, options));
+    return rebuild('flat index', () => FlatIndex.fromState({ dim, metric, rows, ids, nextId: int(p.nextId, 'nextId', 0, NEXT_ID_MAX) }, options));
   }
   if (header.kind === FileKind.Hnsw) return readHnsw(r, p, dim, metric, header.count, header.flags, options);
   if (header.kind === FileKind.Ivf) return readIvf(r, p, dim, metric, header.count, options);
@@ -147,7 +149,7 @@ function readHnsw(r: SectionReader, p: Record<string, unknown>, dim: number, met
     randomState: int(p.randomState, 'randomState', 0, 2 ** 32 - 1), size, rows,
     codes: quantization === 'int8' ? r.i8('CODE', size * dim) : null, quantMid: quantization === 'int8' ? r.f32('QMID', dim) : null,
     quantStep: quantization === 'int8' ? (typeof p.quantStep === 'number' && p.quantStep > 0 && Number.isFinite(p.quantStep) ? p.quantStep : (() => { throw corrupt('invalid quantStep', {}); })()) : 0,
-    level0, levels, upperOff, upper, deleted, entry, maxLevel, ids, nextId: int(p.nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER),
+    level0, levels, upperOff, upper, deleted, entry, maxLevel, ids, nextId: int(p.nextId, 'nextId', 0, NEXT_ID_MAX),
   };
   if (state.quantMid) checkFinite(state.quantMid, 'QMID');
   return rebuild('hnsw index', () => HnswIndex.fromState(state, options));
@@ -185,7 +187,7 @@ function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metr
     sqMin: probe.encoding === 'sq8' ? r.f32('SQMN', dim) : null, sqScale: probe.encoding === 'sq8' ? r.f32('SQSC', dim) : null,
     pqCentroids: probe.encoding === 'pq' ? r.f32('PQCB', dim * ksub) : null,
     listSizes, codes, listSlots, slotIds, live, rows: probe.refine ? r.f32('ROWS', slotIds.length * dim) : null,
-    nextId: int(nextId, 'nextId', 0, Number.MAX_SAFE_INTEGER),
+    nextId: int(nextId, 'nextId', 0, NEXT_ID_MAX),
   };
   for (const a of [state.sqMin, state.sqScale, state.pqCentroids, state.rows]) if (a) checkFinite(a, 'encoding parameters');
   if (state.sqScale) for (const v of state.sqScale) if (!(v > 0)) throw corrupt('SQ8 scale must be positive', {});

@@ -12,7 +12,7 @@ import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { ScalarQuantizer } from '../quant/sq8.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { prng } from '../random.js';
 import { HnswCore, type SlotFilter } from './core.js';
 import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
@@ -343,12 +343,12 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     };
   }
 
-  /** Marks ids removed (never returned again); their slots are reused by later adds. Returns how many were present. */
-  remove(ids: Iterable<number> | ArrayLike<number>): number {
-    const list = Array.from(ids as ArrayLike<number>);
-    for (const id of list) {
-      if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw invalidArgument(`HnswIndex.remove: ids must be integers, got ${describe(id)}`, { received: String(id) });
-    }
+  /**
+   * Marks one id or an array / typed array of ids removed (never returned again; absent ids are
+   * ignored); their slots are reused by later adds. Returns how many were present.
+   */
+  remove(ids: number | ArrayLike<number>): number {
+    const list = toIdList(ids, 'HnswIndex.remove');
     let removed = 0;
     for (const id of list) {
       const slot = this.idSlots.get(id);

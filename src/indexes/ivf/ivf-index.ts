@@ -16,7 +16,7 @@ import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
 import { HnswIndex } from '../hnsw/hnsw-index.js';
 import { ProductQuantizer } from '../quant/pq.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
 
@@ -375,10 +375,9 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     }
   }
 
-  /** Removes ids (absent ones ignored); returns how many were removed. */
-  remove(ids: Iterable<number> | ArrayLike<number>): number {
-    const list = Array.from(ids as ArrayLike<number>);
-    for (const id of list) if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw invalidArgument(`IvfIndex.remove: ids must be integers, got ${describe(id)}`, {});
+  /** Removes one id or an array / typed array of ids (absent ones ignored); returns how many were removed. */
+  remove(ids: number | ArrayLike<number>): number {
+    const list = toIdList(ids, 'IvfIndex.remove');
     if (!this.lists) return 0;
     let removed = 0;
     for (const id of list) {
