@@ -79,6 +79,33 @@ describe('5. automatic ids never pass 2^53 − 1', () => {
   }
 });
 
+describe('6. createIndex passes options through unchanged, with the classes\' defaults', () => {
+  it('nprobe above nlist and zeros are refused by the constructors, not clamped or defaulted', () => {
+    expect(codeOf(() => createIndex('IVF2,Flat', { dim: 4, nprobe: 50 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('IVF2,Flat', { dim: 4, nprobe: 0 }))).toBe('INVALID_ARGUMENT');
+    expect((createIndex('IVF2,Flat', { dim: 4, nprobe: 2 }) as IvfIndex).nprobe).toBe(2);
+    expect(codeOf(() => createIndex('HNSW', { dim: 4, efSearch: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('HNSW', { dim: 4, efConstruction: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('Flat', { dim: 4, threads: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('HNSW16', { dim: 4, threads: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('Flat', { dim: 4, metric: '' as never }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('Flat', { dim: 4, backend: '' as never }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => createIndex('IVF2,Flat', { dim: 4, seed: -1 }))).toBe('INVALID_ARGUMENT');
+  });
+
+  it("'HNSW' has HnswIndex's default m (16); 'HNSW32' names m = 32", () => {
+    const plain = createIndex('HNSW', { dim: 4 }) as HnswIndex;
+    expect(plain.m).toBe(new HnswIndex({ dim: 4 }).m);
+    expect(plain.m).toBe(16);
+    expect(plain.efConstruction).toBe(new HnswIndex({ dim: 4 }).efConstruction);
+    expect(plain.efSearch).toBe(new HnswIndex({ dim: 4 }).efSearch);
+    expect((createIndex('HNSW32', { dim: 4 }) as HnswIndex).m).toBe(32);
+    expect((createIndex('HNSW,SQ8', { dim: 4 }) as HnswIndex).m).toBe(16);
+    const ivf = new IvfIndex({ dim: 4, nlist: 4, quantizer: { hnsw: {} } });
+    expect(ivf.hnswM).toBe(16);
+  });
+});
+
 describe('9. remove takes one id or a list of ids, and refuses anything else', () => {
   const dim = 4;
   const rows = clusteredRows(100, dim, 3, 31);

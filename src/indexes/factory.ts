@@ -26,6 +26,13 @@ export interface FactoryOptions {
 /** Any index the factory makes. */
 export type AnyIndex = FlatIndex | HnswIndex | IvfIndex;
 
+/** The options that were given (undefined ones dropped), passed on unchanged: the constructors validate them. */
+function given<T extends Record<string, unknown>>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(o) as (keyof T)[]) if (o[key] !== undefined) out[key] = o[key];
+  return out;
+}
+
 function bad(spec: string, token: string, position: number, why: string): never {
   throw invalidArgument(`createIndex('${spec}'): bad token '${token}' at position ${position}: ${why}`, { spec, token, position });
 }
@@ -51,15 +58,17 @@ function encodingOf(spec: string, token: string, position: number, dim: number):
 
 /**
  * Makes an index from a FAISS-style factory string. Tokens: `Flat`; `HNSW<m>` (optionally
- * `,Flat`, or `,SQ8` for int8 traversal); `IVF<nlist>` or `IVF<nlist>_HNSW<m>` followed by `Flat`,
- * `SQ8` or `PQ<m>[x<nbits>]` and optionally `RFlat`; `PQ<m>` / `SQ8` alone (no inverted file).
- * Errors name the bad token.
+ * `,Flat`, or `,SQ8` for int8 traversal; `HNSW` alone takes HnswIndex's default m, 16);
+ * `IVF<nlist>` or `IVF<nlist>_HNSW<m>` followed by `Flat`, `SQ8` or `PQ<m>[x<nbits>]` and
+ * optionally `RFlat`; `PQ<m>` / `SQ8` alone (no inverted file). Errors name the bad token. The
+ * options reach the index constructor unchanged (its defaults apply to omitted ones, and it refuses
+ * invalid ones, such as nprobe above nlist, with INVALID_ARGUMENT: nothing is clamped).
  */
 export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
   const o = checkOptions(options, ['dim', 'metric', 'backend', 'threads', 'nprobe', 'efConstruction', 'efSearch', 'seed'], 'createIndex');
   if (typeof spec !== 'string' || spec.trim() === '') throw invalidArgument(`createIndex: spec must be a non-empty string, got ${show(spec)}`, { spec });
   const dim = checkDim(o.dim, 'createIndex');
-  const common = { dim, ...(o.metric ? { metric: o.metric as Metric } : {}), ...(o.backend ? { backend: o.backend as BackendChoice } : {}), ...(o.threads ? { threads: o.threads as number } : {}) };
+  const common = { dim, ...given({ metric: o.metric as Metric | undefined, backend: o.backend as BackendChoice | undefined, threads: o.threads as number | undefined }) };
   const tokens = spec.split(',').map((t) => t.trim());
   const t0 = tokens[0];
   const rest = tokens.slice(1);
@@ -71,14 +80,14 @@ export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
   }
   let mm = /^HNSW(\d*)$/.exec(t0);
   if (mm) {
-    const m = mm[1] === '' ? 32 : positive(spec, t0, 0, mm[1], 'the HNSW m');
+    const m = mm[1] === '' ? undefined : positive(spec, t0, 0, mm[1], 'the HNSW m');
     let quantization: 'none' | 'int8' = 'none';
     if (rest.length > 0) {
       if (rest[0] === 'SQ8') quantization = 'int8';
       else if (rest[0] !== 'Flat') bad(spec, rest[0], 1, "expected 'Flat' or 'SQ8' after HNSW");
       if (rest.length > 1) trailing(2);
     }
-    return new HnswIndex({ ...common, m, quantization, ...(o.efConstruction ? { efConstruction: o.efConstruction as number } : {}), ...(o.efSearch ? { efSearch: o.efSearch as number } : {}), ...(o.seed !== undefined ? { seed: o.seed as number } : {}) });
+    return new HnswIndex({ ...common, quantization, ...given({ m, efConstruction: o.efConstruction as number | undefined, efSearch: o.efSearch as number | undefined, seed: o.seed as number | undefined }) });
   }
   mm = /^IVF(\d+)(?:_HNSW(\d+))?$/.exec(t0);
   const standalone = encodingOf(spec, t0, 0, dim);
@@ -106,7 +115,7 @@ export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
   }
   return new IvfIndex({
     ...common, nlist, encoding, refine, quantizer,
-    ...(o.nprobe ? { nprobe: Math.min(o.nprobe as number, nlist) } : {}), ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
+    ...given({ nprobe: o.nprobe as number | undefined, seed: o.seed as number | undefined }),
   });
 }
 

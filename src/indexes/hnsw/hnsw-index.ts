@@ -19,6 +19,9 @@ import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
 import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
 import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space } from './space.js';
 
+/** Default links per node (hnswlib's M): factory strings without a number and IVF's HNSW quantizer use it too. */
+export const DEFAULT_M = 16;
+
 /** Options of `new HnswIndex(...)`. */
 export interface HnswIndexOptions {
   /** Vector dimension, 1 to 65536. */
@@ -131,7 +134,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (options === undefined) throw invalidArgument('HnswIndex: options { dim } are required', {});
     this.dim = checkDim(o.dim, where);
     this.metric = checkMetric(o.metric, 'cosine', where);
-    this.m = checkInt(o.m ?? 16, 'm', 2, 256, where);
+    this.m = checkInt(o.m ?? DEFAULT_M, 'm', 2, 256, where);
     this.efConstruction = checkInt(o.efConstruction ?? 200, 'efConstruction', 1, 100000, where);
     this.efSearch = checkInt(o.efSearch ?? 64, 'efSearch', 1, 100000, where);
     const seed = checkInt(o.seed ?? 100, 'seed', 0, 2 ** 32 - 1, where);

@@ -13,7 +13,7 @@ import { availableThreads } from '../../parallel/pool.js';
 import { ListStore } from '../../storage/list-store.js';
 import { RowStore } from '../../storage/row-store.js';
 import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
-import { HnswIndex } from '../hnsw/hnsw-index.js';
+import { DEFAULT_M, HnswIndex } from '../hnsw/hnsw-index.js';
 import { ProductQuantizer } from '../quant/pq.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
@@ -38,7 +38,7 @@ export interface IvfIndexOptions {
   refine?: boolean;
   /** Default refineFactor of searches (with refine); default 1, as FAISS IndexRefine's k_factor. */
   refineFactor?: number;
-  /** Coarse quantizer over the centroids: 'flat' (default) or an HNSW graph (for large nlist). */
+  /** Coarse quantizer over the centroids: 'flat' (default) or an HNSW graph (for large nlist; m defaults to HnswIndex's, 16). */
   quantizer?: 'flat' | { hnsw: { m?: number } };
   /** Seed of k-means sampling and initialisation; default 1234. */
   seed?: number;
@@ -184,7 +184,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     else if (typeof qz === 'object' && qz !== null && 'hnsw' in qz) {
       const h = checkOptions((qz as { hnsw: unknown }).hnsw ?? {}, ['m'], `${where}.quantizer.hnsw`);
       this.quantizerKind = 'hnsw';
-      this.hnswM = intOption(h.m ?? 32, 'quantizer.hnsw.m', 2, 256, where);
+      this.hnswM = intOption(h.m ?? DEFAULT_M, 'quantizer.hnsw.m', 2, 256, where);
     } else throw invalidArgument(`${where}: quantizer must be 'flat' or { hnsw: { m } }, got ${describe(qz)}`, {});
     this.seed = intOption(o.seed ?? 1234, 'seed', 0, 2 ** 32 - 1, where);
     this.niter = intOption(o.niter ?? 10, 'niter', 0, 1000, where);
