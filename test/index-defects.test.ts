@@ -131,6 +131,32 @@ describe('9. remove takes one id or a list of ids, and refuses anything else', (
   }
 });
 
+describe('10. IvfIndex.minTrainSize says how many training vectors train() needs', () => {
+  const dim = 8;
+  const rows = clusteredRows(600, dim, 5, 37);
+  for (const [options, expected] of [
+    [{ nlist: 7 }, 7],
+    [{ nlist: 7, encoding: 'sq8' }, 7],
+    [{ nlist: 3, encoding: { pq: { m: 4, nbits: 8 } } }, 256],
+    [{ nlist: 300, encoding: { pq: { m: 4, nbits: 6 } } }, 300],
+    [{ nlist: 20, encoding: { pq: { m: 2, nbits: 6 } } }, 64],
+    [{ nlist: 5, quantizer: { hnsw: { m: 4 } } }, 5],
+  ] as const) {
+    it(`${JSON.stringify(options)}: ${expected}`, () => {
+      const index = new IvfIndex({ dim, threads: 1, ...options } as ConstructorParameters<typeof IvfIndex>[0]);
+      expect(index.minTrainSize).toBe(expected);
+      const e = errorOf(() => index.train(rows.subarray(0, (expected - 1) * dim)));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.details.required).toBe(expected);
+      expect(index.isTrained).toBe(false);
+      index.train(rows.subarray(0, expected * dim));
+      expect(index.isTrained).toBe(true);
+      index.add(rows.subarray(0, 10 * dim));
+      expect(index.search(rows.subarray(0, dim), 1).length).toBe(1);
+    });
+  }
+});
+
 describe('11. index classes hold no file code: saveIndex(index, path) / indexToBuffer(index)', () => {
   it('FlatIndex, HnswIndex and IvfIndex have no save() or toBuffer()', () => {
     for (const cls of [FlatIndex, HnswIndex, IvfIndex]) {

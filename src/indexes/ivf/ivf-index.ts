@@ -120,6 +120,12 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   readonly threads: number;
   /** m of the HNSW coarse quantizer (0 for a flat one). */
   readonly hnswM: number;
+  /**
+   * The fewest training vectors `train` accepts: max(nlist, 2^nbits with PQ) — k-means needs a
+   * vector per cell, and each PQ codebook one per centroid. (Quality wants more: ~39·nlist, and
+   * FAISS warns below 39 per PQ centroid.) Known at construction, so callers can check up front.
+   */
+  readonly minTrainSize: number;
   private readonly seed: number;
   private readonly niter: number;
   private readonly kmeansInit: 'kmeans++' | 'random';
@@ -175,6 +181,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       throw invalidArgument(`${where}: encoding must be 'flat', 'sq8' or { pq: { m, nbits } }, got ${describe(enc)}`, { received: describe(enc) });
     }
     this.pqM = pqM; this.pqBits = pqBits;
+    this.minTrainSize = Math.max(this.nlist, this.encoding === 'pq' ? 1 << pqBits : 1);
     if (o.refine !== undefined && typeof o.refine !== 'boolean') throw invalidArgument(`${where}: refine must be a boolean`, { received: o.refine });
     this.refine = o.refine === true;
     if (o.refineFactor !== undefined && !this.refine) throw invalidArgument(`${where}: refineFactor needs refine: true`, { option: 'refineFactor' });
@@ -237,9 +244,10 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     const where = 'IvfIndex.train';
     const { data: raw, n } = toRows(vectors, this.dim, where);
     if (this.size > 0) throw invalidArgument(`${where}: the index already holds vectors; create a new index to retrain`, {});
-    if (n < this.nlist) throw invalidArgument(`${where}: need at least nlist = ${this.nlist} training vectors, got ${n}`, { required: this.nlist, received: n });
-    const ksub = 1 << this.pqBits;
-    if (this.encoding === 'pq' && n < ksub) throw invalidArgument(`${where}: PQ with nbits = ${this.pqBits} needs at least ${ksub} training vectors, got ${n}`, { required: ksub, received: n });
+    if (n < this.minTrainSize) {
+      const why = this.encoding === 'pq' ? `max(nlist = ${this.nlist}, 2^nbits = ${1 << this.pqBits})` : `nlist = ${this.nlist}`;
+      throw invalidArgument(`${where}: need at least minTrainSize = ${why} = ${this.minTrainSize} training vectors, got ${n}`, { required: this.minTrainSize, received: n });
+    }
     const data = this.metric === 'cosine' ? normalizeRows(raw, n, this.dim) : raw;
     const dim = this.dim;
     const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: this.kmeansInit, threads: this.threads, backend: this.backend });
