@@ -8,7 +8,7 @@ export { FlatIndex, type FlatIndexOptions, type IndexStats } from './indexes/fla
 export { knn, type KnnOptions, type KnnResult } from './indexes/knn.js';
 export { normalize } from './indexes/normalize.js';
 export type { BatchOptions, BatchResult, IdFilter, SearchHit, SearchOptions, VectorIndex, RemovableIndex } from './indexes/types.js';
-export type { VectorLike, VectorsLike } from './indexes/validate.js';
+export { MAX_BATCH_RESULTS, type VectorLike, type VectorsLike } from './indexes/validate.js';
 export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatchOptions } from './indexes/hnsw/hnsw-index.js';
 export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding } from './indexes/ivf/ivf-index.js';
 export { kmeans, type KmeansOptions, type KmeansResult } from './indexes/ivf/kmeans.js';

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  createIndex, FlatIndex, HnswIndex, indexFromBuffer, indexToBuffer, IvfIndex, knn, NearestError,
+  createIndex, FlatIndex, HnswIndex, indexFromBuffer, indexToBuffer, IvfIndex, knn, MAX_BATCH_RESULTS, NearestError,
   type SearchHit,
 } from 'nearest';
 import { clusteredRows, gaussian, METRICS, prng, type Metric } from './helpers.js';
@@ -55,6 +55,35 @@ function recallAt(got: Float64Array, truth: Float64Array, k: number): number {
   }
   return found / truth.length;
 }
+
+describe('4. k in batches is bounded by a documented limit; search with a huge k behaves', () => {
+  const dim = 8;
+  const rows = clusteredRows(300, dim, 4, 13);
+  for (const [name, make] of makers(dim, 'euclidean', rows)) {
+    it(`${name}: searchBatch(q, 1e9) is INVALID_ARGUMENT; search(q, 1e9) returns every row`, () => {
+      const index = make();
+      index.add(rows.subarray(0, 50 * dim));
+      const q = rows.subarray(0, dim);
+      const e = errorOf(() => index.searchBatch(q, 1e9));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.details.max).toBe(MAX_BATCH_RESULTS);
+      expect(codeOf(() => index.searchBatch(rows.subarray(0, 2 * dim), MAX_BATCH_RESULTS / 2 + 1))).toBe('INVALID_ARGUMENT');
+      const hits = index.search(q, 1e9);
+      expect(hits.length).toBe(50);
+      expect(index.search(q, Number.MAX_SAFE_INTEGER).length).toBe(50);
+      // Within the limit the documented shape nq·k holds, padded with id −1.
+      const batch = index.searchBatch(rows.subarray(0, 2 * dim), 100000);
+      expect(batch.k).toBe(100000);
+      expect(batch.ids.length).toBe(200000);
+      expect(Array.from(batch.ids.subarray(0, 50)).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(batch.ids[50]).toBe(-1);
+      expect(batch.ids[199999]).toBe(-1);
+      expect(batch.distances[199999]).toBe(Infinity);
+      // An empty batch allocates nothing, whatever k.
+      expect(index.searchBatch(new Float32Array(0), 1e9).ids.length).toBe(0);
+    });
+  }
+});
 
 describe('5. automatic ids never pass 2^53 − 1', () => {
   const dim = 4;

@@ -13,8 +13,9 @@ import { keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
 import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
+import { emptyBatch } from './results.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
+import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
 
 /** Options of `new FlatIndex(...)`. */
 export interface FlatIndexOptions {
@@ -249,33 +250,30 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   /**
    * Exact search for many queries at once (a row-major Float32Array of nq·dim values or an array of
    * vectors): blocked matrix-multiply kernel, spread over `threads` cores (default: the index's).
-   * Returns nq·k ids/scores/distances, row-major; id −1 where fewer than k rows match.
+   * Returns nq·k ids/scores/distances, row-major; id −1 where fewer than k rows match (nq·k at
+   * most MAX_BATCH_RESULTS; working memory grows with nq·min(k, size) only).
    */
   searchBatch(queries: VectorsLike, k: number, options?: BatchOptions): BatchResult {
     const o = checkOptions(options, ['filter', 'threads'], 'FlatIndex.searchBatch');
     const { data, n: nq } = toRows(queries, this.dim, 'FlatIndex.searchBatch');
-    checkK(k, 'FlatIndex.searchBatch');
+    checkBatchK(k, nq, 'FlatIndex.searchBatch');
     const threads = checkThreads(o.threads, this.threads, 'FlatIndex.searchBatch');
     const allow = toIdPredicate(o.filter, 'FlatIndex.searchBatch');
-    const result: BatchResult = {
-      nq, k,
-      ids: new Float64Array(nq * k).fill(-1),
-      scores: new Float32Array(nq * k).fill(-Infinity),
-      distances: new Float32Array(nq * k).fill(Infinity),
-    };
+    const result = emptyBatch(nq, k);
     const n = this.rows.size;
     if (n === 0 || nq === 0) return result;
 
-    const dim = this.dim;
-    const candidates = Math.min(n, Math.max(k, 2 * k + 16));
+    // The kernels work with kk = min(k, n) hits per query; the rest of each row stays −1.
+    const dim = this.dim, kk = Math.min(k, n);
+    const candidates = Math.min(n, 2 * kk + 16);
     const chunk = Math.min(QUERY_CHUNK, Math.ceil(nq / UNIT) * UNIT);
     const normsOff = alignUp(this.rows.end);
     const idsOff = alignUp(normsOff + n * 8);
     const allowOff = allow ? alignUp(idsOff + n * 8) : -1;
     const queriesOff = alignUp(allow ? allowOff + n : idsOff + n * 8);
     const outSlotsOff = alignUp(queriesOff + chunk * dim * 4);
-    const outKeysOff = alignUp(outSlotsOff + chunk * k * 4);
-    const scratchOff = alignUp(outKeysOff + chunk * k * 8);
+    const outKeysOff = alignUp(outSlotsOff + chunk * kk * 4);
+    const scratchOff = alignUp(outKeysOff + chunk * kk * 8);
     const scratchBytes = batchScratchBytes(dim, candidates);
     const arena = this.rows.arena;
     arena.grow(scratchOff + threads * scratchBytes);
@@ -292,19 +290,19 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
       const m = Math.min(chunk, nq - q0);
       arena.f32().set(data.subarray(q0 * dim, (q0 + m) * dim), queriesOff >> 2);
       const params: BatchParams = {
-        metric, dim, n, rowsOff: this.rows.rowsOff, normsOff, idsOff, allowOff, queriesOff, nq: m, k, candidates,
+        metric, dim, n, rowsOff: this.rows.rowsOff, normsOff, idsOff, allowOff, queriesOff, nq: m, k: kk, candidates,
         outSlotsOff, outKeysOff, scratchOff, scratchBytes,
       };
       const handle = arena.handle();
       const job: FlatBatchJob | null = handle ? { kind: 'flat-batch', handle, params } : null;
       runParallel(job, Math.min(threads, Math.ceil(m / UNIT)), (control, thread) => runBatch(arena, params, control, 0, thread));
       const view = arena.f32().buffer;
-      const slots = new Int32Array(view, outSlotsOff, m * k);
-      const keys = new Float64Array(view, outKeysOff, m * k);
-      for (let i = 0; i < m * k; i++) {
+      const slots = new Int32Array(view, outSlotsOff, m * kk);
+      const keys = new Float64Array(view, outKeysOff, m * kk);
+      for (let i = 0; i < m * kk; i++) {
         const slot = slots[i];
         if (slot < 0) continue;
-        const at = q0 * k + i;
+        const at = (q0 + Math.floor(i / kk)) * k + (i % kk);
         result.ids[at] = this.slotIds[slot];
         result.scores[at] = keyToScore(this.metric, keys[i]);
         result.distances[at] = keyToDistance(this.metric, keys[i]);

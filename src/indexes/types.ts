@@ -12,7 +12,10 @@ export interface SearchHit {
   distance: number;
 }
 
-/** Results of a batch: nq·k values each, row-major (query i's hits at [i·k, (i+1)·k)). */
+/**
+ * Results of a batch: nq·k values each, row-major (query i's hits at [i·k, (i+1)·k)). nq·k may be
+ * at most MAX_BATCH_RESULTS (2^25); a larger batch is refused with INVALID_ARGUMENT.
+ */
 export interface BatchResult {
   /** Number of queries. */
   nq: number;

@@ -70,12 +70,32 @@ export function checkMetric(metric: unknown, fallback: Metric, where: string): M
   return metric as Metric;
 }
 
-/** `k` must be an integer ≥ 1. */
+/** `k` must be an integer ≥ 1 (a search returns at most min(k, size) hits, so any k is cheap). */
 export function checkK(k: unknown, where: string): number {
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) {
     throw invalidArgument(`${where}: k must be an integer ≥ 1, got ${describe(k)}`, { where, received: k });
   }
   return k;
+}
+
+/**
+ * The most entries (nq·k) one searchBatch result may have: 2^25 ≈ 33.5 million, 512 MiB of ids,
+ * scores and distances. The result has the documented shape nq·k, padded with id −1, so it is
+ * allocated whole; above this a batch is refused rather than left to exhaust memory.
+ */
+export const MAX_BATCH_RESULTS = 2 ** 25;
+
+/** `k` of a batch of `nq` queries: checkK, and nq·k at most MAX_BATCH_RESULTS. */
+export function checkBatchK(k: unknown, nq: number, where: string): number {
+  checkK(k, where);
+  const entries = nq * (k as number);
+  if (entries > MAX_BATCH_RESULTS) {
+    throw invalidArgument(
+      `${where}: ${nq} queries × k = ${k} is ${entries} result entries, above the limit of ${MAX_BATCH_RESULTS} (2^25); search in smaller batches or with a smaller k`,
+      { where, nq, k, max: MAX_BATCH_RESULTS },
+    );
+  }
+  return k as number;
 }
 
 /** `threads` must be an integer ≥ 1 (or undefined for the default). */

@@ -11,8 +11,9 @@ import { availableThreads, runParallel } from '../../parallel/pool.js';
 import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { ScalarQuantizer } from '../quant/sq8.js';
+import { emptyBatch } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { prng } from '../random.js';
 import { HnswCore, type SlotFilter } from './core.js';
 import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
@@ -435,20 +436,22 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     return hits;
   }
 
-  /** Many queries at once on `threads` threads; nq·k ids/scores/distances row-major, id −1 where missing. */
+  /**
+   * Many queries at once on `threads` threads; nq·k ids/scores/distances row-major, id −1 where
+   * missing (nq·k at most MAX_BATCH_RESULTS; working memory grows with nq·min(k, size) only).
+   */
   searchBatch(queries: VectorsLike, k: number, options?: HnswBatchOptions): BatchResult {
     const where = 'HnswIndex.searchBatch';
     const o = checkOptions(options, ['efSearch', 'filter', 'threads'], where);
     const { data, n: nq } = toRows(queries, this.dim, where);
-    checkK(k, where);
+    checkBatchK(k, nq, where);
     const ef = this.efFor(o, where);
     const threads = checkThreads(o.threads, this.threads, where);
     const pred = toIdPredicate(o.filter, where);
-    const result: BatchResult = {
-      nq, k, ids: new Float64Array(nq * k).fill(-1),
-      scores: new Float32Array(nq * k).fill(-Infinity), distances: new Float32Array(nq * k).fill(Infinity),
-    };
+    const result = emptyBatch(nq, k);
     if (this.size === 0 || nq === 0) return result;
+    // Threads find kk = min(k, size) hits per query; the rest of each row stays −1.
+    const kk = Math.min(k, this.size);
     const size = this.rows.size;
     let allowBuf: ArrayBufferLike | null = null, exact = false;
     if (pred || this.free.length + this.unlinked.length > 0) {
@@ -461,24 +464,25 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
         if (ok) matches++;
       }
       allowBuf = bits.buffer;
-      exact = pred !== null && this.preferExact(matches, k);
+      exact = pred !== null && this.preferExact(matches, kk);
     }
     const qbuf = new Float32Array(sharedBuffer(nq * this.dim * 4)); qbuf.set(data);
-    const outSlots = new Int32Array(sharedBuffer(nq * k * 4));
-    const outKeys = new Float64Array(sharedBuffer(nq * k * 8));
+    const outSlots = new Int32Array(sharedBuffer(nq * kk * 4));
+    const outKeys = new Float64Array(sharedBuffer(nq * kk * 8));
     const t = Math.min(threads, nq);
     const shape = t > 1 ? this.shape(t) : null;
     const job: HnswJob = {
-      kind: 'hnsw', op: 'search', shape: shape!, queries: qbuf.buffer, nq, k, ef, size, allow: allowBuf, exact,
+      kind: 'hnsw', op: 'search', shape: shape!, queries: qbuf.buffer, nq, k: kk, ef, size, allow: allowBuf, exact,
       outSlots: outSlots.buffer, outKeys: outKeys.buffer,
     };
     runParallel(shape ? job : null, t, (control) => runSearch(this.core, job, control, this.slotIds));
-    for (let i = 0; i < nq * k; i++) {
+    for (let i = 0; i < nq * kk; i++) {
       const slot = outSlots[i];
       if (slot < 0) continue;
-      result.ids[i] = this.slotIds[slot];
-      result.scores[i] = keyToScore(this.metric, outKeys[i]);
-      result.distances[i] = keyToDistance(this.metric, outKeys[i]);
+      const at = Math.floor(i / kk) * k + (i % kk);
+      result.ids[at] = this.slotIds[slot];
+      result.scores[at] = keyToScore(this.metric, outKeys[i]);
+      result.distances[at] = keyToDistance(this.metric, outKeys[i]);
     }
     return result;
   }

@@ -15,8 +15,9 @@ import { RowStore } from '../../storage/row-store.js';
 import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
 import { DEFAULT_M, HnswIndex } from '../hnsw/hnsw-index.js';
 import { ProductQuantizer } from '../quant/pq.js';
+import { emptyBatch } from '../results.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
-import { checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
+import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
 
@@ -455,18 +456,19 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private score(key: number): number { return keyToScore(this.metric === 'euclidean' ? 'euclidean' : 'dot', key); }
   private distance(key: number): number { return this.metric === 'cosine' ? 1 + key : keyToDistance(this.metric, key); }
 
-  /** Many queries (scanned one after the other on the calling thread). */
+  /** Many queries (scanned one after the other on the calling thread); nq·k at most MAX_BATCH_RESULTS. */
   searchBatch(queries: VectorsLike, k: number, options?: IvfSearchOptions): BatchResult {
     const where = 'IvfIndex.searchBatch';
     this.requireTrained(where);
     const p = this.parseSearch(options, where);
     const { data, n: nq } = toRows(queries, this.dim, where);
-    checkK(k, where);
-    const result: BatchResult = { nq, k, ids: new Float64Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity), distances: new Float32Array(nq * k).fill(Infinity) };
+    checkBatchK(k, nq, where);
+    const result = emptyBatch(nq, k);
     if (this.size === 0) return result;
-    const keys = new Float64Array(k), ids = new Float64Array(k);
+    const kk = Math.min(k, this.size);
+    const keys = new Float64Array(kk), ids = new Float64Array(kk);
     for (let i = 0; i < nq; i++) {
-      const top = this.searchOne(data.subarray(i * this.dim, (i + 1) * this.dim), Math.min(k, this.size), p.nprobe, p.allow, p.refineFactor);
+      const top = this.searchOne(data.subarray(i * this.dim, (i + 1) * this.dim), kk, p.nprobe, p.allow, p.refineFactor);
       const count = top.drain(keys, ids, null);
       for (let j = 0; j < count; j++) {
         result.ids[i * k + j] = ids[j];
