@@ -135,6 +135,60 @@ describe('6. createIndex passes options through unchanged, with the classes\' de
   });
 });
 
+describe('8. a failed add or train changes nothing', () => {
+  const dim = 4;
+  const rows = clusteredRows(500, dim, 3, 29);
+  for (const [name, make] of makers(dim, 'euclidean', rows)) {
+    it(`${name}: bad ids, repeated ids, present ids, bad vectors`, () => {
+      const index = make();
+      index.add(rows.subarray(0, 200 * dim));
+      index.remove?.(Array.from({ length: 100 }, (_, i) => 2 * i)); // leaves free slots behind
+      const probe = rows.subarray(0, 6 * dim);
+      const before = answers(index, probe, dim);
+      const two = rows.subarray(200 * dim, 202 * dim);
+      const cases: [string, () => unknown][] = [
+        ['DUPLICATE_ID', () => index.add(two, [1, 1])],
+        ['DUPLICATE_ID', () => index.add(two, [5000, 3])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000, -1])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000, 1.5])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000, NaN])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000, 2 ** 53])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000, '7' as never])],
+        ['INVALID_ARGUMENT', () => index.add(two, [5000])],
+        ['INVALID_ARGUMENT', () => index.add(two, 5000 as never)],
+        ['NON_FINITE_VALUE', () => index.add([[1, 2, 3, 4], [1, NaN, 3, 4]])],
+        ['DIMENSION_MISMATCH', () => index.add([[1, 2, 3, 4], [1, 2, 3]])],
+      ];
+      for (const [code, fn] of cases) {
+        expect(codeOf(fn), String(fn)).toBe(code);
+        expect(answers(index, probe, dim)).toEqual(before);
+      }
+    });
+  }
+
+  it('HNSW: running out of memory half-way through an add leaves the free slots and the graph as they were', () => {
+    for (const quantization of ['none', 'int8'] as const) {
+      const build = () => {
+        const index = new HnswIndex({ dim, metric: 'euclidean', quantization, threads: 1, seed: 3 });
+        index.add(rows.subarray(0, 300 * dim));
+        index.remove(Array.from({ length: 100 }, (_, i) => 3 * i)); // 100 tombstones: reused by the next add
+        return index;
+      };
+      const control = build(), index = build();
+      const arena = (index as unknown as { rows: { arena: { grow: (bytes: number) => void } } }).rows.arena;
+      arena.grow = () => { throw new NearestError('CAPACITY_EXCEEDED', 'injected: out of kernel memory'); };
+      const before = answers(index, rows.subarray(0, 6 * dim), dim);
+      // 100 rows go to freed slots, 20 are appended (and need memory).
+      expect(codeOf(() => index.add(rows.subarray(300 * dim, 420 * dim)))).toBe('CAPACITY_EXCEEDED');
+      delete (arena as { grow?: unknown }).grow;
+      expect(answers(index, rows.subarray(0, 6 * dim), dim)).toEqual(before);
+      control.add(rows.subarray(300 * dim, 420 * dim));
+      index.add(rows.subarray(300 * dim, 420 * dim));
+      expect(indexToBuffer(index)).toEqual(indexToBuffer(control));
+    }
+  });
+});
+
 describe('9. remove takes one id or a list of ids, and refuses anything else', () => {
   const dim = 4;
   const rows = clusteredRows(100, dim, 3, 31);

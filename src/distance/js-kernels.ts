@@ -1,9 +1,9 @@
 // The plain TypeScript reference backend: the same surface as the WebAssembly kernels, over an
 // arena backed by a growable (Shared)ArrayBuffer. Always available; the oracle the SIMD kernels
 // are tested against. Accumulates in float64.
-import { Arena, type ArenaHandle, type Kernels } from './kernels.js';
+import { Arena, arenaFull, ARENA_MAX_BYTES, type ArenaHandle, type Kernels } from './kernels.js';
 
-const MAX_BYTES = 2 ** 32;
+const MAX_BYTES = ARENA_MAX_BYTES;
 
 /** An arena over a growable SharedArrayBuffer (or a resizable ArrayBuffer where SAB is missing). */
 export class JsArena extends Arena {
@@ -28,8 +28,13 @@ export class JsArena extends Arena {
   protected currentBuffer(): ArrayBufferLike { return this.buffer; }
   grow(bytes: number): void {
     if (bytes <= this.buffer.byteLength) return;
-    if (this.buffer instanceof ArrayBuffer) this.buffer.resize(bytes);
-    else this.buffer.grow(bytes);
+    if (bytes > MAX_BYTES) throw arenaFull(bytes);
+    try {
+      if (this.buffer instanceof ArrayBuffer) this.buffer.resize(bytes);
+      else this.buffer.grow(bytes);
+    } catch (e) {
+      throw arenaFull(bytes, e);
+    }
   }
   handle(): ArenaHandle | null {
     return this.buffer instanceof SharedArrayBuffer ? { backend: 'js-reference', buffer: this.buffer } : null;

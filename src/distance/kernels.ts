@@ -5,6 +5,7 @@
 // of rows, so the cost of crossing into WebAssembly is paid once per block, never per pair.
 // Two backends implement the same surface: WebAssembly SIMD128 (wasm-kernels.ts) and a plain
 // TypeScript reference (js-kernels.ts).
+import { NearestError } from '../errors.js';
 
 /** The name a backend reports in stats and bench output. */
 export type KernelName = 'wasm-simd128' | 'js-reference';
@@ -70,7 +71,7 @@ export abstract class Arena {
   /** True when the memory is shared and can be handed to worker threads. */
   abstract readonly shared: boolean;
   protected abstract currentBuffer(): ArrayBufferLike;
-  /** Grows the memory to at least `bytes` bytes (contents preserved, new bytes zero). */
+  /** Grows the memory to at least `bytes` bytes (contents preserved, new bytes zero); CAPACITY_EXCEEDED when it cannot. */
   abstract grow(bytes: number): void;
   /** A handle for worker threads, or null when the memory is not shared. */
   abstract handle(): ArenaHandle | null;
@@ -103,6 +104,19 @@ export abstract class Arena {
   u8(): Uint8Array { this.refresh(); return this._u8; }
   /** A signed byte view of the whole memory. */
   i8(): Int8Array { this.refresh(); return this._i8; }
+}
+
+/** The most memory one arena may hold: 4 GiB, WebAssembly's 32-bit address space. */
+export const ARENA_MAX_BYTES = 2 ** 32;
+
+/** The error of an arena that cannot grow to `bytes` (past ARENA_MAX_BYTES, or the system refused). */
+export function arenaFull(bytes: number, cause?: unknown): NearestError {
+  return new NearestError(
+    'CAPACITY_EXCEEDED',
+    `out of kernel memory: ${bytes} bytes needed, an index's arena holds at most 4 GiB${cause ? ` (${String((cause as Error).message ?? cause)})` : ''}`,
+    { requested: bytes, max: ARENA_MAX_BYTES },
+    cause ? { cause } : undefined,
+  );
 }
 
 /** Rounds `bytes` up to a multiple of `align` (a power of two). */

@@ -1,7 +1,7 @@
 // The WebAssembly SIMD128 backend: kernels compiled from assembly/kernels.ts, embedded as base64
 // (src/distance/wasm-binary.ts, generated at build) so it loads the same way in Node, browsers and
 // bundlers. One instance per arena; the module is compiled once per process.
-import { Arena, type ArenaHandle, type Kernels } from './kernels.js';
+import { Arena, arenaFull, type ArenaHandle, type Kernels } from './kernels.js';
 import { WASM_SHARED, WASM_UNSHARED } from './wasm-binary.js';
 
 const PAGE = 65536;
@@ -107,8 +107,12 @@ export class WasmArena extends Arena {
     const have = this.memory.buffer.byteLength;
     if (bytes <= have) return;
     const pages = Math.ceil((bytes - have) / PAGE);
-    if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`arena limit of 4 GiB exceeded (${bytes} bytes requested)`);
-    this.memory.grow(pages);
+    if (have / PAGE + pages > MAX_PAGES) throw arenaFull(bytes);
+    try {
+      this.memory.grow(pages);
+    } catch (e) {
+      throw arenaFull(bytes, e);
+    }
   }
   handle(): ArenaHandle | null {
     return this.shared ? { backend: 'wasm-simd128', memory: this.memory } : null;

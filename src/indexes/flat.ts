@@ -101,8 +101,9 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
     const { data, n } = toRows(vectors, this.dim, 'FlatIndex.add');
     if (n === 0) return;
     const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, 'FlatIndex.add');
+    // Memory first (the id and norm arrays, then the rows): a failure leaves the index as it was.
+    this.ensureMeta(this.rows.size + n);
     const first = this.rows.append(data, n);
-    this.ensureMeta(first + n);
     for (let i = 0; i < n; i++) {
       const slot = first + i;
       const id = newIds[i];

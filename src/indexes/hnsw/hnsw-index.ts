@@ -193,22 +193,24 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.core.space.codeNorms = this.codeNorms;
   }
 
-  private drawLevel(): number {
-    return Math.min(60, Math.floor(-Math.log(1 - this.random()) * this.levelMult));
+  private drawLevel(random: () => number): number {
+    return Math.min(60, Math.floor(-Math.log(1 - random()) * this.levelMult));
   }
 
-  private reserveLevel(slot: number, level: number): void {
-    this.graph.levels[slot] = level;
-    while (!this.graph.reserveUpper(slot, level)) {
-      this.graph = this.graph.grow(this.graph.capacity, this.graph.upper.length * 2);
-      this.core.setGraph(this.graph);
-    }
+  /** Makes room in the upper-level pool for `words` more words (so reserveUpper cannot fail). */
+  private ensureUpper(words: number): void {
+    const g = this.graph;
+    if (g.meta[UPPER_USED] + words <= g.upper.length) return;
+    this.graph = g.grow(g.capacity, Math.max(g.upper.length * 2, g.meta[UPPER_USED] + words));
+    this.core.setGraph(this.graph);
   }
 
   /**
    * Adds vectors (row-major Float32Array of n·dim or an array of vectors) with optional ids
    * (non-negative safe integers, unique; default: consecutive from the largest id + 1). Freed slots
-   * of removed vectors are reused. All-or-nothing on invalid input.
+   * of removed vectors are reused. All-or-nothing: everything is validated and all memory is
+   * reserved before anything changes, so a call that throws (bad input, CAPACITY_EXCEEDED) leaves
+   * the index as it was.
    */
   add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
     const where = 'HnswIndex.add';
@@ -216,16 +218,31 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (n === 0) return;
     const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, where);
     const dim = this.dim;
-    if (this.quantizer) this.fitQuantizer(data, n);
 
-    // Slots of removed vectors are reused once they are unlinked from the graph, which is done for
-    // all tombstones at once when enough have piled up (1% of the slots, at least UNLINK_MIN): the
-    // pass over every list is then paid for by many reuses, and at most that many slots sit idle.
-    if (this.unlinked.length < n && this.free.length >= Math.max(UNLINK_MIN, Math.ceil(this.rows.size / 100))) this.unlinkFree();
-    const reuse = this.unlinked.splice(Math.max(0, this.unlinked.length - n)).reverse();
-    const appendCount = n - reuse.length;
+    // Plan without changing anything. Slots of removed vectors are reused once they are unlinked
+    // from the graph, which is done for all tombstones at once when enough have piled up (1% of the
+    // slots, at least UNLINK_MIN): the pass over every list is then paid for by many reuses, and at
+    // most that many slots sit idle. New slots get levels drawn from a copy of the generator.
+    const unlink = this.unlinked.length < n && this.free.length >= Math.max(UNLINK_MIN, Math.ceil(this.rows.size / 100));
+    const reuseCount = Math.min(n, this.unlinked.length + (unlink ? this.free.length : 0));
+    const appendCount = n - reuseCount;
     const first = this.rows.size;
+    const random = prng(this.random.state());
+    const levels = new Int8Array(appendCount);
+    let upperWords = 0;
+    for (let j = 0; j < appendCount; j++) { levels[j] = this.drawLevel(random); upperWords += levels[j] * (this.m + 1); }
+
+    // Memory, the one thing that can still fail (CAPACITY_EXCEEDED); capacity is not state.
     this.ensureCapacity(first + appendCount);
+    this.ensureUpper(upperWords);
+    this.rows.reserveBytes(this.rows.rowOffset(first + appendCount));
+    if (this.codes) this.codes.reserveBytes(this.codes.rowOffset(first + appendCount));
+
+    // Commit.
+    this.random = random;
+    if (this.quantizer) this.fitQuantizer(data, n);
+    if (unlink) this.unlinkFree();
+    const reuse = this.unlinked.splice(this.unlinked.length - reuseCount).reverse();
     const slots = new Int32Array(sharedBuffer(n * 4));
     for (let j = 0; j < reuse.length; j++) {
       const slot = reuse[j];
@@ -235,8 +252,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     }
     if (appendCount > 0) this.rows.append(data.subarray(reuse.length * dim), appendCount);
     for (let j = 0; j < appendCount; j++) {
-      slots[reuse.length + j] = first + j;
-      this.reserveLevel(first + j, this.drawLevel());
+      const slot = first + j;
+      slots[reuseCount + j] = slot;
+      this.graph.levels[slot] = levels[j];
+      this.graph.reserveUpper(slot, levels[j]);
     }
     if (this.codes) {
       const codes = new Int8Array(n * dim);

@@ -352,7 +352,10 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.slotIds = grow(this.slotIds); this.slotList = grow(this.slotList); this.slotPos = grow(this.slotPos);
   }
 
-  /** Adds vectors (ids default to consecutive integers). Requires a trained index. */
+  /**
+   * Adds vectors (ids default to consecutive integers). Requires a trained index. All-or-nothing:
+   * input is validated and memory reserved before anything changes.
+   */
   add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
     const where = 'IvfIndex.add';
     this.requireTrained(where);
@@ -368,6 +371,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     for (let i = 0; i < n; i++) perList[assign[i]]++;
     for (let l = 0; l < this.nlist; l++) if (perList[l] > 0) lists.reserve(l, perList[l], lists.sizes[l] === 0);
     this.growSlots(this.slotCount + n);
+    if (this.rows) this.rows.reserveBytes(this.rows.rowOffset(this.slotCount + Math.max(0, n - this.freeSlots.length)));
     for (let i = 0; i < n; i++) {
       const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.slotCount++;
       const l = assign[i];
