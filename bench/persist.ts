@@ -1,8 +1,8 @@
 // Persistence benchmark: save and load throughput of our index files against hnswlib's, on the
 // same data: Fashion-MNIST (60k x 784) and a synthetic clustered set (200k x 128).
 //
-//   npm run bench:persist              # = npm run build && tsx bench/persist.ts
-//   npm run bench:persist -- --quick   # 10k x 784 and 20k x 128, smaller IVF
+//   npm run bench:persist              # npm run build, this file, then bench/durable.ts (durable writes)
+//   npm run bench:persist -- --quick   # 10k x 784 and 20k x 128, smaller IVF (durable.ts: --quick too)
 //
 // Ours: FlatIndex, HnswIndex (m 16, efConstruction 100, built with 2 threads) and IvfIndex
 // (IVF1024,PQ28 on 784-d; PQ16 on 128-d, where m must divide dim) — `index.save(path)` (atomic:

@@ -19,6 +19,17 @@ def skip(spec, reason):
     sys.exit(0)
 
 
+def skip_with(reason):
+    """The skip line of a child outside the query protocol (persistence, durable writes)."""
+    print(json.dumps({"skipped": True, "reason": reason}), flush=True)
+    sys.exit(0)
+
+
+def log(message):
+    """A progress line on stderr (the parent echoes it, prefixed)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def load_data(spec, np):
     d = spec["dim"]
     corpus = np.fromfile(spec["corpusPath"], dtype="<f4", count=spec["corpusRows"] * d).reshape(spec["corpusRows"], d)
