@@ -12,7 +12,10 @@ export type ErrorCode =
   | 'CORRUPT_FILE'
   | 'UNSUPPORTED_VERSION'
   | 'LOCKED'
-  | 'CAPACITY_EXCEEDED';
+  | 'CAPACITY_EXCEEDED'
+  | 'ALREADY_EXISTS'
+  | 'CLOSED'
+  | 'IO_ERROR';
 
 /**
  * Thrown by every public call of the package. `code` says what kind of failure it is, `message`

@@ -55,11 +55,9 @@ export function corrupt(message: string, details: Record<string, unknown> = {}):
   return new NearestError('CORRUPT_FILE', message, details);
 }
 
-/** Serialises a header and sections into one buffer. */
-export function writeContainer(h: ContainerHeader, sections: Section[]): Uint8Array {
-  let total = HEADER_BYTES;
-  for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
-  const out = new Uint8Array(total);
+/** The 64-byte file header of a container of `nsec` sections and `total` bytes. */
+function fileHeader(h: ContainerHeader, nsec: number, total: number): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES);
   const v = new DataView(out.buffer);
   v.setUint32(0, MAGIC, true);
   v.setUint16(4, FORMAT_VERSION, true);
@@ -69,15 +67,32 @@ export function writeContainer(h: ContainerHeader, sections: Section[]): Uint8Ar
   v.setUint8(9, h.flags);
   v.setUint32(12, h.dim, true);
   v.setFloat64(16, h.count, true);
-  v.setUint32(24, sections.length, true);
+  v.setUint32(24, nsec, true);
   v.setFloat64(28, total, true);
   v.setUint32(60, crc32(out.subarray(0, 60)), true);
+  return out;
+}
+
+/** The 24-byte header of a section. */
+function sectionHeader(tag: string, length: number, crc: number): Uint8Array {
+  if (!/^[\x20-\x7e]{4}$/.test(tag)) throw new Error(`bad section tag ${tag}`);
+  const out = new Uint8Array(SECTION_HEADER);
+  const v = new DataView(out.buffer);
+  for (let i = 0; i < 4; i++) out[i] = tag.charCodeAt(i);
+  v.setFloat64(8, length, true);
+  v.setUint32(16, crc, true);
+  return out;
+}
+
+/** Serialises a header and sections into one buffer. */
+export function writeContainer(h: ContainerHeader, sections: Section[]): Uint8Array {
+  let total = HEADER_BYTES;
+  for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
+  const out = new Uint8Array(total);
+  out.set(fileHeader(h, sections.length, total), 0);
   let at = HEADER_BYTES;
   for (const s of sections) {
-    if (!/^[\x20-\x7e]{4}$/.test(s.tag)) throw new Error(`bad section tag ${s.tag}`);
-    for (let i = 0; i < 4; i++) out[at + i] = s.tag.charCodeAt(i);
-    v.setFloat64(at + 8, s.bytes.length, true);
-    v.setUint32(at + 16, crc32(s.bytes), true);
+    out.set(sectionHeader(s.tag, s.bytes.length, crc32(s.bytes)), at);
     out.set(s.bytes, at + SECTION_HEADER);
     at += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
   }
@@ -169,3 +184,37 @@ export function bytesOf(a: ArrayBufferView): Uint8Array { return new Uint8Array(
 
 /** Bytes of a JSON parameter document. */
 export function jsonBytes(v: unknown): Uint8Array { return new TextEncoder().encode(JSON.stringify(v)); }
+
+/** A section whose payload is produced piece by piece (never assembled whole in memory). */
+export interface StreamSection { tag: string; parts: Iterable<Uint8Array> }
+
+/**
+ * Writes a container to `h` from position 0, one part at a time: placeholders first, then each
+ * payload as it is produced (CRC computed on the way), then the section headers and the file
+ * header patched in place. Memory stays at one part, whatever the file size. Returns the size.
+ */
+export async function writeContainerStream(
+  h: { write(bytes: Uint8Array, position?: number): Promise<void> },
+  header: ContainerHeader,
+  sections: readonly StreamSection[],
+): Promise<number> {
+  let at = HEADER_BYTES;
+  const pad = new Uint8Array(8);
+  for (const s of sections) {
+    sectionHeader(s.tag, 0, 0); // checks the tag before anything is written
+    const start = at;
+    at += SECTION_HEADER;
+    let crc = 0, len = 0;
+    for (const part of s.parts) {
+      if (part.length === 0) continue;
+      await h.write(part, at);
+      crc = crc32(part, crc);
+      len += part.length; at += part.length;
+    }
+    const padding = Math.ceil(len / 8) * 8 - len;
+    if (padding > 0) { await h.write(pad.subarray(0, padding), at); at += padding; }
+    await h.write(sectionHeader(s.tag, len, crc), start);
+  }
+  await h.write(fileHeader(header, sections.length, at), 0);
+  return at;
+}

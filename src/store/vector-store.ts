@@ -1,14 +1,22 @@
-// VectorStore: the in-memory store of a semantic-search app — records with string or numeric ids,
-// a vector and metadata, searched by similarity with MongoDB-style metadata filters applied during
-// the search. Built on an exact FlatIndex over internal handles.
+// VectorStore: the store of a semantic-search app — records with string or numeric ids, a vector
+// and JSON metadata, searched by similarity with MongoDB-style metadata filters applied during the
+// search, over a flat, HNSW or IVF index of internal handles.
+//
+// One write path for the in-memory and the durable store: a call is validated once into an owned,
+// canonical Mutation (vectors copied into one Float32Array as the caller gave them, metadata deep-
+// copied into frozen plain JSON, auto ids assigned), which cannot fail to apply; the in-memory store
+// applies it at once, the durable store (durable-store.ts) logs and fsyncs it first. Nothing a store
+// hands out aliases what it stores: vectors are copies, metadata is deeply frozen.
 import { NearestError, invalidArgument } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfEncoding } from '../indexes/ivf/ivf-index.js';
+import { describeIndex } from '../indexes/factory.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../indexes/validate.js';
 import { compileFilter } from './filter.js';
-import { storeOpener } from './open-hook.js';
+import { canonicalMetadata, type JsonValue } from './json.js';
+import type { DurableOptions, DurableVectorStore } from './durable-store.js';
 
 /** A record id: a string or a non-negative safe integer. */
 export type RecordId = string | number;
@@ -20,14 +28,14 @@ export interface StoreRecord<M = unknown> {
   metadata?: M;
 }
 
-/** A record as returned by `get`. */
+/** A record as returned by `get`: the vector is a copy, the metadata deeply frozen. */
 export interface StoredRecord<M = unknown> {
   id: RecordId;
   vector: Float32Array;
   metadata: M | undefined;
 }
 
-/** One hit of `VectorStore.search`, best first. */
+/** One hit of `search`, best first. Its metadata is deeply frozen (shared, never copied). */
 export interface StoreHit<M = unknown> {
   id: RecordId;
   /** Higher is more similar. */
@@ -35,21 +43,6 @@ export interface StoreHit<M = unknown> {
   /** Lower is more similar. */
   distance: number;
   metadata: M | undefined;
-}
-
-/** Options of `new VectorStore(...)`. */
-export interface VectorStoreOptions {
-  /** Vector dimension. */
-  dim: number;
-  /** Default 'cosine'. */
-  metric?: Metric;
-  /**
-   * The index behind the store: `{ type: 'flat' }` (exact, the default — right for small stores) or
-   * `{ type: 'hnsw', m, efConstruction, efSearch, quantization, seed }` (approximate, for large ones).
-   */
-  index?: StoreIndexOptions;
-  /** Kernel backend ('auto' | 'wasm' | 'js'). */
-  backend?: 'auto' | 'wasm' | 'js';
 }
 
 /** Which index a store uses. */
@@ -62,19 +55,23 @@ export type StoreIndexOptions =
     trainAt?: number;
   };
 
-/** A store's content as plain data (for io/ snapshots): the index and the record table. */
-export interface StoreState {
-  options: { dim: number; metric: Metric; index?: StoreIndexOptions };
-  index: FlatIndex | HnswIndex | IvfIndex;
-  /** [record id, handle, metadata] per record. */
-  records: [RecordId, number, unknown][];
-  nextHandle: number;
-  nextAuto: number;
-  /** Whether an IVF store is still waiting for trainAt vectors. */
-  ivfPending: boolean;
+/** Options of `new VectorStore(...)`. */
+export interface VectorStoreOptions {
+  /** Vector dimension. */
+  dim: number;
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /**
+   * The index behind the store: `{ type: 'flat' }` (exact, the default — right for small stores),
+   * `{ type: 'hnsw', m, efConstruction, efSearch, quantization, seed }` (approximate, for large ones)
+   * or `{ type: 'ivf', nlist, ... }`.
+   */
+  index?: StoreIndexOptions;
+  /** Kernel backend ('auto' | 'wasm' | 'js'). */
+  backend?: 'auto' | 'wasm' | 'js';
 }
 
-/** Options of `VectorStore.search`. */
+/** Options of `search`. */
 export interface StoreSearchOptions {
   /** A metadata filter ($eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not), applied during the search. */
   filter?: Record<string, unknown>;
@@ -84,143 +81,217 @@ export interface StoreSearchOptions {
   nprobe?: number;
 }
 
-function checkRecordId(id: unknown, where: string): RecordId {
-  if (typeof id === 'string') return id;
-  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
-  throw invalidArgument(`${where}: id must be a string or a non-negative safe integer, got ${describe(id)}`, { where, received: String(id) });
+/** What `stats()` reports. */
+export interface StoreStats {
+  size: number;
+  dim: number;
+  metric: Metric;
+  /** The index as a factory string ('Flat', 'HNSW16', 'IVF256,PQ16,RFlat'); an IVF store waiting for trainAt vectors says so. */
+  index: string;
+  kernels: string;
+  /** Bytes held in memory: the index plus the record table (an estimate of JS object sizes). */
+  memoryBytes: number;
 }
 
+/** A validated, owned mutation: applying it cannot fail. */
+export type Mutation =
+  | { op: 'upsert'; ids: RecordId[]; vectors: Float32Array; metadata: (JsonValue | undefined)[] }
+  | { op: 'delete'; ids: RecordId[] };
+
+/** Above this, automatic ids would stop being exact integers. */
+const MAX_AUTO_ID = Number.MAX_SAFE_INTEGER;
+
+/** A record id argument: a string or a non-negative safe integer. */
+export function checkRecordId(id: unknown, where: string): RecordId {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
+  throw invalidArgument(`${where}: an id must be a string or a non-negative safe integer, got ${describe(id)}`, { where, received: describe(id) });
+}
+
+/** An array of record ids (never a string iterated character by character). */
+export function checkRecordIds(ids: unknown, where: string): RecordId[] {
+  if (!Array.isArray(ids)) throw invalidArgument(`${where}: ids must be an array of ids, got ${describe(ids)}${typeof ids === 'string' || typeof ids === 'number' ? ' (use delete(id) for one id)' : ''}`, { where, received: describe(ids) });
+  return ids.map((id, i) => checkRecordId(id, `${where}[${i}]`));
+}
+
+/** The store's options as stored (and compared on reopen): every index parameter made explicit. */
+export interface ResolvedOptions { dim: number; metric: Metric; index: Record<string, unknown> }
+
 /**
- * An in-memory vector store. Auto ids (from `add`/`addBatch`) are insertion positions 0, 1, 2, …
- * (skipping numbers already taken by `upsert`). Every call validates all its input before changing
- * anything, so a call that throws leaves the store as it was.
+ * The state both stores share: the index over handles, the record table, and the rules of
+ * validation and application. Internal: the public classes are VectorStore and DurableVectorStore.
  */
-export class VectorStore<M = unknown> {
+export class StoreEngine {
   readonly dim: number;
   readonly metric: Metric;
-  private index: FlatIndex | HnswIndex | IvfIndex;
+  readonly resolved: ResolvedOptions;
+  index: FlatIndex | HnswIndex | IvfIndex;
   /** An IVF store's index while it waits for enough vectors to train (then `index` is flat). */
-  private ivfPending: { index: IvfIndex; trainAt: number } | null = null;
-  /** record id -> handle (the FlatIndex id). */
-  private readonly handles = new Map<RecordId, number>();
-  /** handle -> record id and metadata. */
-  private readonly records = new Map<number, { id: RecordId; metadata: M | undefined }>();
-  private nextHandle = 0;
-  private nextAuto = 0;
+  ivfPending: { index: IvfIndex; trainAt: number } | null = null;
+  /** record id -> handle (the index's id). */
+  readonly handles = new Map<RecordId, number>();
+  /** handle -> record id. */
+  readonly ids = new Map<number, RecordId>();
+  /** handle -> metadata (absent when a record has none). */
+  readonly metadata = new Map<number, JsonValue>();
+  nextHandle = 0;
+  nextAuto = 0;
+  /** ids named by validated mutations not applied yet (a durable store's queue): id -> count. */
+  private readonly pending = new Map<RecordId, number>();
 
-  private readonly options: VectorStoreOptions;
-
-  constructor(options: VectorStoreOptions) {
-    this.options = options;
-    const o = checkOptions(options, ['dim', 'metric', 'index', 'backend'], 'VectorStore');
-    if (options === undefined) throw invalidArgument('VectorStore: options { dim } are required', {});
-    this.dim = checkDim(o.dim, 'VectorStore');
-    this.metric = checkMetric(o.metric, 'cosine', 'VectorStore');
+  constructor(options: VectorStoreOptions, where = 'VectorStore') {
+    if (options === undefined) throw invalidArgument(`${where}: options { dim } are required`, {});
+    const o = checkOptions(options, ['dim', 'metric', 'index', 'backend'], where);
+    this.dim = checkDim(o.dim, where);
+    this.metric = checkMetric(o.metric, 'cosine', where);
     const backend = (o.backend as 'auto' | 'wasm' | 'js' | undefined) ?? 'auto';
-    const type = o.index === undefined ? 'flat' : (o.index as { type?: unknown }).type;
+    const idx = o.index === undefined ? { type: 'flat' } : o.index;
+    const type = typeof idx === 'object' && idx !== null ? (idx as { type?: unknown }).type : idx;
     if (type === 'flat') {
-      checkOptions(o.index, ['type'], 'VectorStore.index');
+      checkOptions(idx, ['type'], `${where}.index`);
       this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend });
+      this.resolved = { dim: this.dim, metric: this.metric, index: { type: 'flat' } };
     } else if (type === 'hnsw') {
-      const { type: _type, ...params } = checkOptions(o.index, ['type', 'm', 'efConstruction', 'efSearch', 'quantization', 'seed'], 'VectorStore.index');
-      this.index = new HnswIndex({ dim: this.dim, metric: this.metric, backend, ...params });
+      const { type: _t, ...params } = checkOptions(idx, ['type', 'm', 'efConstruction', 'efSearch', 'quantization', 'seed'], `${where}.index`);
+      const h = new HnswIndex({ dim: this.dim, metric: this.metric, backend, ...params });
+      this.index = h;
+      this.resolved = { dim: this.dim, metric: this.metric, index: { type: 'hnsw', m: h.m, efConstruction: h.efConstruction, efSearch: h.efSearch, quantization: h.quantization, ...(params.seed !== undefined ? { seed: params.seed } : {}) } };
     } else if (type === 'ivf') {
-      const { type: _type, trainAt, ...params } = checkOptions(o.index, ['type', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'trainAt'], 'VectorStore.index');
+      const { type: _t, trainAt, ...params } = checkOptions(idx, ['type', 'nlist', 'nprobe', 'encoding', 'refine', 'refineFactor', 'trainAt'], `${where}.index`);
       // The store returns vectors from get(): keep exact ones unless told otherwise.
       const refine = params.refine ?? (params.encoding !== undefined && params.encoding !== 'flat');
       const ivf = new IvfIndex({ dim: this.dim, metric: this.metric, backend, ...(params as { nlist: number }), refine: refine as boolean });
-      const at = trainAt === undefined ? Math.max(39 * ivf.nlist, 1000) : trainAt;
-      if (typeof at !== 'number' || !Number.isInteger(at) || at < ivf.nlist) {
-        throw invalidArgument(`VectorStore.index: trainAt must be an integer ≥ nlist (${ivf.nlist}), got ${describe(at)}`, { received: at });
+      const need = minTrainSize(ivf);
+      const at = trainAt === undefined ? Math.max(39 * ivf.nlist, 1000, need) : trainAt;
+      if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < need) {
+        throw invalidArgument(`${where}.index: trainAt must be an integer ≥ ${need} (training ${describeIndex(ivf)} needs that many vectors), got ${describe(at)}`, { where, received: describe(at), min: need });
       }
       this.ivfPending = { index: ivf, trainAt: at };
       this.index = new FlatIndex({ dim: this.dim, metric: this.metric, backend });
+      this.resolved = { dim: this.dim, metric: this.metric, index: { type: 'ivf', nlist: ivf.nlist, nprobe: ivf.nprobe, encoding: params.encoding ?? 'flat', refine: ivf.refine, ...(ivf.refine ? { refineFactor: ivf.refineFactor } : {}), trainAt: at } };
     } else {
-      throw new NearestError('UNSUPPORTED', `VectorStore: index type ${describe(type)} is not available; allowed: flat, hnsw, ivf`, { received: type, allowed: ['flat', 'hnsw', 'ivf'] });
+      throw new NearestError('UNSUPPORTED', `${where}: index type ${describe(type)} is not available; allowed: flat, hnsw, ivf`, { received: describe(type), allowed: ['flat', 'hnsw', 'ivf'] });
     }
   }
 
-  /** Records held. */
-  get size(): number { return this.records.size; }
+  get size(): number { return this.handles.size; }
 
-  /**
-   * Opens (or creates) a durable store in directory `dir` (Node.js): every mutation's promise
-   * resolves only once it is on disk (write-ahead log, fsync, group commit); see DurableVectorStore.
-   */
-  static open<M = unknown>(dir: string, options: VectorStoreOptions & { readOnly?: boolean; compactBytes?: number }): Promise<import('../io/durable-store.js').DurableVectorStore<M>> {
-    return storeOpener()(dir, options) as Promise<import('../io/durable-store.js').DurableVectorStore<M>>;
-  }
+  /** Whether `id` exists or a queued mutation names it. */
+  private taken(id: RecordId): boolean { return this.handles.has(id) || this.pending.has(id); }
 
-  /** The store as plain data (io/ writes it into snapshots). */
-  exportState(): StoreState {
-    const records: [RecordId, number, unknown][] = [];
-    for (const [handle, r] of this.records) records.push([r.id, handle, r.metadata]);
-    return {
-      options: { dim: this.dim, metric: this.metric, ...(this.options.index ? { index: this.options.index } : {}) },
-      index: this.index, records, nextHandle: this.nextHandle, nextAuto: this.nextAuto, ivfPending: this.ivfPending !== null,
-    };
-  }
-
-  /** Rebuilds a store from exportState() output (io/ snapshots). */
-  static fromState<M>(s: StoreState, backend?: 'auto' | 'wasm' | 'js'): VectorStore<M> {
-    const store = new VectorStore<M>({ ...s.options, ...(backend ? { backend } : {}) });
-    if (s.ivfPending) {
-      if (!(s.index instanceof FlatIndex)) throw invalidArgument('VectorStore.fromState: a pending IVF store holds a flat index', {});
-    } else if (store.ivfPending) store.ivfPending = null;
-    store.index = s.index;
-    for (const [id, handle, metadata] of s.records) {
-      store.handles.set(id, handle);
-      store.records.set(handle, { id, metadata: metadata as M });
-    }
-    store.nextHandle = s.nextHandle;
-    store.nextAuto = s.nextAuto;
-    return store;
-  }
-
-  /** The kernel backend in use. */
-  get kernels(): string { return this.index.kernels; }
-
-  private autoIds(n: number): number[] {
-    const ids: number[] = [];
+  private autoIds(n: number, where: string): number[] {
+    const out: number[] = [];
     let next = this.nextAuto;
-    while (ids.length < n) {
-      if (!this.handles.has(next)) ids.push(next);
+    while (out.length < n) {
+      if (next > MAX_AUTO_ID) {
+        throw new NearestError('CAPACITY_EXCEEDED', `${where}: automatic ids have reached 2^53 − 1 (ids above it are not exact integers); pass explicit ids with upsert`, { where, next });
+      }
+      if (!this.taken(next)) out.push(next);
       next++;
     }
-    return ids;
+    return out;
   }
 
-  /** Adds one vector with optional metadata; returns its auto id. */
-  add(vector: VectorLike, metadata?: M): number {
-    const v = toVector(vector, this.dim, 'VectorStore.add');
-    const [id] = this.autoIds(1);
-    this.insert([id], v, [metadata]);
-    return id;
-  }
-
-  /** Adds many vectors (array of vectors or row-major Float32Array) with optional metadata; returns their auto ids. */
-  addBatch(vectors: VectorsLike, metadatas?: readonly (M | undefined)[]): number[] {
-    const { data, n } = toRows(vectors, this.dim, 'VectorStore.addBatch');
-    if (metadatas !== undefined && (!Array.isArray(metadatas) || metadatas.length !== n)) {
-      throw invalidArgument(`VectorStore.addBatch: got ${Array.isArray(metadatas) ? metadatas.length : describe(metadatas)} metadata entries for ${n} vectors`, { expected: n });
+  private metadataOf(list: readonly unknown[] | undefined, n: number, where: string): (JsonValue | undefined)[] {
+    if (list === undefined) return new Array(n).fill(undefined);
+    if (!Array.isArray(list) || list.length !== n) {
+      throw invalidArgument(`${where}: got ${Array.isArray(list) ? list.length : describe(list)} metadata entries for ${n} vectors`, { where, expected: n });
     }
-    const ids = this.autoIds(n);
-    this.insert(ids, data, metadatas ?? new Array(n).fill(undefined));
-    return ids;
+    return list.map((m, i) => canonicalMetadata(m, `${where}: metadata[${i}]`));
   }
 
-  private insert(ids: RecordId[], data: Float32Array, metadatas: readonly (M | undefined)[]): void {
-    const handles = new Float64Array(ids.length);
-    for (let i = 0; i < ids.length; i++) handles[i] = this.nextHandle + i;
-    this.index.add(data, handles);
-    this.nextHandle += ids.length;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      this.handles.set(id, handles[i]);
-      this.records.set(handles[i], { id, metadata: metadatas[i] });
-      if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
+  /** Validates `add(vector, metadata)`; reserves the auto id. */
+  prepareAdd(vector: unknown, metadata: unknown, where: string): Mutation {
+    const v = toVector(vector, this.dim, where);
+    const meta = canonicalMetadata(metadata, `${where}: metadata`);
+    return this.reserveAuto({ op: 'upsert', ids: this.autoIds(1, where), vectors: Float32Array.from(v), metadata: [meta] });
+  }
+
+  /** Validates `addBatch(vectors, metadatas)`; reserves the auto ids. */
+  prepareAddBatch(vectors: unknown, metadatas: unknown, where: string): Mutation {
+    const { data, n } = toRows(vectors as VectorsLike, this.dim, where);
+    const meta = this.metadataOf(metadatas as unknown[] | undefined, n, where);
+    return this.reserveAuto({ op: 'upsert', ids: this.autoIds(n, where), vectors: data === vectors ? data.slice() : data, metadata: meta });
+  }
+
+  private reserveAuto(m: Mutation): Mutation {
+    for (const id of m.ids) if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
+    return m;
+  }
+
+  /** Validates `upsert(records)`. */
+  prepareUpsert(records: unknown, where: string): Mutation {
+    const list = Array.isArray(records) ? records : [records];
+    const ids: RecordId[] = [];
+    const seen = new Set<RecordId>();
+    const vectors = new Float32Array(list.length * this.dim);
+    const metadata: (JsonValue | undefined)[] = [];
+    list.forEach((r, i) => {
+      const at = Array.isArray(records) ? `${where}[${i}]` : where;
+      if (typeof r !== 'object' || r === null) throw invalidArgument(`${at}: a record must be an object { id, vector, metadata? }, got ${describe(r)}`, { where: at });
+      const rec = checkOptions(r, ['id', 'vector', 'metadata'], at);
+      const id = checkRecordId(rec.id, at);
+      if (seen.has(id)) throw new NearestError('DUPLICATE_ID', `${where}: id ${JSON.stringify(id)} appears twice in one call`, { id, position: i });
+      seen.add(id);
+      vectors.set(toVector(rec.vector, this.dim, at), i * this.dim);
+      metadata.push(canonicalMetadata(rec.metadata, `${at}.metadata`));
+      ids.push(id);
+    });
+    return this.reserveAuto({ op: 'upsert', ids, vectors, metadata });
+  }
+
+  /** Validates `delete(id)` / `deleteMany(ids)`. */
+  prepareDelete(ids: RecordId[]): Mutation {
+    return { op: 'delete', ids: [...new Set(ids)] };
+  }
+
+  /** Marks a validated mutation as queued (its ids count as taken for auto ids). */
+  hold(m: Mutation): void {
+    if (m.op !== 'upsert') return;
+    for (const id of m.ids) this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
+  }
+
+  /** Undoes hold() (after apply or a failed write). */
+  unhold(m: Mutation): void {
+    if (m.op !== 'upsert') return;
+    for (const id of m.ids) {
+      const c = this.pending.get(id)! - 1;
+      if (c > 0) this.pending.set(id, c); else this.pending.delete(id);
     }
+  }
+
+  /** Applies a validated mutation; returns how many records a delete removed (0 for upserts). */
+  apply(m: Mutation): number {
+    if (m.op === 'delete') {
+      let n = 0;
+      const gone: number[] = [];
+      for (const id of m.ids) {
+        const h = this.handles.get(id);
+        if (h === undefined) continue;
+        gone.push(h); n++;
+        this.handles.delete(id); this.ids.delete(h); this.metadata.delete(h);
+      }
+      if (gone.length > 0) this.index.remove(gone);
+      return n;
+    }
+    const n = m.ids.length;
+    const handles = new Float64Array(n);
+    for (let i = 0; i < n; i++) handles[i] = this.nextHandle + i;
+    this.index.add(m.vectors, handles);
+    this.nextHandle += n;
+    const replaced: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = m.ids[i], h = handles[i];
+      const old = this.handles.get(id);
+      if (old !== undefined) { replaced.push(old); this.ids.delete(old); this.metadata.delete(old); }
+      this.handles.set(id, h);
+      this.ids.set(h, id);
+      if (m.metadata[i] !== undefined) this.metadata.set(h, m.metadata[i]!);
+      if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = Math.min(id + 1, MAX_AUTO_ID + 1);
+    }
+    if (replaced.length > 0) this.index.remove(replaced);
     this.maybeTrain();
+    return 0;
   }
 
   /** An IVF store trains on everything it holds once it holds `trainAt` vectors. */
@@ -237,76 +308,163 @@ export class VectorStore<M = unknown> {
     this.ivfPending = null;
   }
 
+  get(id: RecordId): StoredRecord<unknown> | undefined {
+    const h = this.handles.get(id);
+    if (h === undefined) return undefined;
+    return { id, vector: this.index.get(h)!, metadata: this.metadata.get(h) };
+  }
+
+  search(query: unknown, k: unknown, options: unknown, where: string): StoreHit<unknown>[] {
+    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe'], where);
+    const q = toVector(query, this.dim, where);
+    checkK(k, where);
+    const predicate = o.filter === undefined ? null : compileFilter(o.filter);
+    if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument(`${where}: efSearch applies to hnsw stores only`, { option: 'efSearch' });
+    if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument(`${where}: nprobe applies to ivf stores only`, { option: 'nprobe' });
+    if (this.handles.size === 0) return [];
+    const meta = this.metadata;
+    const filter = predicate ? { filter: (h: number) => predicate(meta.get(h)) } : {};
+    let hits;
+    if (this.index instanceof HnswIndex) hits = this.index.search(q, k as number, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
+    else if (this.index instanceof IvfIndex) hits = this.index.search(q, k as number, o.nprobe === undefined ? filter : { ...filter, nprobe: o.nprobe as number });
+    else hits = this.index.search(q, k as number, filter);
+    return hits.map((hit) => ({ id: this.ids.get(hit.id)!, score: hit.score, distance: hit.distance, metadata: meta.get(hit.id) }));
+  }
+
+  /** The index as a factory string. */
+  describe(): string {
+    return this.ivfPending ? `${describeIndex(this.ivfPending.index)} (exact until ${this.ivfPending.trainAt} vectors, then trained)` : describeIndex(this.index);
+  }
+
+  stats(): StoreStats {
+    // Record table: ~3 map entries per record (~40 bytes each) plus the id strings.
+    let idBytes = 0;
+    for (const id of this.handles.keys()) if (typeof id === 'string') idBytes += 16 + id.length * 2;
+    return {
+      size: this.size, dim: this.dim, metric: this.metric, index: this.describe(), kernels: this.index.kernels,
+      memoryBytes: this.index.stats().memoryBytes + this.size * 120 + idBytes,
+    };
+  }
+
+  /** Rebuilds the index from the records (a reindex, or an engine restored from a snapshot). */
+  adoptIndexFrom(other: StoreEngine): void {
+    const n = other.size;
+    const ids: RecordId[] = new Array(n), vectors = new Float32Array(n * this.dim), metadata: (JsonValue | undefined)[] = new Array(n);
+    let i = 0;
+    for (const [id, h] of other.handles) {
+      ids[i] = id; vectors.set(other.index.get(h)!, i * this.dim); metadata[i] = other.metadata.get(h); i++;
+    }
+    if (n > 0) this.apply({ op: 'upsert', ids, vectors, metadata });
+    this.nextAuto = Math.max(this.nextAuto, other.nextAuto);
+  }
+}
+
+/** How many vectors an IVF index needs to train (nlist, and 2^nbits for PQ codebooks). */
+function minTrainSize(ivf: IvfIndex): number {
+  const own = (ivf as unknown as { minTrainSize?: number }).minTrainSize;
+  if (typeof own === 'number') return own;
+  return Math.max(ivf.nlist, ivf.encoding === 'pq' ? 2 ** ivf.pqBits : 1);
+}
+
+/** The read side both stores share. */
+export abstract class StoreReads<M = unknown> {
+  /** @internal */
+  protected abstract readonly engine: StoreEngine;
+
+  /** Vector dimension. */
+  get dim(): number { return this.engine.dim; }
+  /** The metric. */
+  get metric(): Metric { return this.engine.metric; }
+  /** Records held. */
+  get size(): number { return this.engine.size; }
+  /** The kernel backend in use. */
+  get kernels(): string { return this.engine.index.kernels; }
+
+  /** The record of an id (vector copied, metadata frozen), or undefined. */
+  get(id: RecordId): StoredRecord<M> | undefined {
+    return this.engine.get(checkRecordId(id, `${this.constructor.name}.get`)) as StoredRecord<M> | undefined;
+  }
+
+  /** Whether an id is present. */
+  has(id: RecordId): boolean { return this.engine.handles.has(checkRecordId(id, `${this.constructor.name}.has`)); }
+
+  /** Every id, in no particular order. */
+  keys(): RecordId[] { return [...this.engine.handles.keys()]; }
+
+  /**
+   * The k records most similar to `query`, best first (ties: the earlier written record first).
+   * With a filter, only matching records are considered and k come back whenever k match.
+   */
+  search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
+    return this.engine.search(query, k, options, `${this.constructor.name}.search`) as StoreHit<M>[];
+  }
+
+  /** Size, dim, metric, the index as a factory string, kernels and memory. */
+  stats(): StoreStats { return this.engine.stats(); }
+}
+
+/**
+ * An in-memory vector store. Auto ids (from `add`/`addBatch`) are 0, 1, 2, … (skipping numbers
+ * taken by `upsert`). Every call validates all its input before changing anything, so a call that
+ * throws leaves the store as it was. Metadata must be JSON (stored as a frozen deep copy).
+ */
+export class VectorStore<M = unknown> extends StoreReads<M> {
+  /** @internal */
+  protected readonly engine: StoreEngine;
+
+  constructor(options: VectorStoreOptions) {
+    super();
+    this.engine = new StoreEngine(options);
+  }
+
+  /**
+   * Opens (or creates) a durable store in directory `dir` (Node.js): every mutation's promise
+   * resolves only once it is on disk (write-ahead log, fsync, group commit). `dim` is required only
+   * to create one; see DurableVectorStore.
+   */
+  static async open<M = unknown>(dir: string, options?: DurableOptions): Promise<DurableVectorStore<M>> {
+    const { DurableVectorStore } = await import('./durable-store.js');
+    return DurableVectorStore.open<M>(dir, options);
+  }
+
+  /**
+   * Rebuilds a damaged durable store's log (Node.js): keeps every intact record, also those after
+   * the damage, and saves the damaged bytes beside it; see DurableVectorStore.repair.
+   */
+  static async repair(dir: string, options?: { fileSystem?: import('../io/fs.js').FileSystem }): Promise<import('./durable-store.js').RepairReport> {
+    const { DurableVectorStore } = await import('./durable-store.js');
+    return DurableVectorStore.repair(dir, options);
+  }
+
+  /** Adds one vector with optional metadata; returns its auto id. */
+  add(vector: VectorLike, metadata?: M): number {
+    const m = this.engine.prepareAdd(vector, metadata, 'VectorStore.add');
+    this.engine.apply(m);
+    return m.ids[0] as number;
+  }
+
+  /** Adds many vectors (array of vectors or row-major Float32Array) with optional metadata; returns their auto ids. */
+  addBatch(vectors: VectorsLike, metadatas?: readonly (M | undefined)[]): number[] {
+    const m = this.engine.prepareAddBatch(vectors, metadatas, 'VectorStore.addBatch');
+    this.engine.apply(m);
+    return m.ids as number[];
+  }
+
   /**
    * Inserts or replaces records `{ id, vector, metadata }` (one or an array). All records are
    * validated first; an id repeated within the call is DUPLICATE_ID.
    */
   upsert(records: StoreRecord<M> | readonly StoreRecord<M>[]): void {
-    const list = Array.isArray(records) ? records as readonly StoreRecord<M>[] : [records as StoreRecord<M>];
-    const ids: RecordId[] = [];
-    const seen = new Set<RecordId>();
-    const data = new Float32Array(list.length * this.dim);
-    const metadatas: (M | undefined)[] = [];
-    list.forEach((r, i) => {
-      const rec = checkOptions(r, ['id', 'vector', 'metadata'], `VectorStore.upsert[${i}]`);
-      const id = checkRecordId(rec.id, `VectorStore.upsert[${i}]`);
-      if (seen.has(id)) throw new NearestError('DUPLICATE_ID', `VectorStore.upsert: id ${JSON.stringify(id)} appears twice in one call`, { id, position: i });
-      seen.add(id);
-      data.set(toVector(rec.vector, this.dim, `VectorStore.upsert[${i}]`), i * this.dim);
-      ids.push(id);
-      metadatas.push(rec.metadata as M | undefined);
-    });
-    const replaced: number[] = [];
-    for (const id of ids) {
-      const h = this.handles.get(id);
-      if (h !== undefined) replaced.push(h);
-    }
-    this.insert(ids, data, metadatas);
-    this.index.remove(replaced);
-    for (const h of replaced) this.records.delete(h);
+    this.engine.apply(this.engine.prepareUpsert(records, 'VectorStore.upsert'));
   }
-
-  /** The record of an id, or undefined. */
-  get(id: RecordId): StoredRecord<M> | undefined {
-    const h = this.handles.get(id);
-    if (h === undefined) return undefined;
-    return { id, vector: this.index.get(h)!, metadata: this.records.get(h)!.metadata };
-  }
-
-  /** Whether an id is present. */
-  has(id: RecordId): boolean { return this.handles.has(id); }
 
   /** Deletes a record; returns whether it existed. */
   delete(id: RecordId): boolean {
-    const h = this.handles.get(id);
-    if (h === undefined) return false;
-    this.index.remove([h]);
-    this.handles.delete(id);
-    this.records.delete(h);
-    return true;
+    return this.engine.apply(this.engine.prepareDelete([checkRecordId(id, 'VectorStore.delete')])) === 1;
   }
 
-  /**
-   * The k records most similar to `query`, best first (ties: earlier insertion first). With a
-   * filter, only matching records are considered and k come back whenever k match.
-   */
-  search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
-    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe'], 'VectorStore.search');
-    const q = toVector(query, this.dim, 'VectorStore.search');
-    checkK(k, 'VectorStore.search');
-    const predicate = o.filter === undefined ? null : compileFilter(o.filter);
-    if (this.records.size === 0) return [];
-    const records = this.records;
-    const filter = predicate ? { filter: (h: number) => predicate(records.get(h)!.metadata) } : {};
-    let hits;
-    if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument('VectorStore.search: efSearch applies to hnsw stores only', { option: 'efSearch' });
-    if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument('VectorStore.search: nprobe applies to ivf stores only', { option: 'nprobe' });
-    if (this.index instanceof HnswIndex) hits = this.index.search(q, k, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
-    else if (this.index instanceof IvfIndex) hits = this.index.search(q, k, o.nprobe === undefined ? filter : { ...filter, nprobe: o.nprobe as number });
-    else hits = this.index.search(q, k, filter);
-    return hits.map((hit) => {
-      const r = records.get(hit.id)!;
-      return { id: r.id, score: hit.score, distance: hit.distance, metadata: r.metadata };
-    });
+  /** Deletes records (an array of ids); returns how many existed. */
+  deleteMany(ids: readonly RecordId[]): number {
+    return this.engine.apply(this.engine.prepareDelete(checkRecordIds(ids, 'VectorStore.deleteMany')));
   }
 }

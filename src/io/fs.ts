@@ -1,0 +1,219 @@
+// The file-system seam: every file operation of the durable store, its log, compaction, the
+// database catalog and recovery goes through this one small interface, so tests can swap in a
+// file system that fails an fsync, writes short, runs out of space or "crashes" (forgets whatever
+// was not fsynced) at any step — the idea of SQLite's test VFS. `nodeFileSystem` is the real one.
+//
+// Locks are part of the seam too: a lock is only meaningful relative to the processes that share
+// a file system, and a crash in a test file system must release the locks of the "dead" process.
+import { NearestError } from '../errors.js';
+
+/** An open file. Writes are complete or throw (short writes are retried inside). */
+export interface FileHandle {
+  /** Writes all of `bytes` at `position` (default: the end of the file for append handles). */
+  write(bytes: Uint8Array, position?: number): Promise<void>;
+  /** Reads up to `length` bytes at `position`; returns the bytes read (fewer at the end of the file). */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** Flushes the file's data to stable storage (fsync). */
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What a held lock offers. */
+export interface FileLock {
+  /** Releases the lock if (and only if) it is still this holder's. */
+  release(): Promise<void>;
+}
+
+/** The operations the store needs, on absolute paths with '/' separators. */
+export interface FileSystem {
+  /** 'r' read, 'a' append (created if missing), 'w' truncate or create, 'wx' create exclusively. */
+  open(path: string, flags: 'r' | 'a' | 'w' | 'wx'): Promise<FileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Atomically replaces `to` with `from` (same directory). */
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  /** Removes a directory and everything in it. */
+  rmdir(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  /** 'file', 'dir' or null when nothing is there. */
+  kind(path: string): Promise<'file' | 'dir' | null>;
+  /** fsyncs a directory, making renames, creations and unlinks in it durable. */
+  syncDir(path: string): Promise<void>;
+  /**
+   * Takes the exclusive lock named `path` (across processes and within this one) or throws
+   * LOCKED. A lock left by a process that died is detected and taken over safely.
+   */
+  lock(path: string): Promise<FileLock>;
+  /** Joins path segments. */
+  join(...parts: string[]): string;
+  /** The directory part of a path. */
+  dirname(path: string): string;
+  /** An absolute form of a path. */
+  resolve(path: string): string;
+}
+
+/** The code of a Node.js system error ('ENOENT', ...), or undefined. */
+export function errnoOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? (e as { code?: string }).code : undefined;
+}
+
+let node: FileSystem | null = null;
+
+/** The real file system (Node.js). */
+export async function nodeFileSystem(): Promise<FileSystem> {
+  if (node) return node;
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const os = await import('node:os');
+  const { randomBytes } = await import('node:crypto');
+  /** Locks this process holds: path -> token (a lock is per process, so two handles of one process conflict too). */
+  const held = new Map<string, string>();
+
+  const wrap = (h: import('node:fs/promises').FileHandle, append: boolean): FileHandle => {
+    let end = -1; // append position, known after the first size()
+    return {
+      async write(bytes, position) {
+        let at = position ?? (append ? (end >= 0 ? end : (end = (await h.stat()).size)) : 0);
+        let done = 0;
+        while (done < bytes.length) {
+          const { bytesWritten } = await h.write(bytes, done, bytes.length - done, at);
+          if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+          done += bytesWritten; at += bytesWritten;
+        }
+        if (position === undefined && append) end = at;
+      },
+      async read(position, length) {
+        const out = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await h.read(out, done, length - done, position + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        return done === length ? out : out.subarray(0, done);
+      },
+      sync: () => h.sync(),
+      async truncate(length) { await h.truncate(length); if (append) end = length; },
+      async size() { return (await h.stat()).size; },
+      close: () => h.close(),
+    };
+  };
+
+  /** The start time of a process (Linux /proc), so a reused pid is not mistaken for the holder. */
+  const startTime = async (pid: number): Promise<string | null> => {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    } catch { return null; }
+  };
+  const alive = (pid: number): boolean => {
+    try { process.kill(pid, 0); return true; } catch (e) { return errnoOf(e) === 'EPERM'; }
+  };
+  const me = { pid: process.pid, start: await startTime(process.pid), host: os.hostname() };
+
+  node = {
+    async open(p, flags) { return wrap(await fs.open(p, flags === 'a' ? 'a+' : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r'), flags === 'a'); },
+    async readFile(p) { return new Uint8Array(await fs.readFile(p)); },
+    rename: (a, b) => fs.rename(a, b),
+    unlink: (p) => fs.unlink(p),
+    async mkdir(p) { await fs.mkdir(p, { recursive: true }); },
+    async rmdir(p) { await fs.rm(p, { recursive: true, force: true }); },
+    readdir: (p) => fs.readdir(p),
+    async kind(p) {
+      try { return (await fs.stat(p)).isDirectory() ? 'dir' : 'file'; } catch (e) { if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return null; throw e; }
+    },
+    async syncDir(p) {
+      let h;
+      try { h = await fs.open(p, 'r'); } catch (e) { if (process.platform === 'win32') return; throw e; }
+      try { await h.sync(); } catch (e) {
+        // Some platforms cannot fsync a directory (EINVAL/EISDIR on Windows and a few file systems).
+        if (!['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP'].includes(errnoOf(e) ?? '')) throw e;
+      } finally { await h.close(); }
+    },
+    async lock(p) {
+      if (held.has(p)) throw new NearestError('LOCKED', `${path.dirname(p)} is already open for writing in this process; close the other handle or open with { readOnly: true }`, { path: p, pid: process.pid });
+      const token = randomBytes(12).toString('hex');
+      const body = JSON.stringify({ ...me, token });
+      held.set(p, token); // claimed before the first await: a concurrent open in this process is LOCKED
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const h = await fs.open(p, 'wx');
+            try { await h.writeFile(body); await h.sync(); } finally { await h.close(); }
+            await node!.syncDir(path.dirname(p));
+            break;
+          } catch (e) {
+            if (errnoOf(e) !== 'EEXIST' || attempt >= 3) throw e;
+          }
+          // Someone holds (or held) it: is the holder alive? (pid plus its start time, not pid alone)
+          const text = await fs.readFile(p, 'utf8').catch(() => null);
+          if (text === null) continue; // released meanwhile
+          let info: { pid?: number; start?: string | null; host?: string; token?: string } = {};
+          try { info = JSON.parse(text); } catch { /* a lock from before this format, or half-written */ }
+          const pid = Number(info.pid ?? text.trim());
+          const sameHost = info.host === undefined || info.host === me.host;
+          let stale: boolean;
+          if (!Number.isInteger(pid) || pid <= 0) stale = text.length === 0 || info.token === undefined ? await olderThan(p, 10_000) : false;
+          else if (!sameHost) stale = false; // cannot check another machine's processes
+          else if (!alive(pid)) stale = true;
+          else if (pid === process.pid) stale = info.start === me.start ? false : true;
+          else stale = info.start !== undefined && info.start !== null && me.start !== null ? (await startTime(pid)) !== info.start : false;
+          if (!stale) {
+            throw new NearestError('LOCKED', `${path.dirname(p)} is open for writing by process ${pid}${sameHost ? '' : ` on ${info.host}`}; close that writer or open with { readOnly: true }`, { path: p, pid, host: info.host });
+          }
+          // Take the stale lock over without racing another process doing the same: move it aside
+          // under a name of our own, check it is still the one judged stale, then remove it.
+          const aside = `${p}.stale-${token}`;
+          try { await fs.rename(p, aside); } catch (e) { if (errnoOf(e) === 'ENOENT') continue; throw e; }
+          const moved = await fs.readFile(aside, 'utf8').catch(() => null);
+          if (moved !== text) {
+            // Someone else's fresh lock: put it back (link fails if a third lock appeared).
+            await fs.link(aside, p).catch(() => {});
+            await fs.unlink(aside).catch(() => {});
+            continue;
+          }
+          await fs.unlink(aside);
+        }
+      } catch (e) {
+        held.delete(p);
+        throw e;
+      }
+      return {
+        async release() {
+          if (held.get(p) !== token) return;
+          held.delete(p);
+          const text = await fs.readFile(p, 'utf8').catch(() => null);
+          if (text === body) await fs.unlink(p).catch(() => {});
+        },
+      };
+    },
+    join: (...parts) => path.join(...parts),
+    dirname: (p) => path.dirname(p),
+    resolve: (p) => path.resolve(p),
+  };
+  const olderThan = async (p: string, ms: number): Promise<boolean> => {
+    try { return Date.now() - (await fs.stat(p)).mtimeMs > ms; } catch { return false; }
+  };
+  return node;
+}
+
+/** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
+export async function writeFileAtomic(fs: FileSystem, path: string, bytes: Uint8Array | ((h: FileHandle) => Promise<void>)): Promise<void> {
+  const dir = fs.dirname(path);
+  const tmp = `${path}.tmp`;
+  const h = await fs.open(tmp, 'w');
+  try {
+    if (typeof bytes === 'function') await bytes(h); else await h.write(bytes, 0);
+    await h.sync();
+  } catch (e) {
+    await h.close().catch(() => {});
+    await fs.unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await h.close();
+  await fs.rename(tmp, path);
+  await fs.syncDir(dir);
+}

@@ -1,0 +1,142 @@
+// Write-ahead log framing. The log is a sequence of frames; one frame is what one group commit
+// writes with one write and one fsync, so a frame is the unit a crash can tear:
+//
+//   offset size
+//   0      4   magic 'NWAL' (0x4c41574e little-endian)
+//   4      4   payload length in bytes (u32)
+//   8      8   sequence number of the frame's first record (f64, an integer)
+//   16     4   records in the frame (u32)
+//   20     4   CRC-32 of the payload
+//   24     4   CRC-32 of bytes 0..24 (the header above)
+//   28     …   payload: records back to back
+//
+// A record: u8 op, 3 zero bytes, u32 JSON length, u32 vector byte length, the JSON document, the
+// vectors (float32 little-endian, row-major). Record i of a frame has sequence number first + i.
+//
+// Why frames tell a torn tail from corruption: frame n + 1 is only written after frame n was
+// fsynced, so a frame that fails its checksum with an intact frame anywhere after it was once
+// complete on disk: that is damage (CORRUPT_FILE, never cut), whereas a failing frame with nothing
+// intact after it is the write a crash interrupted, which was never acknowledged (cut silently).
+import { corrupt, crc32 } from './container.js';
+
+export const LOG_MAGIC = 0x4c41574e;
+export const FRAME_HEADER = 28;
+const RECORD_HEADER = 12;
+/** A frame above this is refused on write and treated as damage on read. */
+export const MAX_FRAME = 2 ** 31;
+
+/** Record kinds. */
+export const enum LogOp { Upsert = 1, Delete = 2 }
+
+/** One log record as stored. */
+export interface LogRecord {
+  op: LogOp;
+  seq: number;
+  json: unknown;
+  /** Raw float32 bytes (a copy, 4-byte aligned) or null. */
+  vectors: Float32Array | null;
+}
+
+/** One record's encoded bytes (op, JSON, vectors), before it is put into a frame. */
+export function encodeRecord(op: LogOp, json: unknown, vectors: Float32Array | null): Uint8Array {
+  const text = new TextEncoder().encode(JSON.stringify(json));
+  const vbytes = vectors ? new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength) : new Uint8Array(0);
+  const out = new Uint8Array(RECORD_HEADER + text.length + vbytes.length);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, op);
+  v.setUint32(4, text.length, true);
+  v.setUint32(8, vbytes.length, true);
+  out.set(text, RECORD_HEADER);
+  out.set(vbytes, RECORD_HEADER + text.length);
+  return out;
+}
+
+/** A frame holding `records` (encoded by encodeRecord), the first with sequence number `firstSeq`. */
+export function encodeFrame(firstSeq: number, records: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const r of records) len += r.length;
+  if (len > MAX_FRAME - FRAME_HEADER) throw corrupt(`a log frame of ${len} bytes exceeds the limit of ${MAX_FRAME}`, { bytes: len });
+  const out = new Uint8Array(FRAME_HEADER + len);
+  let at = FRAME_HEADER;
+  for (const r of records) { out.set(r, at); at += r.length; }
+  const v = new DataView(out.buffer);
+  v.setUint32(0, LOG_MAGIC, true);
+  v.setUint32(4, len, true);
+  v.setFloat64(8, firstSeq, true);
+  v.setUint32(16, records.length, true);
+  v.setUint32(20, crc32(out.subarray(FRAME_HEADER)), true);
+  v.setUint32(24, crc32(out.subarray(0, 24)), true);
+  return out;
+}
+
+/** An intact frame found in a log. */
+export interface Frame { offset: number; end: number; firstSeq: number; count: number; payload: Uint8Array }
+
+/** What a scan of a log found. */
+export interface LogScan {
+  /** Every intact frame, in file order (also those after damage). */
+  frames: Frame[];
+  /** Byte length of the intact prefix (where a writer appends after cutting a torn tail). */
+  prefixEnd: number;
+  /** Byte ranges that failed their checksums and are followed by an intact frame: corruption. */
+  damaged: { offset: number; length: number }[];
+  /** Bytes at the end that are an interrupted write (nothing intact follows them). */
+  tornBytes: number;
+}
+
+function frameAt(buf: Uint8Array, v: DataView, at: number): Frame | null {
+  if (at + FRAME_HEADER > buf.length || v.getUint32(at, true) !== LOG_MAGIC) return null;
+  if (crc32(buf.subarray(at, at + 24)) !== v.getUint32(at + 24, true)) return null;
+  const len = v.getUint32(at + 4, true);
+  const firstSeq = v.getFloat64(at + 8, true);
+  if (at + FRAME_HEADER + len > buf.length || !Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
+  const payload = buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + len);
+  if (crc32(payload) !== v.getUint32(at + 20, true)) return null;
+  return { offset: at, end: at + FRAME_HEADER + len, firstSeq, count: v.getUint32(at + 16, true), payload };
+}
+
+/** Finds every intact frame of a log and classifies what is not (see the file comment). */
+export function scanLog(buf: Uint8Array): LogScan {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const frames: Frame[] = [];
+  const damaged: { offset: number; length: number }[] = [];
+  let at = 0, prefixEnd = -1;
+  while (at < buf.length) {
+    const f = frameAt(buf, v, at);
+    if (f) { frames.push(f); at = f.end; continue; }
+    if (prefixEnd < 0) prefixEnd = at;
+    // Resynchronise: the next offset holding an intact frame.
+    let next = -1;
+    for (let p = at + 1; p + FRAME_HEADER <= buf.length; p++) {
+      if (buf[p] === 0x4e && buf[p + 1] === 0x57 && buf[p + 2] === 0x41 && buf[p + 3] === 0x4c && frameAt(buf, v, p)) { next = p; break; }
+    }
+    if (next < 0) return { frames, prefixEnd, damaged, tornBytes: buf.length - at };
+    damaged.push({ offset: at, length: next - at });
+    at = next;
+  }
+  return { frames, prefixEnd: prefixEnd < 0 ? buf.length : prefixEnd, damaged, tornBytes: 0 };
+}
+
+/** The records of an intact frame. A frame whose checksum holds but whose records do not parse is CORRUPT_FILE. */
+export function frameRecords(f: Frame, file: string): LogRecord[] {
+  const out: LogRecord[] = [];
+  const p = f.payload;
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let at = 0;
+  for (let i = 0; i < f.count; i++) {
+    const bad = (why: string) => corrupt(`${file}: record ${f.firstSeq + i} at offset ${f.offset} is malformed (${why})`, { file, offset: f.offset, seq: f.firstSeq + i });
+    if (at + RECORD_HEADER > p.length) throw bad('past the end of its frame');
+    const op = v.getUint8(at), tlen = v.getUint32(at + 4, true), vlen = v.getUint32(at + 8, true);
+    if (op !== LogOp.Upsert && op !== LogOp.Delete) throw bad(`unknown operation ${op}`);
+    if (vlen % 4 !== 0 || at + RECORD_HEADER + tlen + vlen > p.length) throw bad('lengths run past its frame');
+    let json: unknown;
+    try { json = JSON.parse(dec.decode(p.subarray(at + RECORD_HEADER, at + RECORD_HEADER + tlen))); } catch { throw bad('its JSON does not parse'); }
+    const vs = at + RECORD_HEADER + tlen;
+    const vectors = vlen > 0 ? new Float32Array(p.slice(vs, vs + vlen).buffer) : null;
+    out.push({ op, seq: f.firstSeq + i, json, vectors });
+    at = vs + vlen;
+  }
+  if (at !== p.length) throw corrupt(`${file}: frame at offset ${f.offset} has ${p.length - at} bytes after its last record`, { file, offset: f.offset });
+  return out;
+}
