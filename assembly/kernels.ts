@@ -84,6 +84,47 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
   }
 }
 
+// The gather kernels sum every row in the same order (two 4-lane accumulators over 8 values, one
+// horizontal sum, then the scalar tail), whether the row is walked in a group of four, of two or
+// alone: a key then depends only on the pair of vectors, never on the row's position in the list,
+// so identical rows get bit-identical keys and tie (HNSW keeps duplicates reachable through ties).
+
+/** dot(q, r) in the gather kernels' summation order. */
+@inline function gatherDot1(q: usize, r: usize, dim: i32): f32 {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= dim; j += 8) {
+    const o = <usize>j << 2;
+    a = f32x4.add(a, f32x4.mul(v128.load(q + o), v128.load(r + o)));
+    b = f32x4.add(b, f32x4.mul(v128.load(q + o, 16), v128.load(r + o, 16)));
+  }
+  let s = hsum(f32x4.add(a, b));
+  for (; j < dim; j++) {
+    const o = <usize>j << 2;
+    s += load<f32>(q + o) * load<f32>(r + o);
+  }
+  return s;
+}
+
+/** |q - r|^2 in the gather kernels' summation order. */
+@inline function gatherL2sq1(q: usize, r: usize, dim: i32): f32 {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= dim; j += 8) {
+    const o = <usize>j << 2;
+    const d = f32x4.sub(v128.load(q + o), v128.load(r + o)), e = f32x4.sub(v128.load(q + o, 16), v128.load(r + o, 16));
+    a = f32x4.add(a, f32x4.mul(d, d));
+    b = f32x4.add(b, f32x4.mul(e, e));
+  }
+  let s = hsum(f32x4.add(a, b));
+  for (; j < dim; j++) {
+    const o = <usize>j << 2;
+    const d = load<f32>(q + o) - load<f32>(r + o);
+    s += d * d;
+  }
+  return s;
+}
+
 /**
  * out[i] = dot(q, row[slots[i]]) for i in [0, count); slots is an i32 array. Four rows (then two)
  * are walked together so that many independent loads are in flight: graph search reads rows at
@@ -141,7 +182,7 @@ export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, 
   }
   for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));
-    store<f32>(out + (<usize>i << 2), dot_f32(q, rows + slot * stride, dim));
+    store<f32>(out + (<usize>i << 2), gatherDot1(q, rows + slot * stride, dim));
   }
 }
 
@@ -205,7 +246,7 @@ export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32,
   }
   for (; i < count; i++) {
     const slot = <usize>load<i32>(slots + (<usize>i << 2));
-    store<f32>(out + (<usize>i << 2), l2sq_f32(q, rows + slot * stride, dim));
+    store<f32>(out + (<usize>i << 2), gatherL2sq1(q, rows + slot * stride, dim));
   }
 }
 

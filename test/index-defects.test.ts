@@ -56,6 +56,179 @@ function recallAt(got: Float64Array, truth: Float64Array, k: number): number {
   return found / truth.length;
 }
 
+describe('2. vectors whose squared norm overflows float32 are refused; tiny vectors rank correctly', () => {
+  const train = clusteredRows(300, 4, 3, 7);
+  for (const metric of METRICS) {
+    for (const [name, make] of makers(4, metric, train)) {
+      it(`${name} ${metric}: add and search refuse a squared norm beyond float32, index unchanged`, () => {
+        const index = make();
+        index.add(train.subarray(0, 40 * 4));
+        const before = answers(index, train.subarray(0, 8), 4);
+        for (const bad of [[1e19, 0, 0, 0], [0, 3e19, 0, 1], [-1e20, 1e20, 0, 0]]) {
+          const e = errorOf(() => index.add([[1, 2, 3, 4], bad]));
+          expect(e.code).toBe('NON_FINITE_VALUE');
+          expect(e.message).toMatch(/overflows float32/);
+          expect(e.details.row).toBe(1);
+          expect(codeOf(() => index.search(bad, 3))).toBe('NON_FINITE_VALUE');
+          expect(errorOf(() => index.searchBatch([[1, 2, 3, 4], bad], 3)).message).toMatch(/overflows float32/);
+        }
+        expect(answers(index, train.subarray(0, 8), 4)).toEqual(before);
+      });
+    }
+  }
+
+  it('IVF train refuses them too; knn refuses them in the query and in the corpus', () => {
+    const ivf = new IvfIndex({ dim: 4, nlist: 2 });
+    expect(codeOf(() => ivf.train([...Array.from({ length: 10 }, () => [1, 2, 3, 4]), [1e19, 0, 0, 0]]))).toBe('NON_FINITE_VALUE');
+    expect(ivf.isTrained).toBe(false);
+    expect(codeOf(() => knn([1e20, 0], [[1, 0], [0, 1]]))).toBe('NON_FINITE_VALUE');
+    expect(codeOf(() => knn([1, 0], [[1, 0], [2e19, 1]]))).toBe('NON_FINITE_VALUE');
+  });
+
+  for (const metric of METRICS) {
+    it(`${metric}: large norms inside the limit give finite distances in the right order`, () => {
+      const rows = [[4e18, 0], [0, 4e18], [-4e18, 0], [3e18, 1e18]];
+      const q = [4e18, 0];
+      const expected = metric === 'dot' ? [0, 3, 1, 2] : metric === 'cosine' ? [0, 3, 1, 2] : [0, 3, 1, 2];
+      const ref = knn(q, rows, { k: 4, metric });
+      expect(ref.map((h) => h.index)).toEqual(expected);
+      for (const [name, make] of makers(2, metric, new Float32Array(rows.flat().concat(rows.flat(), rows.flat(), rows.flat())))) {
+        if (name === 'IVF pq') continue; // m = 1 of 2 dims, 16 centroids: too coarse to order these exactly
+        const index = make();
+        index.add(rows);
+        const hits = index.search(q, 4);
+        expect(hits.map((h) => h.id), name).toEqual(expected);
+        for (const h of hits) expect(Number.isFinite(h.score) && Number.isFinite(h.distance), `${name} ${h.score} ${h.distance}`).toBe(true);
+        const batch = index.searchBatch([q], 4);
+        expect(Array.from(batch.ids), name).toEqual(expected);
+        expect(Array.from(batch.distances).every(Number.isFinite), name).toBe(true);
+      }
+    });
+  }
+
+  for (const scale of [1e-20, 1e-25, 1e-30]) {
+    it(`cosine ranks vectors with components of ${scale} as their directions say (a tiny vector is not a zero vector)`, () => {
+      const dirs = [[1, 0, 0], [1, 1, 0], [0, 1, 0], [-1, 0.5, 0], [-1, 0, 0], [0, 0, 0]];
+      const rows = dirs.map((d) => d.map((x) => x * scale));
+      const q = [scale, 0, 0];
+      const expected = [0, 1, 2, 5, 3, 4];
+      const scores = [1, Math.SQRT1_2, 0, 0, -1 / Math.sqrt(1.25), -1];
+      const check = (hits: { score: number }[], ids: number[], label: string, tol = 1e-6): void => {
+        expect(ids, label).toEqual(expected);
+        hits.forEach((h, i) => expect(Math.abs(h.score - scores[i]), `${label} rank ${i}`).toBeLessThan(tol));
+      };
+      const k = knn(q, rows, { k: 6 });
+      check(k, k.map((h) => h.index), 'knn');
+      // Train IVF on ordinary directions; the tiny rows are added afterwards.
+      const train = new Float32Array(dirs.flat().concat(dirs.flat()));
+      for (const [name, make] of makers(3, 'cosine', train)) {
+        if (name === 'IVF pq') continue; // dim 3 has no PQ m dividing it into 2 sub-spaces
+        const index = make();
+        index.add(rows);
+        const hits = index.search(q, 6);
+        check(hits, hits.map((h) => h.id), name, name === 'IVF sq8' ? 0.01 : 1e-6); // SQ8 scores are approximate
+        const batch = index.searchBatch([q, q], 6);
+        expect(Array.from(batch.ids.subarray(6)), `${name} batch`).toEqual(expected);
+        expect(Array.from(batch.scores.subarray(0, 6)).every((s) => Math.abs(s) <= 1), name).toBe(true);
+      }
+    });
+  }
+
+  it('HNSW over tiny vectors (cosine) finds each row first, like over the same rows at unit scale', () => {
+    const dim = 12, n = 400;
+    const rows = clusteredRows(n, dim, 5, 3);
+    const tiny = rows.map((x) => x * 1e-25);
+    for (const quantization of ['none', 'int8'] as const) {
+      const index = new HnswIndex({ dim, quantization, threads: 1 });
+      index.add(tiny);
+      let self = 0;
+      for (let i = 0; i < n; i++) if (index.search(tiny.subarray(i * dim, (i + 1) * dim), 1)[0].id === i) self++;
+      expect(self / n, quantization).toBeGreaterThanOrEqual(0.97);
+    }
+  });
+});
+
+describe('3. cosine similarity is clamped to [-1, 1] and squared distances at 0', () => {
+  it('self-similarity never exceeds 1, and exactly parallel vectors tie with the smaller id first', () => {
+    const g = gaussian(17);
+    for (const [name, make] of [
+      ['Flat', (dim: number) => new FlatIndex({ dim, threads: 1 })],
+      ['HNSW', (dim: number) => new HnswIndex({ dim, threads: 1 })],
+      ['HNSW int8', (dim: number) => new HnswIndex({ dim, quantization: 'int8', threads: 1 })],
+    ] as const) {
+      let above = 0;
+      for (let t = 0; t < 150; t++) {
+        const dim = 3 + (t % 40);
+        const x = Float32Array.from({ length: dim }, () => g());
+        const index = make(dim);
+        // Power-of-two multiples are exactly parallel in float32.
+        index.add([x.map((v) => v * 4), x, x.map((v) => v * 0.5), x.map((v) => v * 2)], [3, 7, 1, 5]);
+        const hits = index.search(x, 4);
+        for (const h of hits) {
+          expect(h.score, name).toBeLessThanOrEqual(1);
+          expect(h.distance, name).toBeGreaterThanOrEqual(0);
+          if (h.score > 1) above++;
+        }
+        expect(hits.map((h) => h.id), name).toEqual([1, 3, 5, 7]);
+        expect(new Set(hits.map((h) => h.score)).size, name).toBe(1);
+        const batch = index.searchBatch([x], 4);
+        expect(Array.from(batch.ids), name).toEqual([1, 3, 5, 7]);
+        for (let i = 0; i < 4; i++) expect(batch.scores[i]).toBeLessThanOrEqual(1);
+        // Opposite vectors: similarity at least -1.
+        const low = index.search(x.map((v) => -v), 1)[0];
+        expect(low.score).toBeGreaterThanOrEqual(-1);
+        expect(low.distance).toBeLessThanOrEqual(2);
+      }
+      expect(above).toBe(0);
+    }
+  });
+
+  it('IVF scores stay within [-1, 1] under cosine (flat and refine)', () => {
+    const g = gaussian(23);
+    const dim = 24;
+    const rows = Float32Array.from({ length: 300 * dim }, () => g());
+    for (const refine of [false, true]) {
+      const index = new IvfIndex({ dim, nlist: 3, nprobe: 3, refine, encoding: refine ? 'sq8' : 'flat', threads: 1 });
+      index.train(rows);
+      index.add(rows);
+      for (let i = 0; i < 300; i++) {
+        const q = rows.subarray(i * dim, (i + 1) * dim);
+        for (const h of index.search(q, 3)) {
+          expect(h.score).toBeLessThanOrEqual(1);
+          expect(h.score).toBeGreaterThanOrEqual(-1);
+          expect(h.distance).toBeGreaterThanOrEqual(0);
+        }
+        expect(index.search(q.map((v) => -v), 1)[0].score).toBeGreaterThanOrEqual(-1);
+      }
+    }
+  });
+
+  it('IVF-PQ under L2 never returns NaN distances on duplicated or constant data', () => {
+    const dim = 16;
+    const r = prng(5);
+    const distinct = Float32Array.from({ length: 40 * dim }, () => r());
+    const dup = new Float32Array(400 * dim);
+    for (let i = 0; i < 400; i++) dup.set(distinct.subarray((i % 40) * dim, (i % 40 + 1) * dim), i * dim);
+    const constant = new Float32Array(400 * dim).fill(0.3);
+    for (const data of [dup, constant]) {
+      for (const spec of ['IVF4,PQ4', 'IVF4,PQ8x4', 'IVF2,PQ16']) {
+        const index = createIndex(spec, { dim, metric: 'euclidean', threads: 1 }) as IvfIndex;
+        index.train(data);
+        index.add(data);
+        for (let i = 0; i < 40; i++) {
+          const q = data.subarray(i * dim, (i + 1) * dim);
+          for (const h of index.search(q, 20)) {
+            expect(Number.isNaN(h.distance) || Number.isNaN(h.score), `${spec} query ${i}`).toBe(false);
+            expect(h.distance).toBeGreaterThanOrEqual(0);
+          }
+          const batch = index.searchBatch(q, 20);
+          expect(Array.from(batch.distances).some(Number.isNaN)).toBe(false);
+        }
+      }
+    }
+  });
+});
+
 describe('4. k in batches is bounded by a documented limit; search with a huge k behaves', () => {
   const dim = 8;
   const rows = clusteredRows(300, dim, 4, 13);

@@ -9,6 +9,7 @@
 // written out, so searchBatch and search agree exactly.
 import { openArena } from './backend.js';
 import type { Arena, ArenaHandle } from './kernels.js';
+import { cosineKey } from './metric.js';
 import { TopK } from './topk.js';
 
 /** Queries per work unit (a multiple of 8: the micro-kernel handles 8 queries at once). */
@@ -32,7 +33,7 @@ export interface BatchParams {
   readonly idsOff: number;
   /** u8 per row: 1 when the row passes the filter; -1 when there is no filter. */
   readonly allowOff: number;
-  /** Queries [nq][dim] f32. */
+  /** Queries [nq][dim] f32; unit vectors (or zero) for cosine, normalised by the caller in float64. */
   readonly queriesOff: number;
   readonly nq: number;
   readonly k: number;
@@ -98,13 +99,12 @@ function runUnit(arena: Arena, p: BatchParams, unit: number, thread: number, hea
   const ids = new Float64Array(buf, p.idsOff, n);
   const allow = p.allowOff >= 0 ? new Uint8Array(buf, p.allowOff, n) : null;
 
-  // Per-query constants: |q|^2 for euclidean, 1/|q| for cosine.
+  // Per-query constants: |q|^2 for euclidean (cosine queries are unit vectors already).
   const qc = new Float64Array(nq);
-  if (metric !== BatchMetric.Dot) {
+  if (metric === BatchMetric.Euclidean) {
     for (let i = 0; i < nq; i++) {
       const at = queriesAt + i * dim * 4;
-      const sq = kr.dotF32(at, at, dim);
-      qc[i] = metric === BatchMetric.Euclidean ? sq : sq > 0 ? 1 / Math.sqrt(sq) : 0;
+      qc[i] = kr.dotF32(at, at, dim);
     }
   }
   for (let i = 0; i < nq; i++) heaps[i].reset();
@@ -126,7 +126,7 @@ function runUnit(arena: Arena, p: BatchParams, unit: number, thread: number, hea
           const dot = f32[tileBase + r * 8 + lane];
           const slot = r0 + r;
           const key = metric === BatchMetric.Euclidean ? c + norms[slot] - 2 * dot
-            : metric === BatchMetric.Cosine ? -(dot * c * norms[slot]) : -dot;
+            : metric === BatchMetric.Cosine ? cosineKey(dot * norms[slot]) : -dot;
           if (key > threshold) continue;
           if (allow !== null && allow[slot] === 0) continue;
           heap.push(key, ids[slot], slot);
@@ -154,7 +154,7 @@ function runUnit(arena: Arena, p: BatchParams, unit: number, thread: number, hea
     for (let c = 0; c < count; c++) {
       const slot = slotsTmp[c];
       const v = candKeys[c];
-      const key = metric === BatchMetric.Euclidean ? v : metric === BatchMetric.Cosine ? -(v * qc[i] * norms[slot]) : -v;
+      const key = metric === BatchMetric.Euclidean ? v : metric === BatchMetric.Cosine ? cosineKey(v * norms[slot]) : -v;
       final.push(key, ids[slot], slot);
     }
     const got = final.drain(keysTmp, null, slotsTmp);

@@ -9,10 +9,11 @@ import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
 import { alignUp } from '../distance/kernels.js';
-import { keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
+import { cosineKey, keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
 import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
+import { unitRows } from './normalize.js';
 import { emptyBatch } from './results.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
@@ -195,33 +196,29 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
 
   /**
    * Scans all rows against `q` chunk by chunk with the SIMD scan kernels; `visit` receives each
-   * chunk's raw kernel outputs (|q-x|² for euclidean, q·x otherwise) and the query's 1/|q|.
+   * chunk's raw kernel outputs: |q-x|² for euclidean, q·x for dot, and for cosine q̂·x with the
+   * query normalised first (in float64, so that a tiny query keeps its direction).
    */
-  private scanChunks(q: Float32Array, visit: (start: number, count: number, out: Float32Array, base: number, invQ: number) => void): void {
+  private scanChunks(q: Float32Array, visit: (start: number, count: number, out: Float32Array, base: number) => void): void {
     const rows = this.rows, kr = rows.kernels, dim = this.dim, n = rows.size;
-    rows.setQuery(q);
-    let invQ = 0;
-    if (this.metric === 'cosine') {
-      const sq = kr.dotF32(rows.queryOff, rows.queryOff, dim);
-      invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    }
+    rows.setQuery(this.metric === 'cosine' ? unitRows(q, 1, dim) : q);
     for (let start = 0; start < n; start += CHUNK) {
       const count = Math.min(CHUNK, n - start);
       if (this.metric === 'euclidean') kr.scanL2sqF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
       else kr.scanDotF32(rows.queryOff, rows.rowOffset(start), count, dim, rows.outOff);
-      visit(start, count, rows.arena.f32(), rows.outOff >> 2, invQ);
+      visit(start, count, rows.arena.f32(), rows.outOff >> 2);
     }
   }
 
   /** Scans all rows against `q`, pushing (key, id, slot) into `heap`. */
   private scan(q: Float32Array, heap: TopK, allow: ((id: number) => boolean) | null): void {
     const metric = this.metric, norms = this.norms, slotIds = this.slotIds;
-    this.scanChunks(q, (start, count, out, base, qc) => {
+    this.scanChunks(q, (start, count, out, base) => {
       let threshold = heap.threshold;
       for (let i = 0; i < count; i++) {
         const v = out[base + i];
         const slot = start + i;
-        const key = metric === 'euclidean' ? v : metric === 'cosine' ? -(v * qc * norms[slot]) : -v;
+        const key = metric === 'euclidean' ? v : metric === 'cosine' ? cosineKey(v * norms[slot]) : -v;
         if (key > threshold) continue;
         const id = slotIds[slot];
         if (allow !== null && !allow(id)) continue;
@@ -239,10 +236,10 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
     const q = toVector(query, this.dim, 'FlatIndex.distancesTo');
     const out = new Float64Array(this.rows.size);
     const metric = this.metric, norms = this.norms;
-    this.scanChunks(q, (start, count, raw, base, qc) => {
+    this.scanChunks(q, (start, count, raw, base) => {
       for (let i = 0; i < count; i++) {
         const v = raw[base + i];
-        out[start + i] = metric === 'euclidean' ? v : metric === 'cosine' ? -(v * qc * norms[start + i]) : -v;
+        out[start + i] = metric === 'euclidean' ? v : metric === 'cosine' ? cosineKey(v * norms[start + i]) : -v;
       }
     });
     return out;
@@ -256,7 +253,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
    */
   searchBatch(queries: VectorsLike, k: number, options?: BatchOptions): BatchResult {
     const o = checkOptions(options, ['filter', 'threads'], 'FlatIndex.searchBatch');
-    const { data, n: nq } = toRows(queries, this.dim, 'FlatIndex.searchBatch');
+    const { data: raw, n: nq } = toRows(queries, this.dim, 'FlatIndex.searchBatch');
     checkBatchK(k, nq, 'FlatIndex.searchBatch');
     const threads = checkThreads(o.threads, this.threads, 'FlatIndex.searchBatch');
     const allow = toIdPredicate(o.filter, 'FlatIndex.searchBatch');
@@ -266,6 +263,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
 
     // The kernels work with kk = min(k, n) hits per query; the rest of each row stays −1.
     const dim = this.dim, kk = Math.min(k, n);
+    const data = this.metric === 'cosine' ? unitRows(raw, nq, dim) : raw; // the batch engine takes unit queries
     const candidates = Math.min(n, 2 * kk + 16);
     const chunk = Math.min(QUERY_CHUNK, Math.ceil(nq / UNIT) * UNIT);
     const normsOff = alignUp(this.rows.end);

@@ -1,6 +1,25 @@
-// L2 normalisation (FAISS normalize_L2): in place, zero vectors stay zero (never NaN).
+// L2 normalisation (FAISS normalize_L2): in place, zero vectors stay zero (never NaN); norms are
+// summed in float64, so tiny vectors (components of 1e-30) keep their direction instead of
+// underflowing to zero as float32 squares would.
 import { invalidArgument } from '../errors.js';
 import { describe } from './validate.js';
+
+/** 1/|v| of the `dim` values of `v` from `at`, summed in float64; 0 for a zero vector. */
+export function inverseNorm(v: ArrayLike<number>, at: number, dim: number): number {
+  let sq = 0;
+  for (let j = 0; j < dim; j++) sq += v[at + j] * v[at + j];
+  return sq > 0 ? 1 / Math.sqrt(sq) : 0;
+}
+
+/** Unit-length float32 copies of `n` rows (row-major); zero rows stay zero. */
+export function unitRows(data: Float32Array, n: number, dim: number): Float32Array {
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const inv = inverseNorm(data, i * dim, dim);
+    for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] * inv;
+  }
+  return out;
+}
 
 /**
  * Scales each vector to unit L2 norm, in place, and returns the same object. Accepts one vector,
@@ -21,10 +40,8 @@ export function normalize<T extends Float32Array | Float64Array | number[] | (Fl
     throw invalidArgument(`normalize: ${flat.length} values are not a whole number of ${describe(d)}-dimensional vectors`, { received: flat.length, dim: d });
   }
   for (let start = 0; start < flat.length; start += d) {
-    let sq = 0;
-    for (let j = 0; j < d; j++) sq += flat[start + j] * flat[start + j];
-    if (sq === 0) continue;
-    const inv = 1 / Math.sqrt(sq);
+    const inv = inverseNorm(flat, start, d);
+    if (inv === 0) continue;
     for (let j = 0; j < d; j++) flat[start + j] *= inv;
   }
   return vectors;

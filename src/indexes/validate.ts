@@ -111,11 +111,47 @@ function nonFinite(where: string, row: number, column: number, value: number): N
   return new NearestError('NON_FINITE_VALUE', `${where}: vector ${row} has a non-finite value (${value}) at position ${column}`, { where, row, column, value: String(value) });
 }
 
+/**
+ * The largest squared norm a vector may have: 2^125 ≈ 4.25e37 (a norm of about 6.5e18). Distances
+ * run in float32, whose largest value is about 3.4e38 ≈ 2^128, and the squared distance between two
+ * vectors can reach 4× the larger squared norm (opposite vectors): above this it would overflow to
+ * Infinity and give NaN scores and a wrong order. No limit below: a tiny vector is still a vector.
+ */
+export const MAX_SQUARED_NORM = 2 ** 125;
+
+function tooLarge(where: string, row: number, squaredNorm: number): NearestError {
+  return new NearestError(
+    'NON_FINITE_VALUE',
+    `${where}: vector ${row} has squared norm ${squaredNorm.toPrecision(3)}, which overflows float32 distance arithmetic (squared distances reach 4× it); the squared norm must be at most 2^125 ≈ 4.25e37 (norm ≈ 6.5e18) — scale the vectors down`,
+    { where, row, squaredNorm, max: MAX_SQUARED_NORM },
+  );
+}
+
+/**
+ * Checks rows [0, n) of `data`: every value finite and every squared norm (summed in float64) at
+ * most MAX_SQUARED_NORM. `raw(i)` gives the value as the caller passed it, for the message.
+ */
+function checkValues(data: Float32Array, n: number, dim: number, where: string, raw: (i: number) => number): void {
+  for (let r = 0, at = 0; r < n; r++) {
+    let sq = 0;
+    for (let j = 0; j < dim; j++, at++) sq += data[at] * data[at];
+    if (sq <= MAX_SQUARED_NORM) continue; // false for NaN: non-finite values land below
+    for (let j = 0; j < dim; j++) {
+      const v = data[r * dim + j];
+      if (v - v !== 0) throw nonFinite(where, r, j, raw(r * dim + j));
+    }
+    throw tooLarge(where, r, sq);
+  }
+}
+
 function isVector(v: unknown): v is VectorLike {
   return Array.isArray(v) || v instanceof Float32Array || v instanceof Float64Array;
 }
 
-/** One query vector as a Float32Array of exactly `dim` finite values (copied only when needed). */
+/**
+ * One query vector as a Float32Array of exactly `dim` finite values, squared norm at most
+ * MAX_SQUARED_NORM (copied only when needed).
+ */
 export function toVector(query: unknown, dim: number, where: string): Float32Array {
   if (!isVector(query)) {
     throw invalidArgument(`${where}: expected a vector (number[] or Float32Array) of length ${dim}, got ${describe(query)}`, { where, expected: dim });
@@ -124,16 +160,14 @@ export function toVector(query: unknown, dim: number, where: string): Float32Arr
     throw new NearestError('DIMENSION_MISMATCH', `${where}: expected a vector of dimension ${dim}, got ${query.length}`, { where, expected: dim, received: query.length });
   }
   const out = query instanceof Float32Array ? query : Float32Array.from(query as ArrayLike<number>);
-  for (let j = 0; j < dim; j++) {
-    const v = out[j];
-    if (v - v !== 0) throw nonFinite(where, 0, j, (query as ArrayLike<number>)[j]);
-  }
+  checkValues(out, 1, dim, where, (j) => (query as ArrayLike<number>)[j]);
   return out;
 }
 
 /**
- * Many vectors as one row-major Float32Array of n·dim finite values. Accepts a flat Float32Array /
- * Float64Array (length a multiple of dim) or an array of vectors of length dim.
+ * Many vectors as one row-major Float32Array of n·dim finite values, each row's squared norm at most
+ * MAX_SQUARED_NORM. Accepts a flat Float32Array / Float64Array (length a multiple of dim) or an
+ * array of vectors of length dim.
  */
 export function toRows(vectors: unknown, dim: number, where: string): { data: Float32Array; n: number } {
   let data: Float32Array;
@@ -161,13 +195,7 @@ export function toRows(vectors: unknown, dim: number, where: string): { data: Fl
   } else {
     throw invalidArgument(`${where}: expected an array of vectors or a row-major Float32Array, got ${describe(vectors)}`, { where });
   }
-  for (let i = 0, len = n * dim; i < len; i++) {
-    const v = data[i];
-    if (v - v !== 0) {
-      const raw = Array.isArray(vectors) ? (vectors[Math.floor(i / dim)] as ArrayLike<number>)[i % dim] : data[i];
-      throw nonFinite(where, Math.floor(i / dim), i % dim, raw);
-    }
-  }
+  checkValues(data, n, dim, where, (i) => (Array.isArray(vectors) ? (vectors[Math.floor(i / dim)] as ArrayLike<number>)[i % dim] : (vectors as ArrayLike<number>)[i]));
   return { data, n };
 }
 

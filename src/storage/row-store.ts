@@ -92,9 +92,18 @@ export class RowStore {
     this.arena.f32().set(query, this.queryOff >> 2);
   }
 
-  /** Squared norm of a stored row, computed by the kernels. */
+  /**
+   * Squared norm of a stored float32 row: by the kernels, or summed in float64 when that is below
+   * 2^-100 (squares of components under ~1e-19 are subnormal or zero in float32, and a tiny
+   * nonzero row must not look like a zero row).
+   */
   sqNorm(slot: number): number {
     const at = this.rowOffset(slot);
-    return this.kernels.dotF32(at, at, this.dim);
+    const sq = this.kernels.dotF32(at, at, this.dim);
+    if (sq >= 2 ** -100) return sq;
+    const f = this.arena.f32();
+    let exact = 0;
+    for (let j = 0, i = at >> 2; j < this.dim; j++) exact += f[i + j] * f[i + j];
+    return exact;
   }
 }

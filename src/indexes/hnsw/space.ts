@@ -1,10 +1,18 @@
 // The distance computer of HNSW traversal for one thread: a query set once, then keys (smaller is
 // closer) for a list of slots in one kernel call, over float32 rows or int8 codes.
 import type { Arena } from '../../distance/kernels.js';
+import { cosineKey } from '../../distance/metric.js';
+import { inverseNorm } from '../normalize.js';
 import type { ScalarQuantizer } from '../quant/sq8.js';
 
 /** Metric codes (no strings in hot loops). */
 export const EUCLIDEAN = 0, COSINE = 1, DOT = 2;
+
+/**
+ * Under cosine, rows with 1/|x| above this (|x| < 2^-30) are compared in float64: the float32
+ * products of two such rows' components can underflow to zero and lose their direction.
+ */
+const TINY_INV_NORM = 2 ** 30;
 
 /** Byte offsets of one thread's scratch in an arena: query, slot list and kernel output. */
 export interface Scratch { queryOff: number; slotsOff: number; outOff: number }
@@ -33,7 +41,7 @@ export class Space {
   private readonly rowScratch: Scratch;
   private readonly codeScratch: Scratch | null;
   private readonly quantizer: ScalarQuantizer | null;
-  /** Per slot: 1/|x| of the float rows (cosine; unused otherwise). */
+  /** Per slot: 1/|x| of the float rows (cosine; unused otherwise). The cosine query is a unit vector. */
   invNorms: Float64Array;
   /** Per slot: |c|² of the int8 codes (euclidean with codes). */
   codeNorms: Int32Array;
@@ -70,13 +78,11 @@ export class Space {
     this.codeI32 = this.codes ? this.codes.i32() : null;
   }
 
-  /** Sets the query from a float vector. */
+  /** Sets the query from a float vector (under cosine its unit vector, normalised in float64). */
   setQuery(q: Float32Array): void {
     this.refresh();
-    this.rows.f32().set(q, this.rowScratch.queryOff >> 2);
-    const at = this.rowScratch.queryOff;
-    const sq = this.rows.kernels.dotF32(at, at, this.dim);
-    this.invQ = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    if (this.metric === COSINE) this.setUnitQuery(q, 0, inverseNorm(q, 0, this.dim));
+    else { this.rows.f32().set(q, this.rowScratch.queryOff >> 2); this.invQ = 0; }
     if (this.codes) {
       this.quantizer!.encode(q, 0, 1, this.codeTmp);
       this.codes.i8().set(this.codeTmp, this.codeScratch!.queryOff);
@@ -85,14 +91,21 @@ export class Space {
     }
   }
 
+  /** Writes `inv`·v[from, from + dim) into the query scratch as the (cosine) query. */
+  private setUnitQuery(v: Float32Array, from: number, inv: number): void {
+    const f = this.rows.f32(), at = this.rowScratch.queryOff >> 2;
+    for (let j = 0; j < this.dim; j++) f[at + j] = v[from + j] * inv;
+    this.invQ = 1;
+  }
+
   /** Sets the query to stored row `slot` (for inserting it). */
   setQueryToSlot(slot: number): void {
     this.refresh();
     const dim = this.dim;
     const f = this.rows.f32();
     const src = (this.rowsOff >> 2) + slot * dim;
-    f.copyWithin(this.rowScratch.queryOff >> 2, src, src + dim);
-    this.invQ = this.metric === COSINE ? this.invNorms[slot] : 0;
+    if (this.metric === COSINE) this.setUnitQuery(f, src, this.invNorms[slot]);
+    else { f.copyWithin(this.rowScratch.queryOff >> 2, src, src + dim); this.invQ = 0; }
     if (this.codes) {
       const u8 = this.codes.u8();
       const at = this.codesOff + slot * dim;
@@ -115,7 +128,19 @@ export class Space {
   /** Traversal keys between stored row `base` and `count` slots (neighbour selection). */
   keysFrom(base: number, slots: Int32Array, count: number, out: Float64Array): void {
     if (this.codes) this.codeKeys(this.codesOff + base * this.dim, this.codeNorms[base], slots, count, out);
+    else if (this.metric === COSINE && this.invNorms[base] > TINY_INV_NORM) this.tinyCosineKeys(base, slots, count, out);
     else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, slots, count, out);
+  }
+
+  /** Cosine keys from a tiny stored row, with float64 dot products (see TINY_INV_NORM). */
+  private tinyCosineKeys(base: number, slots: Int32Array, count: number, out: Float64Array): void {
+    const f = this.rowF32, dim = this.dim, rows = this.rowsOff >> 2, norms = this.invNorms, a = rows + base * dim;
+    for (let i = 0; i < count; i++) {
+      const b = rows + slots[i] * dim;
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += f[a + j] * f[b + j];
+      out[i] = cosineKey(dot * norms[base] * norms[slots[i]]);
+    }
   }
 
   /** Whether traversal keys are approximations that the final results must be re-scored from. */
@@ -139,7 +164,7 @@ export class Space {
     const f = this.rowF32, base = s.outOff >> 2, norms = this.invNorms;
     if (this.metric === EUCLIDEAN) for (let i = 0; i < count; i++) out[i] = f[base + i];
     else if (this.metric === DOT) for (let i = 0; i < count; i++) out[i] = -f[base + i];
-    else for (let i = 0; i < count; i++) out[i] = -(f[base + i] * invQ * norms[slots[i]]);
+    else for (let i = 0; i < count; i++) out[i] = cosineKey(f[base + i] * invQ * norms[slots[i]]);
   }
 
   private codeKeys(q: number, qNorm: number, slots: Int32Array, count: number, out: Float64Array): void {

@@ -7,13 +7,14 @@
 import { NearestError, invalidArgument } from '../../errors.js';
 import { createArena, type BackendChoice } from '../../distance/backend.js';
 import { alignUp, type Arena } from '../../distance/kernels.js';
-import { keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
+import { cosineKey, keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
 import { TopK } from '../../distance/topk.js';
 import { availableThreads } from '../../parallel/pool.js';
 import { ListStore } from '../../storage/list-store.js';
 import { RowStore } from '../../storage/row-store.js';
 import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
 import { DEFAULT_M, HnswIndex } from '../hnsw/hnsw-index.js';
+import { unitRows } from '../normalize.js';
 import { ProductQuantizer } from '../quant/pq.js';
 import { emptyBatch } from '../results.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
@@ -71,17 +72,6 @@ function intOption(v: unknown, name: string, min: number, max: number, where: st
     throw invalidArgument(`${where}: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`, { option: name, received: v, min, max });
   }
   return v;
-}
-
-function normalizeRows(data: Float32Array, n: number, dim: number): Float32Array {
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let sq = 0;
-    for (let j = 0; j < dim; j++) sq += data[i * dim + j] ** 2;
-    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] * inv;
-  }
-  return out;
 }
 
 /** An IvfIndex as plain arrays (a trained index; slot order for the per-slot arrays). */
@@ -249,7 +239,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       const why = this.encoding === 'pq' ? `max(nlist = ${this.nlist}, 2^nbits = ${1 << this.pqBits})` : `nlist = ${this.nlist}`;
       throw invalidArgument(`${where}: need at least minTrainSize = ${why} = ${this.minTrainSize} training vectors, got ${n}`, { required: this.minTrainSize, received: n });
     }
-    const data = this.metric === 'cosine' ? normalizeRows(raw, n, this.dim) : raw;
+    const data = this.metric === 'cosine' ? unitRows(raw, n, this.dim) : raw;
     const dim = this.dim;
     const km = kmeansRows(data, n, dim, this.nlist, { niter: this.niter, seed: this.seed, maxPer: 256, init: this.kmeansInit, threads: this.threads, backend: this.backend });
     this.centroids = km.centroids;
@@ -363,7 +353,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     if (n === 0) return;
     const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, where);
     const dim = this.dim;
-    const data = this.metric === 'cosine' ? normalizeRows(raw, n, dim) : raw;
+    const data = this.metric === 'cosine' ? unitRows(raw, n, dim) : raw;
     const assign = this.assign(data, n);
     const codes = this.encode(data, n, assign);
     const lists = this.lists!;
@@ -457,8 +447,9 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     return out;
   }
 
-  private score(key: number): number { return keyToScore(this.metric === 'euclidean' ? 'euclidean' : 'dot', key); }
-  private distance(key: number): number { return this.metric === 'cosine' ? 1 + key : keyToDistance(this.metric, key); }
+  // Keys are those of the metric (cosine: −similarity of the unit vectors), so the shared conversions apply, with their clamps.
+  private score(key: number): number { return keyToScore(this.metric, key); }
+  private distance(key: number): number { return keyToDistance(this.metric, key); }
 
   /** Many queries (scanned one after the other on the calling thread); nq·k at most MAX_BATCH_RESULTS. */
   searchBatch(queries: VectorsLike, k: number, options?: IvfSearchOptions): BatchResult {
@@ -484,12 +475,13 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   }
 
   private searchOne(query: Float32Array, k: number, nprobe: number, allow: ((id: number) => boolean) | null, refineFactor: number): TopK {
-    const q = this.metric === 'cosine' ? normalizeRows(query, 1, this.dim) : query;
+    const q = this.metric === 'cosine' ? unitRows(query, 1, this.dim) : query;
     const want = this.refine ? Math.min(this.size, k * refineFactor) : k;
     let top = this.scanLists(q, want, nprobe, allow);
     if (allow !== null && top.size < want && nprobe < this.nlist) top = this.scanLists(q, want, this.nlist, allow);
     if (!this.refine) return top;
     // Exact re-ranking of the candidates with the float32 rows.
+    const cosine = this.metric === 'cosine';
     const slots = new Int32Array(top.size), keys = new Float64Array(top.size);
     const count = top.drain(keys, null, slots);
     const rows = this.rows!, kr = rows.kernels;
@@ -503,7 +495,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       const f = rows.arena.f32(), base = rows.outOff >> 2;
       for (let i = 0; i < part; i++) {
         const v = f[base + i], slot = slots[off + i];
-        final.push(this.ip ? -v : v, this.slotIds[slot], slot);
+        final.push(cosine ? cosineKey(v) : this.ip ? -v : v, this.slotIds[slot], slot);
       }
     }
     return final;
@@ -533,6 +525,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       if (!this.ip) arena.u8().copyWithin(this.baseOff, this.tableOff, this.tableOff + pq.m * pq.ksub * 4);
     }
     const outBase = this.outOff >> 2;
+    const cosine = this.metric === 'cosine';
     for (const probe of probes) {
       const l = probe.id;
       const size = lists.sizes[l];
@@ -560,7 +553,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
         let threshold = top.threshold;
         for (let i = 0; i < count; i++) {
           const v = f[outBase + i];
-          const key = this.encoding === 'flat' ? (this.ip ? -v : v)
+          const key = this.encoding === 'flat' ? (cosine ? cosineKey(v) : this.ip ? -v : v)
             : this.encoding === 'sq8' ? (this.ip ? -(v + constant) : v)
               : this.ip ? -(coarseKey + v) : coarseKey + v;
           if (key > threshold) continue;

@@ -11,6 +11,7 @@
 // Values beyond the trained range saturate at ±127 (codes only steer traversal; results are
 // re-ranked with the float32 rows, so saturation costs recall at worst, never correctness).
 import type { Metric } from '../../distance/metric.js';
+import { inverseNorm } from '../normalize.js';
 
 /** A trained scalar quantizer. */
 export class ScalarQuantizer {
@@ -33,7 +34,7 @@ export class ScalarQuantizer {
     if (this.metric !== 'dot') {
       const lo = new Float64Array(dim).fill(Infinity), hi = new Float64Array(dim).fill(-Infinity);
       for (let i = 0; i < n; i++) {
-        const inv = this.metric === 'cosine' ? invNorm(rows, i * dim, dim) : 1;
+        const inv = this.metric === 'cosine' ? inverseNorm(rows, i * dim, dim) : 1;
         for (let j = 0; j < dim; j++) {
           const v = rows[i * dim + j] * inv;
           if (v < lo[j]) lo[j] = v;
@@ -61,7 +62,7 @@ export class ScalarQuantizer {
     const dim = this.dim, mid = this.mid, inv = 1 / this.step;
     for (let i = 0; i < n; i++) {
       const base = (from + i) * dim;
-      const norm = this.metric === 'cosine' ? invNorm(rows, base, dim) : 1;
+      const norm = this.metric === 'cosine' ? inverseNorm(rows, base, dim) : 1;
       for (let j = 0; j < dim; j++) {
         const c = Math.round((rows[base + j] * norm - mid[j]) * inv);
         out[i * dim + j] = c > 127 ? 127 : c < -127 ? -127 : c;
@@ -70,8 +71,3 @@ export class ScalarQuantizer {
   }
 }
 
-function invNorm(rows: Float32Array, base: number, dim: number): number {
-  let sq = 0;
-  for (let j = 0; j < dim; j++) sq += rows[base + j] * rows[base + j];
-  return sq > 0 ? 1 / Math.sqrt(sq) : 0;
-}
