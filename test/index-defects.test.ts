@@ -56,6 +56,52 @@ function recallAt(got: Float64Array, truth: Float64Array, k: number): number {
   return found / truth.length;
 }
 
+describe('1. HNSW keeps duplicate vectors reachable', () => {
+  const dim = 17;
+  const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(j + 1) + 0.25);
+  for (const quantization of ['none', 'int8'] as const) {
+    for (const m of [2, 16, 32]) {
+      for (const metric of METRICS) {
+        it(`${metric}, ${quantization}, m = ${m}: all 100 copies of one vector come back`, () => {
+          const index = new HnswIndex({ dim, metric, m, quantization, threads: 1 });
+          const rows = new Float32Array(100 * dim);
+          for (let i = 0; i < 100; i++) rows.set(v, i * dim);
+          index.add(rows);
+          const hits = index.search(v, 100);
+          expect(hits.map((h) => h.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+          expect(hits.map((h) => h.id)).toEqual(Array.from({ length: 100 }, (_, i) => i)); // ties: smaller id first
+          const batch = index.searchBatch(v, 100);
+          expect(Array.from(batch.ids)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+        });
+      }
+      it(`${quantization}, m = ${m}: groups of duplicates mixed into clustered data stay reachable`, () => {
+        const n = 600;
+        const base = clusteredRows(n, dim, 6, 41);
+        // Three groups of copies (of two corpus rows and of a new vector), interleaved with the rest.
+        const extra = Float32Array.from({ length: dim }, (_, j) => Math.cos(3 * j));
+        const groups = [{ v: base.slice(0, dim), copies: 120 }, { v: base.slice(5 * dim, 6 * dim), copies: 70 }, { v: extra, copies: 45 }];
+        const order: Float32Array[] = [];
+        for (let i = 0; i < n; i++) order.push(base.subarray(i * dim, (i + 1) * dim));
+        const r = prng(9);
+        for (const g of groups) for (let c = 0; c < g.copies; c++) order.splice(Math.floor(r() * (order.length + 1)), 0, g.v);
+        const members = groups.map((g) => order.flatMap((row, id) => (row === g.v || row.every((x, j) => x === g.v[j]) ? [id] : [])));
+        // At m = 2 (four links per node) a group of copies of an outlying vector hangs off the graph
+        // by a few links, and the default beam can stop short of some copies; what this checks is
+        // that every copy is reachable at all, so m = 2 gets a wide beam.
+        const options = m === 2 ? { efSearch: 1000 } : {};
+        for (const metric of ['euclidean', 'cosine'] as const) {
+          const index = new HnswIndex({ dim, metric, m, quantization, threads: 1 });
+          index.add(order);
+          groups.forEach((g, gi) => {
+            const got = index.search(g.v, members[gi].length, options).map((h) => h.id).sort((a, b) => a - b);
+            expect(got, `${metric}: group ${gi}`).toEqual(members[gi]);
+          });
+        }
+      });
+    }
+  }
+});
+
 describe('2. vectors whose squared norm overflows float32 are refused; tiny vectors rank correctly', () => {
   const train = clusteredRows(300, 4, 3, 7);
   for (const metric of METRICS) {

@@ -5,7 +5,7 @@
 // slot's lock (`concurrent`), as hnswlib does.
 import { ENTRY, MAX_LEVEL, type Graph } from './graph.js';
 import { SlotHeap } from './heap.js';
-import type { Space } from './space.js';
+import { DOT, type Space } from './space.js';
 
 /** Decides whether a slot may appear in results (tombstones, filters); null admits all. */
 export type SlotFilter = ((slot: number) => boolean) | null;
@@ -154,16 +154,18 @@ export class HnswCore {
   /**
    * The neighbour-selection heuristic: walking candidates by increasing key, keep one only if it
    * is closer to the base than to every neighbour already kept. Writes up to `max` slots to `out`.
+   * Candidates with a key ≤ `dupKey` (copies of the base) are kept `maxDup` at most.
    */
-  private selectNeighbours(slots: Int32Array, keys: Float64Array, count: number, max: number, out: Int32Array): number {
+  private selectNeighbours(slots: Int32Array, keys: Float64Array, count: number, max: number, out: Int32Array, dupKey = -Infinity, maxDup = max): number {
     if (count <= max) {
       for (let i = 0; i < count; i++) out[i] = slots[i];
       return count;
     }
-    let kept = 0;
+    let kept = 0, dups = 0;
     const tmp = this.tmpKeys;
     for (let i = 0; i < count && kept < max; i++) {
       const e = slots[i], ek = keys[i];
+      if (ek <= dupKey && dups++ >= maxDup) continue;
       let good = true;
       if (kept > 0) {
         this.space.keysFrom(e, out, kept, tmp);
@@ -187,11 +189,13 @@ export class HnswCore {
         arr[at + 1 + count] = s;
         arr[at] = count + 1;
       } else {
+        // The newcomer wins ties (see sortPairs): otherwise, among equidistant entries, a full list
+        // always drops it, and once every list it was offered to is full it has no in-link left.
         const nb = this.nb, keys = this.nbKeys;
         for (let i = 0; i < count; i++) nb[i] = arr[at + 1 + i];
         nb[count] = s;
         this.space.keysFrom(n, nb, count + 1, keys);
-        sortPairs(nb, keys, count + 1);
+        sortPairs(nb, keys, count + 1, s);
         const kept = this.selectNeighbours(nb, keys, count + 1, cap, this.sel);
         this.writeList(n, level, this.sel, kept);
       }
@@ -216,11 +220,18 @@ export class HnswCore {
     const raisesTop = level > maxLevel;
     if (this.concurrent && !raisesTop) g.unlock(-1);
 
+    // Copies of the new vector (a key no larger than its key to itself: distance 0, or cosine 1)
+    // fill at most half of its lists — the most recent ones, by the tie rule — and the rest goes to
+    // other neighbours: to the rest of the graph the copies are one point, and a list holding only
+    // copies links the group to nothing else (at m = 2, an outlying group of copies was cut off).
+    // Under dot a vector is not its own nearest, so there is no such notion of a copy.
+    const dupKey = this.space.metric === DOT ? -Infinity : this.keyTo(slot);
     let cur = this.greedy(ep, this.keyTo(ep), maxLevel, level);
     let curKey = this.lastKey;
     for (let l = Math.min(level, maxLevel); l >= 0; l--) {
       this.searchLayer(cur, curKey, efConstruction, l, null);
       let n = this.drainSorted();
+      orderTies(this.sortedSlots, this.sortedKeys, n);
       // A reused slot may still be reachable through old links: never link a slot to itself.
       const own = this.sortedSlots.subarray(0, n).indexOf(slot);
       if (own >= 0) {
@@ -230,7 +241,7 @@ export class HnswCore {
       }
       if (n === 0) continue;
       const selected = this.sel;
-      const kept = this.selectNeighbours(this.sortedSlots, this.sortedKeys, n, g.m, selected);
+      const kept = this.selectNeighbours(this.sortedSlots, this.sortedKeys, n, g.m, selected, dupKey, Math.ceil(g.m / 2));
       const mine = new Int32Array(selected.subarray(0, kept));
       if (this.concurrent) g.lock(slot);
       this.writeList(slot, l, mine, kept);
@@ -312,12 +323,28 @@ export class HnswCore {
   }
 }
 
-/** Sorts parallel arrays by key ascending (insertion sort for short lists, as they usually are). */
-export function sortPairs(slots: Int32Array, keys: Float64Array, n: number): void {
+// Ties between equal keys are broken the same way in every neighbour selection: the newcomer being
+// linked first, then the larger slot (the later appended) — hnswlib's (distance, id) order, where
+// the newest id wins. This is what keeps duplicates of one vector reachable: a newcomer picks the
+// most recent copies, and each copy's list then only ever receives the next m copies (m + m = m0,
+// so level-0 lists of copies never overflow), a chain through all of them. With ties in arbitrary
+// order every newcomer picked the same few copies, whose full lists then evicted the newest: 100
+// copies of one vector gave 33 hits at m = 16.
+
+/** Whether (ka, a) sorts before (kb, b): smaller key, then `first`, then the larger slot. */
+function before(ka: number, a: number, kb: number, b: number, first: number): boolean {
+  return ka < kb || (ka === kb && a !== b && (a === first || (b !== first && a > b)));
+}
+
+/**
+ * Sorts parallel arrays by key ascending, ties as above (`first`: the slot that wins ties, −1 for
+ * none). Insertion sort for short lists, as they usually are.
+ */
+export function sortPairs(slots: Int32Array, keys: Float64Array, n: number, first = -1): void {
   if (n > 48) {
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => keys[a] - keys[b] || a - b);
+    order.sort((a, b) => (before(keys[a], slots[a], keys[b], slots[b], first) ? -1 : before(keys[b], slots[b], keys[a], slots[a], first) ? 1 : 0));
     const s = slots.slice(0, n), k = keys.slice(0, n);
     for (let i = 0; i < n; i++) { slots[i] = s[order[i]]; keys[i] = k[order[i]]; }
     return;
@@ -325,7 +352,17 @@ export function sortPairs(slots: Int32Array, keys: Float64Array, n: number): voi
   for (let i = 1; i < n; i++) {
     const k = keys[i], s = slots[i];
     let j = i - 1;
-    while (j >= 0 && keys[j] > k) { keys[j + 1] = keys[j]; slots[j + 1] = slots[j]; j--; }
+    while (j >= 0 && before(k, s, keys[j], slots[j], first)) { keys[j + 1] = keys[j]; slots[j + 1] = slots[j]; j--; }
     keys[j + 1] = k; slots[j + 1] = s;
+  }
+}
+
+/** Orders the runs of equal keys in key-sorted arrays by the tie rule (they are rare: O(n) scan). */
+function orderTies(slots: Int32Array, keys: Float64Array, n: number): void {
+  for (let i = 0; i < n;) {
+    let j = i + 1;
+    while (j < n && keys[j] === keys[i]) j++;
+    if (j - i > 1) sortPairs(slots.subarray(i, j), keys.subarray(i, j), j - i);
+    i = j;
   }
 }
