@@ -21,8 +21,8 @@
 //
 // Latency while the log is folded into the main file: a store of --records records (default
 // 200,000), fresh per repeat and batch size (1, 100), written with the log left to hold all of
-// them (ours: compactBytes 2^52; SQLite: wal_autocheckpoint=0); a run during the fold, then an
-// idle run for contrast (after the fold, so that its writes do not enlarge the fold). The fold:
+// them (ours: compactBytes 2^52; SQLite: wal_autocheckpoint=0): an idle run for contrast (its
+// records complete the store: it is loaded short by as many), then a run during the fold. The fold:
 // ours `compact()` (a snapshot of the whole store, then the log emptied), SQLite
 // `PRAGMA wal_checkpoint(TRUNCATE)` from a second connection (the WAL's pages copied into the
 // database file, fsynced, the WAL truncated to 0 bytes). TRUNCATE is the counterpart: it does the
@@ -222,11 +222,11 @@ const poolSpec = (pool: Pool) => ({ dim: pool.dim, poolSize: pool.size, vectorPa
 
 // ---- latency -------------------------------------------------------------------------------------
 
-/** Stops an open loop: after a duration, or once a fold has ended (end() returns its time). */
-type Stop = { durationMs: number } | { end: () => number | null };
+/** Stops an open loop: after a number of calls, or once a fold has ended (end() returns its time). */
+type Stop = { calls: number } | { end: () => number | null };
 
-function stopped(stop: Stop, t0: number, sched: number): boolean {
-  if ('durationMs' in stop) return sched >= t0 + stop.durationMs;
+function stopped(stop: Stop, i: number, sched: number): boolean {
+  if ('calls' in stop) return i >= stop.calls;
   const end = stop.end();
   return end !== null && sched >= end;
 }
@@ -243,12 +243,12 @@ async function openLoop(submit: (batch: number) => Promise<void>, batch: number,
   let lastDone = t0;
   for (let i = 0; ; i++) {
     const sched = t0 + i * intervalMs;
-    if (stopped(stop, t0, sched)) break;
-    for (let now = performance.now(); now < sched && !stopped(stop, t0, sched); now = performance.now()) {
+    if (stopped(stop, i, sched)) break;
+    for (let now = performance.now(); now < sched && !stopped(stop, i, sched); now = performance.now()) {
       if (sched - now > 2) await sleep(sched - now - 1.5);
       else await yieldToLoop();
     }
-    if (stopped(stop, t0, sched)) break;
+    if (stopped(stop, i, sched)) break;
     const issued = performance.now();
     await submit(batch);
     latencies.push(performance.now() - sched);
@@ -270,23 +270,28 @@ async function fill(db: Store, pool: Pool, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/** Calls of an idle run: baselineSeconds of schedule. */
+const idleCalls = (intervalMs: number): number => Math.ceil((baselineSeconds * 1000) / intervalMs);
+
 async function oursLatency(pool: Pool, intervals: Record<number, number>): Promise<LatencyReport> {
   const runs: LatencyRun[] = [];
   const loads: number[] = [];
   let next = 0;
   for (let r = 0; r < repeats; r++) {
     for (const batch of LATENCY_BATCHES) {
-      // A fresh store per fold: every fold starts from the same state (the log holds exactly the
-      // loaded records); the idle run comes after it, so its writes do not enlarge the fold.
+      // A fresh store per fold, loaded short of --records by the idle run's records, so that after
+      // the idle run the log holds exactly --records records when the fold starts.
+      const intervalMs = intervals[batch];
+      const calls = idleCalls(intervalMs);
       const dir = freshDir(`${pool.dim}-latency`);
       const db = await VectorStore.open<Meta>(dir, { dim: pool.dim, metric: METRIC, compactBytes: NO_AUTO_COMPACT });
-      loads.push(await fill(db, pool, latencyRecords));
+      loads.push(await fill(db, pool, Math.max(0, latencyRecords - calls * batch)));
       const submit = async (b: number): Promise<void> => {
         const start = next;
         next += b;
         await db.upsert(records(pool, 'lat-', start, b));
       };
-      const intervalMs = intervals[batch];
+      const idle = await openLoop(submit, batch, intervalMs, { calls });
       const bytesBefore = dirBytes(dir);
       let end: number | null = null;
       const t0 = performance.now();
@@ -296,7 +301,6 @@ async function oursLatency(pool: Pool, intervals: Record<number, number>): Promi
       const during = await openLoop(submit, batch, intervalMs, { end: () => end }, t0);
       await fold;
       const foldSeconds = (end! - t0) / 1000;
-      const idle = await openLoop(submit, batch, intervalMs, { durationMs: baselineSeconds * 1000 });
       log(`nearest ${pool.dim}-d batch ${batch}: compact() of ${(bytesBefore / 1e6).toFixed(0)} MB (snapshot + log) in ${foldSeconds.toFixed(2)} s, ${during.latencies.length} writes during it`);
       runs.push({
         repeat: r, batch, intervalMs, idle: summariseLatencies(idle.latencies), idleIssueLag: summariseLatencies(idle.lags),
@@ -319,7 +323,8 @@ const CHECKPOINT_MODES = ['TRUNCATE', 'PASSIVE'] as const;
 async function sqliteLatency(pool: Pool, intervals: Record<number, number>): Promise<SqliteReport<LatencyReport>> {
   const got = await runSqlite<PyLatency>({
     ...poolSpec(pool), mode: 'latency', records: latencyRecords, loadBatch: LOAD_BATCH, repeats, batches: LATENCY_BATCHES,
-    intervals: Object.fromEntries(LATENCY_BATCHES.map((b) => [String(b), intervals[b] / 1000])), baselineSeconds, checkpointModes: CHECKPOINT_MODES,
+    intervals: Object.fromEntries(LATENCY_BATCHES.map((b) => [String(b), intervals[b] / 1000])),
+    idleCalls: Object.fromEntries(LATENCY_BATCHES.map((b) => [String(b), idleCalls(intervals[b])])), checkpointModes: CHECKPOINT_MODES,
   }, `sqlite ${pool.dim}-d`);
   if (!got.ok) return got;
   const ms = (seconds: number[]): LatencySummary => summariseLatencies(seconds.map((s) => s * 1000));
@@ -490,7 +495,7 @@ for (const res of results) {
 out.write('\nours = VectorStore.open(dir, { dim, metric: \'cosine\' }) + upsert(records); SQLite = BEGIN IMMEDIATE; INSERT OR REPLACE (executemany); COMMIT ' +
   'into items(id TEXT PRIMARY KEY, vector BLOB, metadata TEXT); each call durable (fsynced) when it returns; 16 concurrent: ours on one store (group commit), ' +
   'SQLite 16 threads with a connection each. Latency: calls scheduled at a fixed rate (half the slower system\'s sequential capacity), counted from the ' +
-  'scheduled time; the fold: ours rewrites a snapshot of the whole store and empties the log, SQLite copies the WAL\'s pages into the database and truncates it.\n');
+  'scheduled time; the fold: ours writes a snapshot of the whole store and drops the log it covers, SQLite copies the WAL\'s pages into the database and truncates it.\n');
 
 mkdirSync(RESULTS_DIR, { recursive: true });
 const jsonPath = join(RESULTS_DIR, `durable${suffix}.json`);

@@ -5,7 +5,7 @@
 //   npm run bench:persist -- --quick   # 10k x 784 and 20k x 128, smaller IVF (durable.ts: --quick too)
 //
 // Ours: FlatIndex, HnswIndex (m 16, efConstruction 100, built with 2 threads) and IvfIndex
-// (IVF1024,PQ28 on 784-d; PQ16 on 128-d, where m must divide dim) — `index.save(path)` (atomic:
+// (IVF1024,PQ28 on 784-d; PQ16 on 128-d, where m must divide dim) — `saveIndex(index, path)` (atomic:
 // temp file, fsync, rename, directory fsync) and `loadIndex(path)`; also the in-memory halves
 // (`indexToBuffer` / `indexFromBuffer`) and a plain writeFileSync of the bytes (no fsync) to
 // separate serialisation, file I/O and the durability cost. Peers: Debian
@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { FlatIndex, HnswIndex, createIndex, describeIndex, indexFromBuffer, indexToBuffer, loadIndex, type IvfIndex, type SearchHit } from 'nearest';
+import { FlatIndex, HnswIndex, createIndex, describeIndex, indexFromBuffer, indexToBuffer, loadIndex, saveIndex, type IvfIndex, type SearchHit } from 'nearest';
 import { clusteredDataset, loadFashionMnist } from '../src/io/datasets.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { spawnJson } from './lib/spawn.ts';
@@ -192,7 +192,7 @@ async function measureOurs(data: DataSpec, kind: 'Flat' | 'HNSW' | 'IVF'): Promi
   const serialised: Uint8Array = buf!;
   buf = null;
   const save: Timed[] = [];
-  for (let r = 0; r < repeats; r++) save.push(await timed(() => index.save(path)));
+  for (let r = 0; r < repeats; r++) save.push(await timed(() => saveIndex(index, path)));
   const fileBytes = statSync(path).size;
   const fileMatches = serialised.length === fileBytes && Buffer.compare(Buffer.from(serialised.buffer, serialised.byteOffset, serialised.byteLength), readFileSync(path)) === 0;
   // Parsing alone, from bytes already in memory.

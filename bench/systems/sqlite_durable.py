@@ -19,9 +19,10 @@ writer thread has its own connection and loops until the deadline). Wall time, p
 (resource.getrusage: all threads) and the records written.
 
 mode "latency": per repeat, batch size and checkpoint mode in `checkpointModes` a fresh database
-with wal_autocheckpoint=0, loaded with `records` rows (batches of `loadBatch`) so that the WAL
-holds all of them; an open-loop run while a second connection (in a thread) runs
-`PRAGMA wal_checkpoint(MODE)`, then, after the first mode's, an idle run of `baselineSeconds`.
+with wal_autocheckpoint=0 holding `records` rows, all in the WAL when the checkpoint starts: for
+the first mode an idle open-loop run of `idleCalls` calls on a table loaded short by as many rows
+(batches of `loadBatch`), for the others a full load; then an open-loop run while a second
+connection (in a thread) runs `PRAGMA wal_checkpoint(MODE)`.
 Open loop: call i is scheduled at t0 + i * interval and issued then (or as soon as the previous
 call returns, if late); its latency counts from the scheduled time, so a stall counts against
 every call scheduled during it. Calls scheduled after the checkpoint returned are not issued.
@@ -160,16 +161,16 @@ def throughput_cell(path, batch, writers):
 # ---- latency -----------------------------------------------------------------------------------
 
 
-def open_loop(conn, batch, interval, state, t0, duration=None):
-    """Latencies (s) of calls scheduled every `interval` from t0 (for `duration` s, or while a fold
+def open_loop(conn, batch, interval, state, t0, calls=None):
+    """Latencies (s) of calls scheduled every `interval` from t0 (`calls` of them, or while a fold
     runs) and the issue lags: how late a call whose time came while the client was idle was issued."""
     lat, lags = [], []
     i = 0
     last_done = t0
 
     def stopped(sched):
-        if duration is not None:
-            return sched >= t0 + duration
+        if calls is not None:
+            return i >= calls
         end = state["end"]
         return end is not None and sched >= end
 
@@ -233,17 +234,19 @@ def latency(path):
         for batch in spec["batches"]:
             interval = spec["intervals"][str(batch)]
             run = {"repeat": r, "batch": batch, "intervalSeconds": interval}
+            idle_calls = spec["idleCalls"][str(batch)]
             for k, mode in enumerate(spec["checkpointModes"]):
-                # A fresh database per fold, the WAL holding exactly the loaded rows; the idle run
-                # follows the first fold (its writes do not enlarge the fold).
+                # A fresh database per fold. Before the first mode's, an idle run whose rows
+                # complete the table (it is loaded short by as many), so that every fold starts
+                # with exactly `records` rows in the WAL.
                 conn = create(path, autocheckpoint=0)
-                loads.append(load(conn, n, load_batch))
+                loads.append(load(conn, max(0, n - idle_calls * batch) if k == 0 else n, load_batch))
+                if k == 0:
+                    run["idle"] = open_loop(conn, batch, interval, state, time.perf_counter(), calls=idle_calls)
                 wal = os.path.getsize(path + "-wal")
                 res = during_checkpoint(path, conn, batch, interval, mode, state)
                 res["walBytesBefore"] = wal
                 run[mode] = res
-                if k == 0:
-                    run["idle"] = open_loop(conn, batch, interval, state, time.perf_counter(), duration=spec["baselineSeconds"])
                 log(f"sqlite {dim}-d batch {batch}: wal_checkpoint({mode}) of {wal / 1e6:.0f} MB WAL in {res['foldSeconds']:.2f} s "
                     f"(busy {res['busy']}), {len(res['latencies'])} writes during it")
                 conn.close()
