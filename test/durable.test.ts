@@ -377,13 +377,13 @@ describe('durable store: fault injection at every file operation', () => {
       let points = 0;
       for (let at = 1; at <= total; at++) {
         for (const kind of ['crash', 'eio', 'enospc', 'short'] as FaultKind[]) {
-          const fs = new FaultFs(at * 31 + kind.length);
+          let fs = new FaultFs(at * 31 + kind.length);
           fs.schedule(at, kind);
           const label = `${name} ${kind} at op ${at}`;
           const { acked } = await runScript(fs, '/db/s', index, ops, violations, label);
           // Then the power goes (whatever was not fsynced is gone, maybe torn) and a new process opens it.
           fs.crash(true);
-          fs.restart();
+          fs = fs.restart();
           await checkRecovery(fs, '/db/s', ops, acked, violations, label);
           points++;
         }
@@ -426,10 +426,10 @@ describe('durable store: fault injection at every file operation', () => {
     const violations: string[] = [];
     for (let at = 1; at <= clean.ops; at++) {
       for (const kind of ['crash', 'eio', 'short'] as FaultKind[]) {
-        const fs = new FaultFs(at);
+        let fs = new FaultFs(at);
         fs.schedule(at, kind);
         const done = await scenario(fs);
-        fs.crash(true); fs.restart();
+        fs.crash(true); fs = fs.restart();
         let names: string[];
         try {
           const db = await Database.open('/d', { fileSystem: fs });
@@ -465,7 +465,7 @@ describe('durable store: model-based (fast-check commands)', () => {
   for (const [name, index] of INDEXES) {
     it(`${name}: random upsert / delete / compact / reopen / crash / fault sequences agree with a Map`, async () => {
       await fc.assert(fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 1000 }), async (cmds, seed) => {
-        const fs = new FaultFs(seed);
+        let fs = new FaultFs(seed);
         const open = () => VectorStore.open('/m', { dim: DIM, metric: 'euclidean', index, compactBytes: 400, fileSystem: fs });
         let s = await open();
         const model: Model = new Map();
@@ -475,7 +475,7 @@ describe('durable store: model-based (fast-check commands)', () => {
           if (c.t === 'fault') { fs.schedule(fs.ops + 1 + (seed % 3), c.kind); continue; }
           if (c.t === 'reopen' || c.t === 'crash') {
             if (c.t === 'crash') { fs.crash(true); } else await s.close().catch(() => {});
-            fs.restart();
+            fs = fs.restart();
             s = await open();
             const got = snapshotOf(s);
             if (!same(got, model)) {
@@ -506,7 +506,7 @@ describe('durable store: model-based (fast-check commands)', () => {
           } catch (e) {
             if (e instanceof NearestError && e.code === 'IO_ERROR' || e instanceof CrashError || ['EIO', 'ENOSPC'].includes((e as { code?: string }).code ?? '')) {
               // The store gave up: reopen as a new process would (after a power cut for a crash).
-              fs.restart();
+              fs = fs.restart();
               s = await open();
               const got = snapshotOf(s);
               if (same(got, model)) { inflight = null; continue; }
@@ -532,7 +532,7 @@ describe('durable store: model-based (fast-check commands)', () => {
       fc.record({ t: fc.constant('crash' as const) }),
     );
     await fc.assert(fc.asyncProperty(fc.array(dcmd, { maxLength: 20 }), async (cmds) => {
-      const fs = new FaultFs(5);
+      let fs = new FaultFs(5);
       let db = await Database.open('/db', { fileSystem: fs });
       const model = new Map<string, { dim: number; ids: Set<number> }>();
       for (const c of cmds) {
@@ -550,7 +550,7 @@ describe('durable store: model-based (fast-check commands)', () => {
           m.ids.add(c.id);
         } else {
           if (c.t === 'crash') fs.crash(true); else await db.close();
-          fs.restart();
+          fs = fs.restart();
           db = await Database.open('/db', { fileSystem: fs });
         }
         const names = db.listCollections().map((x) => x.name).sort();

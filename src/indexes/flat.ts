@@ -147,6 +147,19 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   ids(): Float64Array { return this.slotIds.slice(0, this.rows.size); }
 
   /**
+   * A view (no copy) of the rows of slots [from, to), in storage order (the order of `ids()`). The
+   * view is of kernel memory: valid until the next call that changes or grows the index — take a
+   * fresh one for every chunk you process (snapshot writers stream rows this way).
+   */
+  rowView(from: number, to: number): Float32Array {
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > this.rows.size) {
+      throw invalidArgument(`FlatIndex.rowView: slots [${from}, ${to}) are not within [0, ${this.rows.size})`, { from, to, size: this.rows.size });
+    }
+    const at = this.rows.rowOffset(from) >> 2;
+    return this.rows.arena.f32().subarray(at, at + (to - from) * this.dim);
+  }
+
+  /**
    * Removes one id or an array / typed array of ids (absent ids are ignored, as FAISS remove_ids
    * does); returns how many were removed. The last row moves into each freed slot: O(dim) per id.
    */

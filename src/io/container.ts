@@ -218,3 +218,85 @@ export async function writeContainerStream(
   await h.write(fileHeader(header, sections.length, at), 0);
   return at;
 }
+
+/** Where a section's payload lies in a file read piece by piece. */
+interface SectionEntry { offset: number; length: number; crc: number }
+
+/**
+ * A container read from a file piece by piece (positional reads): the header and the section table
+ * are checked as readContainer checks them, payloads are read on demand — whole (`read`) or in
+ * chunks (`stream`, for sections bigger than one wants in memory at once) — and each payload's
+ * CRC is verified when its last byte has been read (CORRUPT_FILE otherwise).
+ */
+export async function openContainer(h: { read(position: number, length: number): Promise<Uint8Array>; size(): Promise<number> }, file: string): Promise<{
+  header: ContainerHeader;
+  has(tag: string): boolean;
+  length(tag: string): number;
+  read(tag: string): Promise<Uint8Array>;
+  stream(tag: string, chunkBytes: number): AsyncGenerator<Uint8Array>;
+}> {
+  const size = await h.size();
+  const head = await h.read(0, Math.min(size, HEADER_BYTES));
+  // The header checks of readContainer, on the header alone.
+  if (head.length < HEADER_BYTES) throw corrupt(`${file}: file too short for a header: ${head.length} bytes, need ${HEADER_BYTES}`, { file, bytes: head.length });
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (v.getUint32(0, true) !== MAGIC) throw corrupt(`${file}: wrong magic: not a nearest file`, { file });
+  if (v.getUint32(60, true) !== crc32(head.subarray(0, 60))) throw corrupt(`${file}: header checksum mismatch`, { file });
+  const version = v.getUint16(4, true);
+  if (version > FORMAT_VERSION) throw new NearestError('UNSUPPORTED_VERSION', `${file}: file format version ${version} is newer than this library's (${FORMAT_VERSION}); upgrade nearest`, { file, version, supported: FORMAT_VERSION });
+  if (version < 1) throw corrupt(`${file}: invalid format version ${version}`, { file, version });
+  const header: ContainerHeader = { kind: v.getUint8(6), metric: v.getUint8(7), elementType: v.getUint8(8), flags: v.getUint8(9), dim: v.getUint32(12, true), count: v.getFloat64(16, true) };
+  const nsec = v.getUint32(24, true), total = v.getFloat64(28, true);
+  if (total !== size) throw corrupt(`${file}: file is ${size} bytes but its header says ${total}: truncated or extended`, { file, expected: total, received: size });
+  if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt(`${file}: invalid vector count`, { file });
+  const table = new Map<string, SectionEntry>();
+  let at = HEADER_BYTES;
+  for (let i = 0; i < nsec; i++) {
+    if (at + SECTION_HEADER > size) throw corrupt(`${file}: section ${i} header runs past the end of the file`, { file, section: i });
+    const sh = await h.read(at, SECTION_HEADER);
+    const sv = new DataView(sh.buffer, sh.byteOffset, sh.byteLength);
+    const tag = String.fromCharCode(sh[0], sh[1], sh[2], sh[3]);
+    const len = sv.getFloat64(8, true);
+    if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > size) throw corrupt(`${file}: section '${tag}' claims ${len} bytes, past the end of the file`, { file, section: tag });
+    if (sv.getUint32(4, true) !== 0 || sv.getUint32(20, true) !== 0) throw corrupt(`${file}: section '${tag}' has non-zero reserved fields`, { file, section: tag });
+    const padded = Math.ceil(len / 8) * 8;
+    if (padded > len) {
+      if (at + SECTION_HEADER + padded > size) throw corrupt(`${file}: section '${tag}' padding is damaged`, { file, section: tag });
+      const pad = await h.read(at + SECTION_HEADER + len, padded - len);
+      if (pad.some((b) => b !== 0)) throw corrupt(`${file}: section '${tag}' padding is damaged`, { file, section: tag });
+    }
+    if (table.has(tag)) throw corrupt(`${file}: section '${tag}' appears twice`, { file, section: tag });
+    table.set(tag, { offset: at + SECTION_HEADER, length: len, crc: sv.getUint32(16, true) });
+    at += SECTION_HEADER + padded;
+  }
+  if (at !== size) throw corrupt(`${file}: trailing bytes after the last section`, { file, end: at, length: size });
+  const entry = (tag: string) => {
+    const e = table.get(tag);
+    if (!e) throw corrupt(`${file}: missing section '${tag}'`, { file, section: tag });
+    return e;
+  };
+  async function* stream(tag: string, chunkBytes: number): AsyncGenerator<Uint8Array> {
+    const e = entry(tag);
+    let crc = 0;
+    for (let p = 0; p < e.length; p += chunkBytes) {
+      const part = await h.read(e.offset + p, Math.min(chunkBytes, e.length - p));
+      if (part.length !== Math.min(chunkBytes, e.length - p)) throw corrupt(`${file}: section '${tag}' ends early`, { file, section: tag });
+      crc = crc32(part, crc);
+      if (p + part.length >= e.length && crc !== e.crc) throw corrupt(`${file}: section '${tag}' checksum mismatch`, { file, section: tag });
+      yield part;
+    }
+    if (e.length === 0 && e.crc !== 0) throw corrupt(`${file}: section '${tag}' checksum mismatch`, { file, section: tag });
+  }
+  return {
+    header,
+    has: (tag) => table.has(tag),
+    length: (tag) => entry(tag).length,
+    async read(tag) {
+      const e = entry(tag);
+      const bytes = await h.read(e.offset, e.length);
+      if (bytes.length !== e.length || crc32(bytes) !== e.crc) throw corrupt(`${file}: section '${tag}' checksum mismatch`, { file, section: tag });
+      return bytes;
+    },
+    stream,
+  };
+}

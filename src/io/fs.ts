@@ -28,8 +28,13 @@ export interface FileLock {
 
 /** The operations the store needs, on absolute paths with '/' separators. */
 export interface FileSystem {
-  /** 'r' read, 'a' append (created if missing), 'w' truncate or create, 'wx' create exclusively. */
-  open(path: string, flags: 'r' | 'a' | 'w' | 'wx'): Promise<FileHandle>;
+  /**
+   * 'r' read, 'a' append (created if missing), 'w' truncate or create, 'wx' create exclusively.
+   * With `blocking`, writes and syncs on the handle run on the calling thread (no thread-pool
+   * round trip: about half the latency of a small write + fdatasync, the log's group commit) and
+   * sync is fdatasync (enough for appends: the size that reaches the data is synced with it).
+   */
+  open(path: string, flags: 'r' | 'a' | 'w' | 'wx', options?: { blocking?: boolean }): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
   /** Atomically replaces `to` with `from` (same directory). */
   rename(from: string, to: string): Promise<void>;
@@ -66,20 +71,24 @@ let node: FileSystem | null = null;
 export async function nodeFileSystem(): Promise<FileSystem> {
   if (node) return node;
   const fs = await import('node:fs/promises');
+  const fsSync = await import('node:fs');
   const path = await import('node:path');
   const os = await import('node:os');
   const { randomBytes } = await import('node:crypto');
   /** Locks this process holds: path -> token (a lock is per process, so two handles of one process conflict too). */
   const held = new Map<string, string>();
 
-  const wrap = (h: import('node:fs/promises').FileHandle, append: boolean): FileHandle => {
+  const wrap = (h: import('node:fs/promises').FileHandle, append: boolean, blocking: boolean): FileHandle => {
     let end = -1; // append position, known after the first size()
+    const writeOnce = blocking
+      ? async (bytes: Uint8Array, off: number, len: number, at: number) => fsSync.writeSync(h.fd, bytes, off, len, at)
+      : async (bytes: Uint8Array, off: number, len: number, at: number) => (await h.write(bytes, off, len, at)).bytesWritten;
     return {
       async write(bytes, position) {
         let at = position ?? (append ? (end >= 0 ? end : (end = (await h.stat()).size)) : 0);
         let done = 0;
         while (done < bytes.length) {
-          const { bytesWritten } = await h.write(bytes, done, bytes.length - done, at);
+          const bytesWritten = await writeOnce(bytes, done, bytes.length - done, at);
           if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
           done += bytesWritten; at += bytesWritten;
         }
@@ -95,7 +104,7 @@ export async function nodeFileSystem(): Promise<FileSystem> {
         }
         return done === length ? out : out.subarray(0, done);
       },
-      sync: () => h.sync(),
+      sync: blocking ? async () => fsSync.fdatasyncSync(h.fd) : () => h.sync(),
       async truncate(length) { await h.truncate(length); if (append) end = length; },
       async size() { return (await h.stat()).size; },
       close: () => h.close(),
@@ -115,7 +124,7 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   const me = { pid: process.pid, start: await startTime(process.pid), host: os.hostname() };
 
   node = {
-    async open(p, flags) { return wrap(await fs.open(p, flags === 'a' ? 'a+' : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r'), flags === 'a'); },
+    async open(p, flags, options) { return wrap(await fs.open(p, flags === 'a' ? 'a+' : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r'), flags === 'a', options?.blocking === true); },
     async readFile(p) { return new Uint8Array(await fs.readFile(p)); },
     rename: (a, b) => fs.rename(a, b),
     unlink: (p) => fs.unlink(p),

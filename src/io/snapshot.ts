@@ -1,13 +1,18 @@
 // The durable store's snapshot file (`snapshot.nrst`): the checksummed container of container.ts
-// with kind StoreSnapshot and three sections —
+// with kind StoreSnapshot and these sections —
 //   PARM  JSON: { format: 2, options, resolved, nextHandle, nextAuto, ivfPending, seq, compactedAt }
-//   INDX  the index image (an index file of index-io.ts, nested)
+//   FIDS  flat indexes: the handles, f64, in storage order
+//   FROW  flat indexes: the rows, f32, row-major in the same order
+//   INDX  other indexes (HNSW, IVF): the index image (an index file of index-io.ts, nested)
 //   RECS  the record table, one JSON line per record: [id, handle, metadata] (metadata 0 = none,
 //         [value] = value, so that null and "no metadata" stay apart)
-// The file is written as a stream (one record line or index part in memory at a time) into a
-// temporary file that is fsynced and renamed over the old one, then the directory is fsynced.
+// Written as a stream (a chunk of rows or of record lines in memory at a time) into a temporary
+// file that is fsynced and renamed over the old one, then the directory is fsynced. Read back with
+// positional reads: flat rows go from the file into the index chunk by chunk, so opening a store
+// never holds the file and the index in memory at once.
 import type { Metric } from '../distance/metric.js';
-import { corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainerStream } from './container.js';
+import { corrupt, FileKind, jsonBytes, openContainer, writeContainerStream } from './container.js';
+import { FlatIndex } from '../indexes/flat.js';
 import { indexFromBuffer, indexToBuffer, type LoadOptions, type SavedIndex } from './index-io.js';
 import { writeFileAtomic, type FileSystem } from './fs.js';
 
@@ -45,48 +50,106 @@ function* recordLines(records: Iterable<[string | number, number, unknown]>): Ge
   if (chunk.length > 0) yield enc.encode(chunk);
 }
 
+const ROW_CHUNK_BYTES = 4 * 2 ** 20;
+
+function* flatRows(index: FlatIndex): Generator<Uint8Array> {
+  const per = Math.max(1, Math.floor(ROW_CHUNK_BYTES / (4 * index.dim)));
+  for (let from = 0; from < index.size; from += per) {
+    const v = index.rowView(from, Math.min(index.size, from + per)); // a fresh view per chunk
+    yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  }
+}
+
 /** Writes a snapshot atomically (temp file, fsync, rename, directory fsync). */
 export async function writeSnapshot(fs: FileSystem, path: string, s: SnapshotData): Promise<void> {
   const dim = s.params.options.dim as number;
   const metric = METRIC_CODES.indexOf(s.params.options.metric as Metric);
+  const indexSections = s.index instanceof FlatIndex
+    ? [{ tag: 'FIDS', parts: [(() => { const ids = s.index.ids(); return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength); })()] }, { tag: 'FROW', parts: flatRows(s.index) }]
+    : [{ tag: 'INDX', parts: [indexToBuffer(s.index)] }];
   await writeFileAtomic(fs, path, async (h) => {
     await writeContainerStream(h, { kind: FileKind.StoreSnapshot, metric: metric < 0 ? 0 : metric, elementType: 1, flags: 0, dim, count: s.count }, [
       { tag: 'PARM', parts: [jsonBytes({ format: SNAPSHOT_FORMAT, ...s.params })] },
-      { tag: 'INDX', parts: [indexToBuffer(s.index)] },
+      ...indexSections,
       { tag: 'RECS', parts: recordLines(s.records) },
     ]);
   });
 }
 
-/** Parses a snapshot; anything malformed is CORRUPT_FILE naming the file. */
-export function readSnapshot(buf: Uint8Array, file: string, load: LoadOptions): SnapshotData & { records: [string | number, number, unknown][] } {
-  const { header, sections } = readContainer(buf);
-  if (header.kind !== FileKind.StoreSnapshot) throw corrupt(`${file} is not a store snapshot`, { file, kind: header.kind });
-  const r = new SectionReader(sections);
-  const p = r.json('PARM') as SnapshotData['params'] & { format?: number };
-  const o = p.options as { dim?: unknown; metric?: unknown } | undefined;
-  if (typeof o !== 'object' || o === null || o.dim !== header.dim || !Number.isSafeInteger(p.nextHandle) || !Number.isSafeInteger(p.nextAuto) || !Number.isSafeInteger(p.seq) || typeof p.resolved !== 'object') {
-    throw corrupt(`${file}: its parameter section is inconsistent`, { file });
-  }
-  if (METRIC_CODES[header.metric] !== o.metric) throw corrupt(`${file}: its header says metric ${METRIC_CODES[header.metric]}, its parameters ${String(o.metric)}`, { file });
-  const index = indexFromBuffer(sections.get('INDX') ?? (() => { throw corrupt(`${file}: missing section 'INDX'`, { file }); })(), load);
-  const recsBytes = sections.get('RECS');
-  if (!recsBytes) throw corrupt(`${file}: missing section 'RECS'`, { file });
-  const records: [string | number, number, unknown][] = [];
-  const dec = new TextDecoder('utf-8', { fatal: true });
-  let start = 0;
-  for (let i = 0; i < recsBytes.length; i++) {
-    if (recsBytes[i] !== 10) continue;
-    try {
-      const [id, handle, meta] = JSON.parse(dec.decode(recsBytes.subarray(start, i)));
-      if (!(typeof id === 'string' || (Number.isSafeInteger(id) && id >= 0)) || !Number.isSafeInteger(handle) || !index.has(handle) || !(meta === 0 || (Array.isArray(meta) && meta.length === 1))) throw new Error('bad record');
-      records.push([id, handle, meta === 0 ? undefined : meta[0]]);
-    } catch {
-      throw corrupt(`${file}: record ${records.length} of the record table is damaged`, { file, record: records.length });
+/** Reads a snapshot; anything malformed is CORRUPT_FILE naming the file. */
+export async function readSnapshot(
+  fs: FileSystem, file: string, load: LoadOptions,
+  onParams: (p: SnapshotData['params']) => void,
+  onRecord: (id: string | number, handle: number, metadata: unknown) => boolean,
+): Promise<Omit<SnapshotData, 'records'>> {
+  const h = await fs.open(file, 'r');
+  try {
+    const c = await openContainer(h, file);
+    const { header } = c;
+    if (header.kind !== FileKind.StoreSnapshot) throw corrupt(`${file} is not a store snapshot`, { file, kind: header.kind });
+    let p: SnapshotData['params'] & { format?: number };
+    try { p = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await c.read('PARM'))); } catch (e) {
+      if (e instanceof Error && 'code' in e) throw e;
+      throw corrupt(`${file}: its parameter section is not valid JSON`, { file });
     }
-    start = i + 1;
+    const o = p?.options as { dim?: unknown; metric?: unknown } | undefined;
+    if (typeof o !== 'object' || o === null || o.dim !== header.dim || !Number.isSafeInteger(p.nextHandle) || !Number.isSafeInteger(p.nextAuto) || !Number.isSafeInteger(p.seq) || typeof p.resolved !== 'object' || p.format !== SNAPSHOT_FORMAT) {
+      throw corrupt(`${file}: its parameter section is inconsistent`, { file });
+    }
+    if (METRIC_CODES[header.metric] !== o.metric) throw corrupt(`${file}: its header says metric ${METRIC_CODES[header.metric]}, its parameters ${String(o.metric)}`, { file });
+    onParams(p);
+    let index: SavedIndex;
+    if (c.has('FROW')) {
+      const dim = header.dim;
+      const idBytes = await c.read('FIDS');
+      if (idBytes.length % 8 !== 0 || c.length('FROW') !== (idBytes.length / 8) * dim * 4) throw corrupt(`${file}: its row and id sections disagree in length`, { file });
+      const ids = new Float64Array(idBytes.slice().buffer);
+      const flat = new FlatIndex({ dim, metric: o.metric as Metric, ...(load.backend ? { backend: load.backend } : {}) });
+      const per = Math.max(1, Math.floor(ROW_CHUNK_BYTES / (4 * dim)));
+      let at = 0;
+      try {
+        for await (const part of c.stream('FROW', per * dim * 4)) {
+          const n = part.length / (4 * dim);
+          flat.add(new Float32Array(part.buffer, part.byteOffset, part.length / 4), ids.subarray(at, at + n));
+          at += n;
+        }
+      } catch (e) {
+        if ((e as { code?: string }).code === 'CORRUPT_FILE') throw e;
+        throw corrupt(`${file}: its rows or ids are invalid: ${(e as Error).message}`, { file });
+      }
+      index = flat;
+    } else {
+      index = indexFromBuffer(await c.read('INDX'), load);
+    }
+    let records = 0;
+    const dec = new TextDecoder('utf-8', { fatal: true });
+    let carry = new Uint8Array(0);
+    const line = (bytes: Uint8Array) => {
+      try {
+        const [id, handle, meta] = JSON.parse(dec.decode(bytes));
+        if (!(typeof id === 'string' || (Number.isSafeInteger(id) && id >= 0)) || !Number.isSafeInteger(handle) || !index.has(handle) || !(meta === 0 || (Array.isArray(meta) && meta.length === 1))) throw new Error('bad record');
+        if (!onRecord(id, handle, meta === 0 ? undefined : meta[0])) throw new Error('repeated');
+        records++;
+      } catch {
+        throw corrupt(`${file}: record ${records} of the record table is damaged (or repeats an id or handle)`, { file, record: records });
+      }
+    };
+    for await (const part of c.stream('RECS', 4 * 2 ** 20)) {
+      const buf = carry.length > 0 ? concat(carry, part) : part;
+      let start = 0;
+      for (let i = 0; i < buf.length; i++) if (buf[i] === 10) { line(buf.subarray(start, i)); start = i + 1; }
+      carry = buf.slice(start);
+    }
+    if (carry.length > 0) throw corrupt(`${file}: the record table does not end with a newline`, { file });
+    if (records !== header.count || records !== index.size) throw corrupt(`${file}: ${records} records but ${index.size} vectors in its index`, { file });
+    return { params: p, index, count: records };
+  } finally {
+    await h.close();
   }
-  if (start !== recsBytes.length) throw corrupt(`${file}: the record table does not end with a newline`, { file });
-  if (records.length !== header.count || records.length !== index.size) throw corrupt(`${file}: ${records.length} records but ${index.size} vectors in its index`, { file });
-  return { params: p, index, records, count: records.length };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a); out.set(b, a.length);
+  return out;
 }

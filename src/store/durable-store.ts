@@ -86,6 +86,8 @@ const logName = (gen: number) => `wal-${String(gen).padStart(6, '0')}.log`;
 const LOG_RE = /^wal-(\d{6,})\.log$/;
 /** A frame holds at most this many bytes of records (bigger batches are one frame of their own). */
 const FRAME_BYTES = 32 * 2 ** 20;
+/** Thrown inside load() when a reader should start over. */
+const RETRY = Symbol('retry');
 const OPEN_KEYS = ['dim', 'metric', 'index', 'backend', 'readOnly', 'compactBytes', 'reindex', 'fileSystem'];
 
 function encodeMutation(m: Mutation): Uint8Array {
@@ -122,7 +124,7 @@ function snapshotData(e: StoreEngine, seq: number, compactedAt: string | null): 
       nextHandle: e.nextHandle, nextAuto: e.nextAuto, ivfPending: e.ivfPending !== null, seq, compactedAt,
     },
     index: e.index,
-    records: (function* () { for (const [h, id] of e.ids) yield [id, h, e.metadata.get(h)] as [RecordId, number, unknown]; })(),
+    records: e.records(),
     count: e.size,
   };
 }
@@ -193,14 +195,23 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     }
     const lock = readOnly ? null : await fs.lock(fs.join(abs, 'LOCK'));
     try {
-      return await DurableVectorStore.load<M>(fs, abs, storeOptions, { readOnly, compactBytes, reindex, lock });
+      // A reader races the writer's compactions (a log can vanish, or a snapshot be replaced,
+      // between its reads): it retries on a missing file or a gap in the sequence numbers.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await DurableVectorStore.load<M>(fs, abs, storeOptions, { readOnly, compactBytes, reindex, lock, strict: readOnly && attempt < 5 });
+        } catch (e) {
+          if (!(readOnly && attempt < 5 && (e === RETRY || errnoOf(e) === 'ENOENT'))) throw e;
+        }
+      }
     } catch (e) {
-      await lock?.release();
-      throw e;
+      await lock?.release().catch(() => {});
+      if (e instanceof NearestError) throw e;
+      throw new NearestError('IO_ERROR', `VectorStore.open: reading ${abs} failed: ${(e as Error)?.message ?? String(e)}`, { dir: abs, errno: errnoOf(e) }, { cause: e });
     }
   }
 
-  private static async load<M>(fs: FileSystem, dir: string, given: Partial<VectorStoreOptions>, how: { readOnly: boolean; compactBytes: number; reindex: boolean; lock: FileLock | null }): Promise<DurableVectorStore<M>> {
+  private static async load<M>(fs: FileSystem, dir: string, given: Partial<VectorStoreOptions>, how: { readOnly: boolean; compactBytes: number; reindex: boolean; lock: FileLock | null; strict: boolean }): Promise<DurableVectorStore<M>> {
     const names = await fs.readdir(dir);
     if (names.includes('wal.log')) {
       const bytes = (await fs.readFile(fs.join(dir, 'wal.log'))).length;
@@ -219,20 +230,21 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       engine = new StoreEngine(given as VectorStoreOptions, 'VectorStore.open');
     } else {
       const file = fs.join(dir, SNAPSHOT);
-      const snap = readSnapshot(await fs.readFile(file), file, load);
+      // The record table streams into the engine (no array of a million tuples in between).
+      let target: StoreEngine | null = null;
+      const snap = await readSnapshot(fs, file, load, (p) => {
+        target = new StoreEngine({ ...(p.options as unknown as VectorStoreOptions), ...(given.backend ? { backend: given.backend } : {}) });
+        target.restoreBegin(p.nextHandle);
+      }, (id, h, meta) => target!.restorePut(id, h, meta === undefined ? undefined : freezeJson(meta as JsonValue)));
       const p = snap.params;
       stored = { options: p.options, resolved: p.resolved };
-      engine = new StoreEngine({ ...(p.options as unknown as VectorStoreOptions), ...(given.backend ? { backend: given.backend } : {}) });
+      engine = target!;
       if (!p.ivfPending) engine.ivfPending = null;
       if (p.ivfPending && !(snap.index instanceof FlatIndex)) throw new NearestError('CORRUPT_FILE', `${file}: a store waiting to train holds a non-flat index`, { file });
       if (snap.index.dim !== engine.dim || snap.index.metric !== engine.metric) throw new NearestError('CORRUPT_FILE', `${file}: its index has dim ${snap.index.dim} / ${snap.index.metric}, its parameters ${engine.dim} / ${engine.metric}`, { file });
       engine.index = snap.index;
-      for (const [id, h, meta] of snap.records) {
-        engine.handles.set(id, h); engine.ids.set(h, id);
-        if (meta !== undefined) engine.metadata.set(h, freezeJson(meta as JsonValue));
-      }
-      if (engine.handles.size !== snap.records.length) throw new NearestError('CORRUPT_FILE', `${file}: an id appears twice in the record table`, { file });
-      engine.nextHandle = p.nextHandle; engine.nextAuto = p.nextAuto;
+      engine.nextAuto = p.nextAuto;
+      engine.restoreEnd();
       snapSeq = p.seq;
       lastCompaction = p.compactedAt;
     }
@@ -276,6 +288,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       for (const f of frames) {
         for (const r of frameRecords(f, file)) {
           if (r.seq <= seq) continue; // covered by the snapshot (or a repeated frame)
+          if (r.seq !== seq + 1 && how.strict) throw RETRY; // a log removed under us (a repaired log has gaps too)
           const m = decodeMutation(r, engine.dim, file);
           try { engine.apply(m); } catch (e) { throw new NearestError('CORRUPT_FILE', `${file}: record ${r.seq} is intact but cannot be applied: ${(e as Error).message}`, { file, seq: r.seq }); }
           seq = r.seq;
@@ -301,15 +314,20 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     let log: FileHandle;
     let logBytes = 0;
     if (gen > 0) {
-      log = await fs.open(fs.join(dir, logName(gen)), 'a');
+      log = await fs.open(fs.join(dir, logName(gen)), 'a', { blocking: true });
       const size = await log.size();
-      if (lastPrefix < size) { await log.truncate(lastPrefix); await log.sync(); }
+      if (lastPrefix < size) await log.truncate(lastPrefix);
+      // What was just read may sit in the page cache only (a process whose fsync failed wrote it):
+      // make it durable before serving it, or refuse to open (PostgreSQL fsyncs its WAL at
+      // recovery for the same reason).
+      await log.sync();
+      await fs.syncDir(dir);
       logBytes = lastPrefix;
       for (const g of obsolete) if (g < gen) await fs.unlink(fs.join(dir, logName(g)));
       if (obsolete.length > 0) await fs.syncDir(dir);
     } else {
       gen = 1;
-      log = await fs.open(fs.join(dir, logName(gen)), 'a');
+      log = await fs.open(fs.join(dir, logName(gen)), 'a', { blocking: true });
       await fs.syncDir(dir);
     }
     const store = new DurableVectorStore<M>({ dir, fs, engine, lock: how.lock, log, logGen: gen, logBytes, seq, readOnly: false, compactBytes: how.compactBytes, damage: null, lastCompaction });
@@ -499,7 +517,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   /** Rotates the log, then writes the snapshot in the background (see the file comment). */
   private async startCompaction(waiters: Waiter[]): Promise<void> {
     const gen = this.logGen + 1;
-    const next = await this.fs.open(this.fs.join(this.dir, logName(gen)), 'a');
+    const next = await this.fs.open(this.fs.join(this.dir, logName(gen)), 'a', { blocking: true });
     try { await this.fs.syncDir(this.dir); } catch (e) { await next.close().catch(() => {}); throw e; }
     const old = this.log!;
     this.log = next; this.logGen = gen; this.logBytes = 0;

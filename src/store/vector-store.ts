@@ -130,10 +130,13 @@ export class StoreEngine {
   ivfPending: { index: IvfIndex; trainAt: number } | null = null;
   /** record id -> handle (the index's id). */
   readonly handles = new Map<RecordId, number>();
-  /** handle -> record id. */
-  readonly ids = new Map<number, RecordId>();
-  /** handle -> metadata (absent when a record has none). */
-  readonly metadata = new Map<number, JsonValue>();
+  /** handle -> record id (undefined for a free handle): an array, 8 bytes a record, not a Map. */
+  private idOf: (RecordId | undefined)[] = [];
+  /** handle -> metadata (undefined when a record has none). */
+  private metaOf: (JsonValue | undefined)[] = [];
+  /** Handles freed by deletes and replacements, reused first (so the tables stay dense). */
+  private freeHandles: number[] = [];
+  /** Handles ever assigned: [0, nextHandle). */
   nextHandle = 0;
   nextAuto = 0;
   /** ids named by validated mutations not applied yet (a durable store's queue): id -> count. */
@@ -269,29 +272,59 @@ export class StoreEngine {
         const h = this.handles.get(id);
         if (h === undefined) continue;
         gone.push(h); n++;
-        this.handles.delete(id); this.ids.delete(h); this.metadata.delete(h);
+        this.handles.delete(id);
       }
-      if (gone.length > 0) this.index.remove(gone);
+      if (gone.length > 0) { this.index.remove(gone); this.release(gone); }
       return n;
     }
     const n = m.ids.length;
     const handles = new Float64Array(n);
-    for (let i = 0; i < n; i++) handles[i] = this.nextHandle + i;
+    for (let i = 0; i < n; i++) handles[i] = this.freeHandles.length > 0 ? this.freeHandles.pop()! : this.nextHandle++;
     this.index.add(m.vectors, handles);
-    this.nextHandle += n;
     const replaced: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = m.ids[i], h = handles[i];
       const old = this.handles.get(id);
-      if (old !== undefined) { replaced.push(old); this.ids.delete(old); this.metadata.delete(old); }
+      if (old !== undefined) replaced.push(old);
       this.handles.set(id, h);
-      this.ids.set(h, id);
-      if (m.metadata[i] !== undefined) this.metadata.set(h, m.metadata[i]!);
+      this.idOf[h] = id;
+      this.metaOf[h] = m.metadata[i];
       if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = Math.min(id + 1, MAX_AUTO_ID + 1);
     }
-    if (replaced.length > 0) this.index.remove(replaced);
+    if (replaced.length > 0) { this.index.remove(replaced); this.release(replaced); }
     this.maybeTrain();
     return 0;
+  }
+
+  private release(handles: number[]): void {
+    for (const h of handles) { this.idOf[h] = undefined; this.metaOf[h] = undefined; this.freeHandles.push(h); }
+  }
+
+  /** The record of a handle: id and metadata. */
+  recordAt(h: number): { id: RecordId; metadata: JsonValue | undefined } { return { id: this.idOf[h]!, metadata: this.metaOf[h] }; }
+
+  /** Every record as [id, handle, metadata], in handle order. */
+  *records(): Generator<[RecordId, number, JsonValue | undefined]> {
+    for (let h = 0; h < this.nextHandle; h++) { const id = this.idOf[h]; if (id !== undefined) yield [id, h, this.metaOf[h]]; }
+  }
+
+  /**
+   * Restores the record table from a snapshot: call begin(nextHandle), then put() per record,
+   * then end() (which rebuilds the free list). CORRUPT_FILE-worthy inconsistencies return false.
+   */
+  restoreBegin(nextHandle: number): void {
+    this.nextHandle = nextHandle;
+    this.idOf = new Array(nextHandle).fill(undefined);
+    this.metaOf = new Array(nextHandle).fill(undefined);
+  }
+  restorePut(id: RecordId, h: number, metadata: JsonValue | undefined): boolean {
+    if (h >= this.nextHandle || this.idOf[h] !== undefined || this.handles.has(id)) return false;
+    this.handles.set(id, h); this.idOf[h] = id; this.metaOf[h] = metadata;
+    return true;
+  }
+  restoreEnd(): void {
+    this.freeHandles = [];
+    for (let h = this.nextHandle - 1; h >= 0; h--) if (this.idOf[h] === undefined) this.freeHandles.push(h);
   }
 
   /** An IVF store trains on everything it holds once it holds `trainAt` vectors. */
@@ -311,7 +344,7 @@ export class StoreEngine {
   get(id: RecordId): StoredRecord<unknown> | undefined {
     const h = this.handles.get(id);
     if (h === undefined) return undefined;
-    return { id, vector: this.index.get(h)!, metadata: this.metadata.get(h) };
+    return { id, vector: this.index.get(h)!, metadata: this.metaOf[h] };
   }
 
   search(query: unknown, k: unknown, options: unknown, where: string): StoreHit<unknown>[] {
@@ -322,13 +355,13 @@ export class StoreEngine {
     if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument(`${where}: efSearch applies to hnsw stores only`, { option: 'efSearch' });
     if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument(`${where}: nprobe applies to ivf stores only`, { option: 'nprobe' });
     if (this.handles.size === 0) return [];
-    const meta = this.metadata;
-    const filter = predicate ? { filter: (h: number) => predicate(meta.get(h)) } : {};
+    const meta = this.metaOf, idOf = this.idOf;
+    const filter = predicate ? { filter: (h: number) => predicate(meta[h]) } : {};
     let hits;
     if (this.index instanceof HnswIndex) hits = this.index.search(q, k as number, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
     else if (this.index instanceof IvfIndex) hits = this.index.search(q, k as number, o.nprobe === undefined ? filter : { ...filter, nprobe: o.nprobe as number });
     else hits = this.index.search(q, k as number, filter);
-    return hits.map((hit) => ({ id: this.ids.get(hit.id)!, score: hit.score, distance: hit.distance, metadata: meta.get(hit.id) }));
+    return hits.map((hit) => ({ id: idOf[hit.id]!, score: hit.score, distance: hit.distance, metadata: meta[hit.id] }));
   }
 
   /** The index as a factory string. */
@@ -337,12 +370,12 @@ export class StoreEngine {
   }
 
   stats(): StoreStats {
-    // Record table: ~3 map entries per record (~40 bytes each) plus the id strings.
+    // Record table: a map entry (~30 bytes) and two array slots per record, plus the id strings.
     let idBytes = 0;
     for (const id of this.handles.keys()) if (typeof id === 'string') idBytes += 16 + id.length * 2;
     return {
       size: this.size, dim: this.dim, metric: this.metric, index: this.describe(), kernels: this.index.kernels,
-      memoryBytes: this.index.stats().memoryBytes + this.size * 120 + idBytes,
+      memoryBytes: this.index.stats().memoryBytes + this.size * 30 + this.nextHandle * 16 + idBytes,
     };
   }
 
@@ -352,7 +385,7 @@ export class StoreEngine {
     const ids: RecordId[] = new Array(n), vectors = new Float32Array(n * this.dim), metadata: (JsonValue | undefined)[] = new Array(n);
     let i = 0;
     for (const [id, h] of other.handles) {
-      ids[i] = id; vectors.set(other.index.get(h)!, i * this.dim); metadata[i] = other.metadata.get(h); i++;
+      ids[i] = id; vectors.set(other.index.get(h)!, i * this.dim); metadata[i] = other.metaOf[h]; i++;
     }
     if (n > 0) this.apply({ op: 'upsert', ids, vectors, metadata });
     this.nextAuto = Math.max(this.nextAuto, other.nextAuto);
@@ -392,7 +425,8 @@ export abstract class StoreReads<M = unknown> {
   keys(): RecordId[] { return [...this.engine.handles.keys()]; }
 
   /**
-   * The k records most similar to `query`, best first (ties: the earlier written record first).
+   * The k records most similar to `query`, best first (exact ties in a deterministic order: by
+   * internal handle, which deletes free for reuse).
    * With a filter, only matching records are considered and k come back whenever k match.
    */
   search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
