@@ -354,6 +354,70 @@ describe('6. createIndex passes options through unchanged, with the classes\' de
   });
 });
 
+describe('7. int8 HNSW codes are robust to widely varying norms', () => {
+  // Random directions with norms log-uniform over 1e-4 … 1e4.
+  const dim = 32, n = 3000, nq = 200;
+  const g = gaussian(12345), r = prng(54321);
+  const rows = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const norm = 10 ** (-4 + 8 * r());
+    let s = 0;
+    for (let j = 0; j < dim; j++) { rows[i * dim + j] = g(); s += rows[i * dim + j] ** 2; }
+    for (let j = 0; j < dim; j++) rows[i * dim + j] *= norm / Math.sqrt(s);
+  }
+  const queries = rows.slice(0, nq * dim);
+  for (const metric of METRICS) {
+    it(`${metric}: int8 recall@10 is within 0.05 of float traversal, self-hits within 0.03`, () => {
+      const flat = new FlatIndex({ dim, metric });
+      flat.add(rows);
+      const truth = flat.searchBatch(queries, 10).ids;
+      const result: Record<string, { recall: number; self: number }> = {};
+      for (const quantization of ['none', 'int8'] as const) {
+        const index = new HnswIndex({ dim, metric, quantization, threads: 1 });
+        index.add(rows);
+        const got = index.searchBatch(queries, 10).ids;
+        let self = 0;
+        for (let i = 0; i < nq; i++) if (got[i * 10] === truth[i * 10]) self++;
+        result[quantization] = { recall: recallAt(got, truth, 10), self: self / nq };
+      }
+      expect(result.int8.recall, JSON.stringify(result)).toBeGreaterThanOrEqual(result.none.recall - 0.05);
+      expect(result.int8.self, JSON.stringify(result)).toBeGreaterThanOrEqual(result.none.self - 0.03);
+    });
+  }
+
+  it('values far outside the range the codes were fitted on keep their resolution (no saturation)', () => {
+    const d = 8;
+    const index = new HnswIndex({ dim: d, metric: 'euclidean', quantization: 'int8', threads: 1 });
+    const fit = clusteredRows(5000, d, 4, 8); // more than the refit limit: the centre is then fixed
+    index.add(fit);
+    // Points on a line far outside the fitted range, 1 apart: their order along it must survive.
+    const line = Array.from({ length: 500 }, (_, i) => Array.from({ length: d }, (_, j) => (j === 0 ? 1000 + i : 500)));
+    index.add(line, line.map((_, i) => 100000 + i));
+    for (let i = 0; i < 500; i += 37) {
+      const hits = index.search(line[i], 3).map((h) => h.id);
+      expect(hits[0]).toBe(100000 + i);
+    }
+  });
+
+  for (const metric of METRICS) {
+    it(`${metric}: an int8 index file of the previous layout still loads and searches`, () => {
+      const bytes = new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', `hnsw-int8-layout1-${metric}.nrst`)));
+      const index = indexFromBuffer(bytes) as HnswIndex;
+      expect(index).toBeInstanceOf(HnswIndex);
+      expect(index.quantization).toBe('int8');
+      expect(index.size).toBe(58);
+      const copy = indexFromBuffer(indexToBuffer(index)) as HnswIndex;
+      for (let id = 10; id < 70; id++) {
+        const v = index.get(id);
+        if (id === 12 || id === 13) { expect(v).toBeUndefined(); continue; }
+        const a = index.search(v!, 3), b = copy.search(v!, 3);
+        expect(b).toEqual(a);
+        if (metric !== 'dot') expect(a[0].id).toBe(id);
+      }
+    });
+  }
+});
+
 describe('8. a failed add or train changes nothing', () => {
   const dim = 4;
   const rows = clusteredRows(500, dim, 3, 29);

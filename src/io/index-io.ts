@@ -14,6 +14,11 @@ import { writeFileAtomic } from './atomic.js';
 const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
 /** nextId is one past the largest id, so 2^53 once an id of 2^53 − 1 is taken (automatic ids are then exhausted). */
 const NEXT_ID_MAX = 2 ** 53;
+/**
+ * Layout of HNSW int8 codes: 1 (PARM quantStep, one step for all codes: never written now, read by
+ * re-encoding the rows with QMID), 2 (a step and an origin per vector in QSCL and QORG).
+ */
+const CODE_LAYOUT = 2;
 const metricCode = (m: Metric): number => METRIC_CODES.indexOf(m);
 
 /** Any index that can be saved. */
@@ -35,12 +40,15 @@ export function indexToBuffer(index: SavedIndex): Uint8Array {
   if (index instanceof HnswIndex) {
     const s = index.exportState();
     const sections: Section[] = [
-      { tag: 'PARM', bytes: jsonBytes({ m: s.m, efConstruction: s.efConstruction, efSearch: s.efSearch, quantization: s.quantization, randomState: s.randomState, size: s.size, entry: s.entry, maxLevel: s.maxLevel, nextId: s.nextId, quantStep: s.quantStep }) },
+      { tag: 'PARM', bytes: jsonBytes({ m: s.m, efConstruction: s.efConstruction, efSearch: s.efSearch, quantization: s.quantization, randomState: s.randomState, size: s.size, entry: s.entry, maxLevel: s.maxLevel, nextId: s.nextId, ...(s.codes ? { codeLayout: CODE_LAYOUT } : {}) }) },
       { tag: 'ROWS', bytes: bytesOf(s.rows) }, { tag: 'IDS ', bytes: bytesOf(s.ids) },
       { tag: 'GL0 ', bytes: bytesOf(s.level0) }, { tag: 'GLEV', bytes: bytesOf(s.levels) },
       { tag: 'GUPO', bytes: bytesOf(s.upperOff) }, { tag: 'GUP ', bytes: bytesOf(s.upper) }, { tag: 'DELE', bytes: s.deleted },
     ];
-    if (s.codes) sections.push({ tag: 'CODE', bytes: bytesOf(s.codes) }, { tag: 'QMID', bytes: bytesOf(s.quantMid!) });
+    if (s.codes) {
+      sections.push({ tag: 'CODE', bytes: bytesOf(s.codes) }, { tag: 'QMID', bytes: bytesOf(s.quantMid!) });
+      sections.push({ tag: 'QSCL', bytes: bytesOf(s.quantSteps!) }, { tag: 'QORG', bytes: s.quantOrigins! });
+    }
     return writeContainer({ kind: FileKind.Hnsw, metric: metricCode(s.metric), elementType: 1, flags: s.codes ? 1 : 0, dim: s.dim, count: index.size }, sections);
   }
   if (index instanceof IvfIndex) {
@@ -144,15 +152,36 @@ function readHnsw(r: SectionReader, p: Record<string, unknown>, dim: number, met
   }
   const live = checkIds(ids, (s) => deleted[s] === 0);
   if (live !== count) throw corrupt(`header says ${count} vectors, the file holds ${live}`, {});
+  const codes = quantization === 'int8' ? readCodes(r, p, size, dim, metric) : null;
   const state: HnswState = {
     dim, metric, m, efConstruction: int(p.efConstruction, 'efConstruction', 1, 100000), efSearch: int(p.efSearch, 'efSearch', 1, 100000), quantization,
     randomState: int(p.randomState, 'randomState', 0, 2 ** 32 - 1), size, rows,
-    codes: quantization === 'int8' ? r.i8('CODE', size * dim) : null, quantMid: quantization === 'int8' ? r.f32('QMID', dim) : null,
-    quantStep: quantization === 'int8' ? (typeof p.quantStep === 'number' && p.quantStep > 0 && Number.isFinite(p.quantStep) ? p.quantStep : (() => { throw corrupt('invalid quantStep', {}); })()) : 0,
+    codes: codes?.codes ?? null, quantSteps: codes?.steps ?? null, quantOrigins: codes?.origins ?? null, quantMid: codes?.mid ?? null,
     level0, levels, upperOff, upper, deleted, entry, maxLevel, ids, nextId: int(p.nextId, 'nextId', 0, NEXT_ID_MAX),
   };
-  if (state.quantMid) checkFinite(state.quantMid, 'QMID');
   return rebuild('hnsw index', () => HnswIndex.fromState(state, options));
+}
+
+/** The int8 sections of an HNSW file; codes null for layout 1 (they are re-encoded from the rows). */
+function readCodes(r: SectionReader, p: Record<string, unknown>, size: number, dim: number, metric: Metric): { codes: Int8Array | null; steps: Float32Array | null; origins: Uint8Array | null; mid: Float32Array } {
+  const layout = p.codeLayout === undefined ? 1 : p.codeLayout;
+  if (layout !== 1 && layout !== CODE_LAYOUT) {
+    if (typeof layout === 'number' && Number.isInteger(layout) && layout > CODE_LAYOUT) {
+      throw new NearestError('UNSUPPORTED_VERSION', `HNSW int8 code layout ${layout} is newer than this library's (${CODE_LAYOUT}); upgrade nearest`, { layout, supported: CODE_LAYOUT });
+    }
+    throw corrupt(`unknown HNSW int8 code layout ${JSON.stringify(layout)}`, { layout: String(layout) });
+  }
+  const mid = r.f32('QMID', dim);
+  checkFinite(mid, 'QMID');
+  if (metric === 'dot' && mid.some((v) => v !== 0)) throw corrupt('QMID must be zero under dot', {});
+  if (layout === 1) return { codes: null, steps: null, origins: null, mid };
+  const codes = r.i8('CODE', size * dim), steps = r.f32('QSCL', size), origins = r.u8('QORG', size);
+  for (let i = 0; i < codes.length; i++) if (codes[i] < -127) throw corrupt(`CODE: code ${codes[i]} at ${i} is outside −127…127`, { at: i });
+  for (let s = 0; s < size; s++) {
+    if (!(steps[s] >= 0 && steps[s] < Infinity)) throw corrupt(`QSCL: step of slot ${s} is ${steps[s]}, expected finite and ≥ 0`, { slot: s });
+    if (origins[s] > 1 || (metric === 'dot' && origins[s] !== 0)) throw corrupt(`QORG: origin of slot ${s} is ${origins[s]}`, { slot: s });
+  }
+  return { codes, steps, origins, mid };
 }
 
 function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metric: Metric, count: number, options: LoadOptions): IvfIndex {

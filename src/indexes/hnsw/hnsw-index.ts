@@ -10,7 +10,7 @@ import { TopK } from '../../distance/topk.js';
 import { availableThreads, runParallel } from '../../parallel/pool.js';
 import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
-import { ScalarQuantizer } from '../quant/sq8.js';
+import { CODE_META, META_ORIGIN, META_STEP, ScalarQuantizer } from '../quant/sq8.js';
 import { emptyBatch } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
@@ -83,9 +83,16 @@ export interface HnswState {
   randomState: number;
   size: number;
   rows: Float32Array;
+  /**
+   * int8 traversal codes [size × dim] with, per slot, their step and origin (sq8.ts); with
+   * quantization 'int8' and codes null (a file of the previous layout) they are re-encoded from
+   * the rows with `quantMid`.
+   */
   codes: Int8Array | null;
+  quantSteps: Float32Array | null;
+  quantOrigins: Uint8Array | null;
+  /** Per-dimension centre of the codes (quantization 'int8'). */
   quantMid: Float32Array | null;
-  quantStep: number;
   level0: Int32Array;
   levels: Int8Array;
   upperOff: Int32Array;
@@ -118,8 +125,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private slotIds: Float64Array;
   /** Per slot: 1/|x| (cosine) or |x|² (euclidean) of the float row. */
   private invNorms: Float64Array;
-  /** Per slot: |c|² of the int8 code. */
-  private codeNorms: Int32Array;
+  /** Per slot: the constants of its int8 code (CODE_META values; sq8.ts). */
+  private codeMeta: Float64Array;
   private readonly idSlots = new Map<number, number>();
   /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
@@ -157,7 +164,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.graph = Graph.create(cap, this.m, this.upperFor(cap));
     this.slotIds = new Float64Array(sharedBuffer(cap * 8));
     this.invNorms = new Float64Array(sharedBuffer(cap * 8));
-    this.codeNorms = new Int32Array(sharedBuffer(cap * 4));
+    this.codeMeta = new Float64Array(sharedBuffer(q === 'int8' ? cap * CODE_META * 8 : 8));
     this.core = new HnswCore(this.graph, this.mainSpace(), false);
   }
 
@@ -171,7 +178,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       dim: this.dim, metric: this.metricCode,
       rows: r.arena, rowsOff: r.rowsOff, rowScratch: { queryOff: r.queryOff, slotsOff: r.slotsOff, outOff: r.outOff },
       codes: c ? c.arena : null, codesOff: c ? c.rowsOff : 0, codeScratch: c ? { queryOff: c.queryOff, slotsOff: c.slotsOff, outOff: c.outOff } : null,
-      quantizer: this.quantizer, invNorms: this.invNorms, codeNorms: this.codeNorms, maxList: CHUNK,
+      quantizer: this.quantizer, invNorms: this.invNorms, codeMeta: this.codeMeta, maxList: CHUNK,
     });
   }
 
@@ -187,10 +194,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.graph = this.graph.grow(cap, this.upperFor(cap));
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
     const norms = new Float64Array(sharedBuffer(cap * 8)); norms.set(this.invNorms); this.invNorms = norms;
-    const codeNorms = new Int32Array(sharedBuffer(cap * 4)); codeNorms.set(this.codeNorms); this.codeNorms = codeNorms;
+    if (this.codes) { const meta = new Float64Array(sharedBuffer(cap * CODE_META * 8)); meta.set(this.codeMeta); this.codeMeta = meta; }
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
-    this.core.space.codeNorms = this.codeNorms;
+    this.core.space.codeMeta = this.codeMeta;
   }
 
   private drawLevel(random: () => number): number {
@@ -258,10 +265,11 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       this.graph.reserveUpper(slot, levels[j]);
     }
     if (this.codes) {
-      const codes = new Int8Array(n * dim);
-      this.quantizer!.encode(data, 0, n, codes);
+      const codes = new Int8Array(n * dim), meta = new Float64Array(n * CODE_META);
+      this.quantizer!.encode(data, 0, n, codes, meta);
       for (let j = 0; j < reuse.length; j++) this.codes.write(reuse[j], codes.subarray(j * dim), 1);
       if (appendCount > 0) this.codes.append(codes.subarray(reuse.length * dim), appendCount);
+      for (let j = 0; j < n; j++) this.codeMeta.set(meta.subarray(j * CODE_META, (j + 1) * CODE_META), slots[j] * CODE_META);
     }
     for (let j = 0; j < n; j++) {
       const slot = slots[j], id = newIds[j];
@@ -274,19 +282,24 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.build(slots, n);
   }
 
-  /** Stores the per-slot norms traversal keys need (float row and, with codes, the code). */
+  /** Stores the per-slot norm traversal keys need (1/|x| of the float row, under cosine). */
   private setNorms(slot: number): void {
     if (this.metricCode === COSINE) {
       const sq = this.rows.sqNorm(slot);
       this.invNorms[slot] = sq > 0 ? 1 / Math.sqrt(sq) : 0;
     }
-    if (this.codes) {
-      const at = this.codes.rowOffset(slot);
-      this.codeNorms[slot] = this.codes.kernels.dotI8(at, at, this.dim);
-    }
   }
 
-  /** Re-fits the int8 ranges while the index is small (re-encoding what is stored). */
+  /** Re-encodes the first `count` stored rows (codes and their constants) with the current centre. */
+  private encodeStored(count: number): void {
+    if (count === 0) return;
+    const at = this.rows.rowsOff >> 2;
+    const codes = new Int8Array(count * this.dim);
+    this.quantizer!.encode(this.rows.arena.f32().subarray(at, at + count * this.dim), 0, count, codes, this.codeMeta);
+    this.codes!.write(0, codes, count);
+  }
+
+  /** Re-fits the int8 centre while the index is small (re-encoding what is stored). */
   private fitQuantizer(data: Float32Array, n: number): void {
     const live = this.rows.size;
     if (live > 0 && live + n > RETRAIN_LIMIT) return;
@@ -294,12 +307,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (live > 0) all.set(this.rows.arena.f32().subarray(this.rows.rowsOff >> 2, (this.rows.rowsOff >> 2) + live * this.dim));
     all.set(data.subarray(0, n * this.dim), live * this.dim);
     this.quantizer!.train(all, live + n);
-    if (live > 0) {
-      const codes = new Int8Array(live * this.dim);
-      this.quantizer!.encode(all, 0, live, codes);
-      this.codes!.write(0, codes, live);
-      for (let slot = 0; slot < live; slot++) this.setNorms(slot);
-    }
+    this.encodeStored(live);
   }
 
   /** Unlinks every tombstone from the graph (HnswCore.unlink) and makes its slot reusable. */
@@ -360,8 +368,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     return {
       dim: this.dim, metric: this.metricCode,
       rows: rowsHandle, rowsOff: this.rows.rowsOff, codes: codesHandle, codesOff: this.codes ? this.codes.rowsOff : 0,
-      quant: q ? { mid: q.mid, step: q.step, metric: this.metric } : null,
-      graph: this.graph.buffers, invNorms: this.invNorms.buffer, codeNorms: this.codeNorms.buffer, ids: this.slotIds.buffer,
+      quant: q ? { mid: q.mid, metric: this.metric } : null,
+      graph: this.graph.buffers, invNorms: this.invNorms.buffer, codeMeta: this.codeMeta.buffer, ids: this.slotIds.buffer,
       rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
     };
   }
@@ -515,7 +523,9 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       randomState: this.random.state(), size: n,
       rows: this.rows.arena.f32().slice(at, at + n * dim),
       codes: this.codes ? this.codes.arena.i8().slice(this.codes.rowsOff, this.codes.rowsOff + n * dim) : null,
-      quantMid: this.quantizer ? this.quantizer.mid.slice() : null, quantStep: this.quantizer ? this.quantizer.step : 0,
+      quantSteps: this.codes ? Float32Array.from({ length: n }, (_, slot) => this.codeMeta[slot * CODE_META + META_STEP]) : null,
+      quantOrigins: this.codes ? Uint8Array.from({ length: n }, (_, slot) => this.codeMeta[slot * CODE_META + META_ORIGIN]) : null,
+      quantMid: this.quantizer ? this.quantizer.mid.slice() : null,
       level0: g.level0.slice(0, n * g.stride0), levels: g.levels.slice(0, n), upperOff: g.upperOff.slice(0, n),
       upper: g.upper.slice(0, g.meta[UPPER_USED]), deleted: g.deleted.slice(0, n), entry: g.meta[ENTRY], maxLevel: g.meta[MAX_LEVEL],
       ids: this.slotIds.slice(0, n), nextId: this.nextId,
@@ -529,10 +539,17 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const n = s.size;
     index.ensureCapacity(n);
     if (n > 0) index.rows.append(s.rows, n);
-    if (index.codes && s.codes) {
-      index.quantizer!.mid.set(s.quantMid!);
-      index.quantizer!.step = s.quantStep;
-      if (n > 0) index.codes.append(s.codes, n);
+    if (index.codes) {
+      const quantizer = index.quantizer!;
+      quantizer.mid.set(s.quantMid!);
+      quantizer.centreChanged();
+      if (s.codes) {
+        if (n > 0) index.codes.append(s.codes, n);
+        for (let slot = 0; slot < n; slot++) quantizer.constants(s.codes, slot * s.dim, s.quantSteps![slot], s.quantOrigins![slot], index.codeMeta, slot * CODE_META);
+      } else if (n > 0) {
+        index.codes.append(new Int8Array(n * s.dim), n);
+        index.encodeStored(n);
+      }
     }
     let g = index.graph;
     if (s.upper.length > g.upper.length) { g = g.grow(g.capacity, s.upper.length); index.graph = g; index.core.setGraph(g); }
@@ -554,7 +571,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const graphBytes = g.level0.byteLength + g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength + g.locks.byteLength + g.deleted.byteLength;
     return {
       kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric,
-      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.invNorms.byteLength + this.size * 40,
+      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength + this.codeMeta.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.invNorms.byteLength + this.size * 40,
       m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization, levels: g.meta[MAX_LEVEL] + 1,
     };
   }

@@ -59,10 +59,11 @@ export interface HnswShape {
   rowsOff: number;
   codes: ArenaHandle | null;
   codesOff: number;
-  quant: { mid: Float32Array; step: number; metric: 'cosine' | 'euclidean' | 'dot' } | null;
+  quant: { mid: Float32Array; metric: 'cosine' | 'euclidean' | 'dot' } | null;
   graph: GraphBuffers;
   invNorms: ArrayBufferLike;
-  codeNorms: ArrayBufferLike;
+  /** Per-slot code constants (CODE_META float64 each). */
+  codeMeta: ArrayBufferLike;
   ids: ArrayBufferLike;
   /** Worker thread t ≥ 1 uses scratch at base + (t - 1) * stride in each arena. */
   rowScratchBase: number;
@@ -99,13 +100,13 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
   if (shape.quant) {
     quantizer = new ScalarQuantizer(shape.dim, shape.quant.metric);
     quantizer.mid.set(shape.quant.mid);
-    quantizer.step = shape.quant.step;
+    quantizer.centreChanged();
   }
   return new Space({
     dim: shape.dim, metric: shape.metric,
     rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(shape.rowScratchBase + t * shape.rowStride, shape.dim * 4, shape.maxList),
     codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(shape.codeScratchBase + t * shape.codeStride, shape.dim, shape.maxList) : null,
-    quantizer, invNorms: new Float64Array(shape.invNorms), codeNorms: new Int32Array(shape.codeNorms), maxList: shape.maxList,
+    quantizer, invNorms: new Float64Array(shape.invNorms), codeMeta: new Float64Array(shape.codeMeta), maxList: shape.maxList,
   });
 }
 

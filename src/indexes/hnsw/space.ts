@@ -3,7 +3,7 @@
 import type { Arena } from '../../distance/kernels.js';
 import { cosineKey } from '../../distance/metric.js';
 import { inverseNorm } from '../normalize.js';
-import type { ScalarQuantizer } from '../quant/sq8.js';
+import { CODE_META, META_A, META_ORIGIN, META_P, META_STEP, type ScalarQuantizer } from '../quant/sq8.js';
 
 /** Metric codes (no strings in hot loops). */
 export const EUCLIDEAN = 0, COSINE = 1, DOT = 2;
@@ -43,9 +43,10 @@ export class Space {
   private readonly quantizer: ScalarQuantizer | null;
   /** Per slot: 1/|x| of the float rows (cosine; unused otherwise). The cosine query is a unit vector. */
   invNorms: Float64Array;
-  /** Per slot: |c|² of the int8 codes (euclidean with codes). */
-  codeNorms: Int32Array;
-  private qCodeNorm = 0;
+  /** Per slot: the constants of its int8 code (CODE_META values: step, A, P, origin; see sq8.ts). */
+  codeMeta: Float64Array;
+  /** The query's code constants. */
+  private readonly qMeta = new Float64Array(CODE_META);
   private invQ = 0;
   private readonly codeTmp: Int8Array;
   /** Longest slot list one kernel call may take (the scratch size). */
@@ -53,9 +54,9 @@ export class Space {
 
   constructor(o: {
     dim: number; metric: number; rows: Arena; rowsOff: number; rowScratch: Scratch;
-    codes: Arena | null; codesOff: number; codeScratch: Scratch | null; quantizer: ScalarQuantizer | null; invNorms: Float64Array; codeNorms: Int32Array; maxList: number;
+    codes: Arena | null; codesOff: number; codeScratch: Scratch | null; quantizer: ScalarQuantizer | null; invNorms: Float64Array; codeMeta: Float64Array; maxList: number;
   }) {
-    this.codeNorms = o.codeNorms;
+    this.codeMeta = o.codeMeta;
     this.maxList = o.maxList;
     this.dim = o.dim; this.metric = o.metric;
     this.rows = o.rows; this.rowsOff = o.rowsOff; this.rowScratch = o.rowScratch;
@@ -84,10 +85,8 @@ export class Space {
     if (this.metric === COSINE) this.setUnitQuery(q, 0, inverseNorm(q, 0, this.dim));
     else { this.rows.f32().set(q, this.rowScratch.queryOff >> 2); this.invQ = 0; }
     if (this.codes) {
-      this.quantizer!.encode(q, 0, 1, this.codeTmp);
+      this.quantizer!.encode(q, 0, 1, this.codeTmp, this.qMeta);
       this.codes.i8().set(this.codeTmp, this.codeScratch!.queryOff);
-      const c = this.codeScratch!.queryOff;
-      this.qCodeNorm = this.codes.kernels.dotI8(c, c, this.dim);
     }
   }
 
@@ -110,7 +109,7 @@ export class Space {
       const u8 = this.codes.u8();
       const at = this.codesOff + slot * dim;
       u8.copyWithin(this.codeScratch!.queryOff, at, at + dim);
-      this.qCodeNorm = this.codeNorms[slot];
+      this.qMeta.set(this.codeMeta.subarray(slot * CODE_META, (slot + 1) * CODE_META));
     }
   }
 
@@ -121,13 +120,13 @@ export class Space {
    * cosine. Over int8 codes they only rank; final results are re-scored by exactKeys.
    */
   keys(slots: Int32Array, count: number, out: Float64Array): void {
-    if (this.codes) this.codeKeys(this.codeScratch!.queryOff, this.qCodeNorm, slots, count, out);
+    if (this.codes) this.codeKeys(this.codeScratch!.queryOff, this.qMeta, 0, slots, count, out);
     else this.floatKeys(this.rowScratch.queryOff, this.invQ, slots, count, out);
   }
 
   /** Traversal keys between stored row `base` and `count` slots (neighbour selection). */
   keysFrom(base: number, slots: Int32Array, count: number, out: Float64Array): void {
-    if (this.codes) this.codeKeys(this.codesOff + base * this.dim, this.codeNorms[base], slots, count, out);
+    if (this.codes) this.codeKeys(this.codesOff + base * this.dim, this.codeMeta, base * CODE_META, slots, count, out);
     else if (this.metric === COSINE && this.invNorms[base] > TINY_INV_NORM) this.tinyCosineKeys(base, slots, count, out);
     else this.floatKeys(this.rowsOff + base * this.dim * 4, this.metric === COSINE ? this.invNorms[base] : 0, slots, count, out);
   }
@@ -167,13 +166,25 @@ export class Space {
     else for (let i = 0; i < count; i++) out[i] = cosineKey(f[base + i] * invQ * norms[slots[i]]);
   }
 
-  private codeKeys(q: number, qNorm: number, slots: Int32Array, count: number, out: Float64Array): void {
+  /** Keys of the code at byte `q` (its constants at qm[qa…]) against `count` slots' codes (sq8.ts). */
+  private codeKeys(q: number, qm: Float64Array, qa: number, slots: Int32Array, count: number, out: Float64Array): void {
     const s = this.codeScratch!, k = this.codes!.kernels, i32 = this.codeI32!;
     this.loadSlots(i32, s.slotsOff, slots, count);
     k.gatherDotI8(q, this.codesOff, s.slotsOff, count, this.dim, s.outOff);
-    const base = s.outOff >> 2, norms = this.codeNorms;
-    // L2 over the codes for euclidean and cosine (codes of unit vectors), minus the dot for dot.
-    if (this.metric !== DOT) for (let i = 0; i < count; i++) out[i] = qNorm + norms[slots[i]] - 2 * i32[base + i];
-    else for (let i = 0; i < count; i++) out[i] = -i32[base + i];
+    const base = s.outOff >> 2, meta = this.codeMeta;
+    const qs = qm[qa + META_STEP];
+    if (this.metric === DOT) {
+      for (let i = 0; i < count; i++) out[i] = -(qs * meta[slots[i] * CODE_META + META_STEP] * i32[base + i]);
+      return;
+    }
+    // Squared L2 (over unit vectors for cosine); an origin differing from the query's adds its terms.
+    const qA = qm[qa + META_A], qP = qm[qa + META_P], qf = qm[qa + META_ORIGIN], M = this.quantizer!.midSq;
+    for (let i = 0; i < count; i++) {
+      const at = slots[i] * CODE_META;
+      let key = qA + meta[at + META_A] - 2 * qs * meta[at + META_STEP] * i32[base + i];
+      const d = qf - meta[at + META_ORIGIN];
+      if (d !== 0) key += M + 2 * d * (qP - meta[at + META_P]);
+      out[i] = key;
+    }
   }
 }
