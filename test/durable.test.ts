@@ -69,11 +69,28 @@ describe('durable store: defects found from outside', () => {
     await s.close();
     const wal = walOf(dir);
     const b = readFileSync(wal);
-    writeFileSync(wal, b.subarray(0, b.length - 3));
+    const last = scanLog(new Uint8Array(b)).frames.at(-1)!;
+    writeFileSync(wal, b.subarray(0, last.end - 3)); // the last frame torn, the preallocated zeros gone
     const t = await VectorStore.open(dir);
     expect(t.keys()).toEqual(['a']);
+    await t.upsert({ id: 'c', vector: [1, 1] });
     await t.close();
-    expect(readFileSync(wal).length).toBeLessThan(b.length - 3); // the torn frame was cut
+    const after = scanLog(new Uint8Array(readFileSync(wal)));
+    expect(after.frames.length).toBe(2); // the torn frame was overwritten, its bytes are gone
+    expect(after.tornBytes + after.damaged.length).toBe(0);
+    expect((await VectorStore.open(dir, { readOnly: true })).keys().sort()).toEqual(['a', 'c']);
+    // A damaged tail in a log that is not the last one is corruption, not a torn write.
+    const d2 = fresh('torn-old');
+    const u = await VectorStore.open(d2, { dim: 2 });
+    await u.upsert({ id: 'a', vector: [1, 0] });
+    await u.close();
+    const w1 = walOf(d2);
+    const bytes = readFileSync(w1);
+    const f = scanLog(new Uint8Array(bytes)).frames.at(-1)!;
+    bytes[f.end - 2] ^= 1;
+    writeFileSync(w1, bytes);
+    writeFileSync(w1.replace(/\d{6}/, (g) => String(Number(g) + 1).padStart(6, '0')), new Uint8Array(0));
+    expect(await codeOf(VectorStore.open(d2))).toBe('CORRUPT_FILE');
   });
 
   it('locks: read-only handles neither count as writers nor block them; closing one never releases another\'s lock', async () => {

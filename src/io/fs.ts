@@ -29,12 +29,13 @@ export interface FileLock {
 /** The operations the store needs, on absolute paths with '/' separators. */
 export interface FileSystem {
   /**
-   * 'r' read, 'a' append (created if missing), 'w' truncate or create, 'wx' create exclusively.
+   * 'r' read, 'a' append (created if missing), 'rw' read and write at explicit positions (created
+   * if missing, never truncated), 'w' truncate or create, 'wx' create exclusively.
    * With `blocking`, writes and syncs on the handle run on the calling thread (no thread-pool
    * round trip: about half the latency of a small write + fdatasync, the log's group commit) and
    * sync is fdatasync (enough for appends: the size that reaches the data is synced with it).
    */
-  open(path: string, flags: 'r' | 'a' | 'w' | 'wx', options?: { blocking?: boolean }): Promise<FileHandle>;
+  open(path: string, flags: 'r' | 'a' | 'rw' | 'w' | 'wx', options?: { blocking?: boolean }): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
   /** Atomically replaces `to` with `from` (same directory). */
   rename(from: string, to: string): Promise<void>;
@@ -124,7 +125,11 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   const me = { pid: process.pid, start: await startTime(process.pid), host: os.hostname() };
 
   node = {
-    async open(p, flags, options) { return wrap(await fs.open(p, flags === 'a' ? 'a+' : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r'), flags === 'a', options?.blocking === true); },
+    async open(p, flags, options) {
+      const c = fsSync.constants;
+      const mode = flags === 'a' ? 'a+' : flags === 'rw' ? c.O_RDWR | c.O_CREAT : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r';
+      return wrap(await fs.open(p, mode), flags === 'a', options?.blocking === true);
+    },
     async readFile(p) { return new Uint8Array(await fs.readFile(p)); },
     rename: (a, b) => fs.rename(a, b),
     unlink: (p) => fs.unlink(p),

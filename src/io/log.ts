@@ -10,6 +10,10 @@
 //   24     4   CRC-32 of bytes 0..24 (the header above)
 //   28     …   payload: records back to back
 //
+// Logs are preallocated with zeros (a write that overwrites allocated, zeroed blocks syncs with
+// fdatasync alone, without a journal commit for the file's size): zeros after the last frame are
+// free space, not damage.
+//
 // A record: u8 op, 3 zero bytes, u32 JSON length, u32 vector byte length, the JSON document, the
 // vectors (float32 little-endian, row-major). Record i of a frame has sequence number first + i.
 //
@@ -76,11 +80,11 @@ export interface Frame { offset: number; end: number; firstSeq: number; count: n
 export interface LogScan {
   /** Every intact frame, in file order (also those after damage). */
   frames: Frame[];
-  /** Byte length of the intact prefix (where a writer appends after cutting a torn tail). */
+  /** Byte length of the intact prefix (where a writer appends, after zeroing a torn tail). */
   prefixEnd: number;
   /** Byte ranges that failed their checksums and are followed by an intact frame: corruption. */
   damaged: { offset: number; length: number }[];
-  /** Bytes at the end that are an interrupted write (nothing intact follows them). */
+  /** Bytes at the end that are an interrupted write (nothing intact follows them; a tail of zeros is preallocation, not torn). */
   tornBytes: number;
 }
 
@@ -110,7 +114,12 @@ export function scanLog(buf: Uint8Array): LogScan {
     for (let p = at + 1; p + FRAME_HEADER <= buf.length; p++) {
       if (buf[p] === 0x4e && buf[p + 1] === 0x57 && buf[p + 2] === 0x41 && buf[p + 3] === 0x4c && frameAt(buf, v, p)) { next = p; break; }
     }
-    if (next < 0) return { frames, prefixEnd, damaged, tornBytes: buf.length - at };
+    if (next < 0) {
+      // Zeros after the last frame are the preallocated part of the file, not a torn write.
+      let zeros = true;
+      for (let p = at; p < buf.length && zeros; p++) zeros = buf[p] === 0;
+      return { frames, prefixEnd, damaged, tornBytes: zeros ? 0 : buf.length - at };
+    }
     damaged.push({ offset: at, length: next - at });
     at = next;
   }

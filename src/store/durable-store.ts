@@ -144,6 +144,9 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   private log: FileHandle | null;
   private logGen: number;
   private logBytes: number;
+  /** The log file's size: [logBytes, logCap) is preallocated zeros. */
+  private logCap = 0;
+  private get preallocBytes(): number { return Math.max(4096, Math.min(8 * 2 ** 20, this.compactBytes)); }
   private seq: number;
   private lastCompaction: string | null;
   private queue: Pending[] = [];
@@ -267,7 +270,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     // Replay the logs.
     let seq = snapSeq;
     let damage: DamageReport | null = null;
-    let lastPrefix = 0;
+    let lastPrefix = 0, tornBytes = 0;
     const obsolete: number[] = [];
     for (let gi = 0; gi < gens.length && !damage; gi++) {
       const file = fs.join(dir, logName(gens[gi]));
@@ -294,7 +297,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
           seq = r.seq;
         }
       }
-      if (last) lastPrefix = scan.prefixEnd;
+      if (last) { lastPrefix = scan.prefixEnd; tornBytes = scan.tornBytes; }
       else if (frames.every((f) => f.firstSeq + f.count - 1 <= snapSeq)) obsolete.push(gens[gi]);
     }
 
@@ -313,10 +316,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     let gen = gens.at(-1) ?? 0;
     let log: FileHandle;
     let logBytes = 0;
+    let logCap = 0;
     if (gen > 0) {
-      log = await fs.open(fs.join(dir, logName(gen)), 'a', { blocking: true });
-      const size = await log.size();
-      if (lastPrefix < size) await log.truncate(lastPrefix);
+      log = await fs.open(fs.join(dir, logName(gen)), 'rw', { blocking: true });
+      logCap = await log.size();
+      if (tornBytes > 0) await log.write(new Uint8Array(logCap - lastPrefix), lastPrefix); // a torn tail becomes free space
       // What was just read may sit in the page cache only (a process whose fsync failed wrote it):
       // make it durable before serving it, or refuse to open (PostgreSQL fsyncs its WAL at
       // recovery for the same reason).
@@ -327,10 +331,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       if (obsolete.length > 0) await fs.syncDir(dir);
     } else {
       gen = 1;
-      log = await fs.open(fs.join(dir, logName(gen)), 'a', { blocking: true });
+      log = await fs.open(fs.join(dir, logName(gen)), 'rw', { blocking: true });
       await fs.syncDir(dir);
     }
     const store = new DurableVectorStore<M>({ dir, fs, engine, lock: how.lock, log, logGen: gen, logBytes, seq, readOnly: false, compactBytes: how.compactBytes, damage: null, lastCompaction });
+    store.logCap = logCap;
     if (rebuild) {
       // The new index becomes the store's only by the snapshot's atomic rename.
       try { await store.compact(); } catch (e) { await store.close().catch(() => {}); throw e; }
@@ -477,7 +482,13 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       const batch = this.queue.splice(0, take);
       const frame = encodeFrame(this.seq + 1, batch.map((b) => b.bytes));
       try {
-        await this.log!.write(frame);
+        if (this.logBytes + frame.length > this.logCap) {
+          // Preallocate zeros past the end (the frame's fdatasync makes the new size durable too).
+          const grow = Math.max(this.preallocBytes, this.logBytes + frame.length - this.logCap);
+          await this.log!.write(new Uint8Array(grow), this.logCap);
+          this.logCap += grow;
+        }
+        await this.log!.write(frame, this.logBytes);
         await this.log!.sync();
       } catch (e) {
         this.fail(e, batch);
@@ -517,10 +528,10 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   /** Rotates the log, then writes the snapshot in the background (see the file comment). */
   private async startCompaction(waiters: Waiter[]): Promise<void> {
     const gen = this.logGen + 1;
-    const next = await this.fs.open(this.fs.join(this.dir, logName(gen)), 'a', { blocking: true });
+    const next = await this.fs.open(this.fs.join(this.dir, logName(gen)), 'rw', { blocking: true });
     try { await this.fs.syncDir(this.dir); } catch (e) { await next.close().catch(() => {}); throw e; }
     const old = this.log!;
-    this.log = next; this.logGen = gen; this.logBytes = 0;
+    this.log = next; this.logGen = gen; this.logBytes = 0; this.logCap = 0;
     await old.close().catch(() => {});
     const seq = this.seq;
     const compactedAt = new Date().toISOString();
