@@ -418,6 +418,68 @@ describe('7. int8 HNSW codes are robust to widely varying norms', () => {
   }
 });
 
+/** CRC-32 (IEEE), as docs/format.md specifies for headers and sections. */
+function crc32(bytes: Uint8Array): number {
+  let c = ~0 >>> 0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** Re-writes a container (docs/format.md) after `edit` changed its sections: lengths and checksums made right again. */
+function rewrite(file: Uint8Array, edit: (sections: Map<string, Uint8Array>) => void): Uint8Array {
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const sections = new Map<string, Uint8Array>();
+  for (let i = 0, at = 64; i < v.getUint32(24, true); i++) {
+    const len = v.getFloat64(at + 8, true);
+    sections.set(String.fromCharCode(...file.subarray(at, at + 4)), file.slice(at + 24, at + 24 + len));
+    at += 24 + Math.ceil(len / 8) * 8;
+  }
+  edit(sections);
+  let total = 64;
+  for (const b of sections.values()) total += 24 + Math.ceil(b.length / 8) * 8;
+  const out = new Uint8Array(total), w = new DataView(out.buffer);
+  out.set(file.subarray(0, 64));
+  w.setUint32(24, sections.size, true);
+  w.setFloat64(28, total, true);
+  w.setUint32(60, crc32(out.subarray(0, 60)), true);
+  let at = 64;
+  for (const [tag, b] of sections) {
+    for (let i = 0; i < 4; i++) out[at + i] = tag.charCodeAt(i);
+    w.setFloat64(at + 8, b.length, true);
+    w.setUint32(at + 16, crc32(b), true);
+    out.set(b, at + 24);
+    at += 24 + Math.ceil(b.length / 8) * 8;
+  }
+  return out;
+}
+
+describe('7b. int8 HNSW files: the per-vector steps and origins are checked on load', () => {
+  const dim = 8;
+  const index = new HnswIndex({ dim, metric: 'euclidean', quantization: 'int8', threads: 1 });
+  index.add(clusteredRows(50, dim, 3, 43));
+  const file = indexToBuffer(index);
+  const parm = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>;
+  const json = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+
+  it('an untouched re-write loads; bad codes, steps, origins and layouts are refused', () => {
+    expect(indexFromBuffer(rewrite(file, () => {})).size).toBe(50);
+    const cases: [string, (s: Map<string, Uint8Array>) => void][] = [
+      ['CORRUPT_FILE', (s) => { s.get('QORG')![3] = 2; }],
+      ['CORRUPT_FILE', (s) => { new DataView(s.get('QSCL')!.buffer).setFloat32(4, -1, true); }],
+      ['CORRUPT_FILE', (s) => { new DataView(s.get('QSCL')!.buffer).setFloat32(4, NaN, true); }],
+      ['CORRUPT_FILE', (s) => { s.get('CODE')![17] = 0x80; }], // −128
+      ['CORRUPT_FILE', (s) => { s.delete('QSCL'); }],
+      ['CORRUPT_FILE', (s) => { s.set('QORG', s.get('QORG')!.subarray(1)); }],
+      ['CORRUPT_FILE', (s) => { s.set('PARM', json({ ...parm(s.get('PARM')!), codeLayout: 'two' })); }],
+      ['UNSUPPORTED_VERSION', (s) => { s.set('PARM', json({ ...parm(s.get('PARM')!), codeLayout: 3 })); }],
+    ];
+    for (const [code, edit] of cases) expect(codeOf(() => indexFromBuffer(rewrite(file, edit))), String(edit)).toBe(code);
+  });
+});
+
 describe('8. a failed add or train changes nothing', () => {
   const dim = 4;
   const rows = clusteredRows(500, dim, 3, 29);
