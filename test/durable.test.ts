@@ -595,3 +595,18 @@ describe('durable store: model-based (fast-check commands)', () => {
     await db.close();
   });
 });
+
+describe('IdMap (the id tables of indexes and stores)', () => {
+  it('agrees with a Map over random dense, sparse and huge ids, sets, deletes and growth', async () => {
+    const { IdMap } = await import('../dist/storage/id-map.js');
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.nat(3000), fc.nat(2 ** 30), fc.constant(Number.MAX_SAFE_INTEGER)), fc.nat(2 ** 31 - 2)), { maxLength: 400 }), (ops) => {
+      const a = new IdMap(), b = new Map<number, number>();
+      for (const [set, id, v] of ops) {
+        if (set) { a.set(id, v); b.set(id, v); } else if (a.delete(id) !== b.delete(id)) return false;
+        if (a.size !== b.size || a.get(id) !== b.get(id) || a.has(id) !== b.has(id)) return false;
+      }
+      const got = [...a.entries()].sort((x, y) => x[0] - y[0]), want = [...b.entries()].sort((x, y) => x[0] - y[0]);
+      return JSON.stringify(got) === JSON.stringify(want) && [...a.values()].length === b.size;
+    }), { numRuns: 200 });
+  });
+});

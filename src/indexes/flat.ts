@@ -5,6 +5,7 @@
 // n·dim·4 bytes) and keep a bounded heap. Batches run the register-blocked dot kernel over packed
 // query panels on all cores (compute-bound), then re-score each query's candidates with the same
 // kernels as single search, so both paths return identical results.
+import { IdMap } from '../storage/id-map.js';
 import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
@@ -69,7 +70,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   /** slot -> id. */
   private slotIds = new Float64Array(16);
   /** id -> slot. */
-  private readonly idSlots = new Map<number, number>();
+  private readonly idSlots = new IdMap();
   /** slot -> |x|^2 (euclidean) or 1/|x| (cosine, 0 for zero rows); empty for dot. */
   private norms = new Float64Array(16);
   /** Next id handed out when `add` is called without ids. */

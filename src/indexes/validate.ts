@@ -254,7 +254,7 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
  * or, when `ids` is undefined, consecutive integers from `next` skipping taken ones — refused with
  * CAPACITY_EXCEEDED when they would pass MAX_ID (2^53 − 1), where they would start to collide.
  */
-export function newIds(ids: unknown, n: number, taken: ReadonlyMap<number, number>, next: number, where: string): Float64Array {
+export function newIds(ids: unknown, n: number, taken: { has(id: number): boolean }, next: number, where: string): Float64Array {
   if (ids === undefined) {
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) {

@@ -41,28 +41,36 @@ export interface LogRecord {
   vectors: Float32Array | null;
 }
 
-/** One record's encoded bytes (op, JSON, vectors), before it is put into a frame. */
-export function encodeRecord(op: LogOp, json: unknown, vectors: Float32Array | null): Uint8Array {
+/**
+ * One record's encoded bytes before it is put into a frame: the header and JSON as one part, the
+ * vectors as a view of the caller's (owned) array — copied once, into the frame.
+ */
+export function encodeRecord(op: LogOp, json: unknown, vectors: Float32Array | null): Uint8Array[] {
   const text = new TextEncoder().encode(JSON.stringify(json));
-  const vbytes = vectors ? new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength) : new Uint8Array(0);
-  const out = new Uint8Array(RECORD_HEADER + text.length + vbytes.length);
-  const v = new DataView(out.buffer);
+  const head = new Uint8Array(RECORD_HEADER + text.length);
+  const v = new DataView(head.buffer);
   v.setUint8(0, op);
   v.setUint32(4, text.length, true);
-  v.setUint32(8, vbytes.length, true);
-  out.set(text, RECORD_HEADER);
-  out.set(vbytes, RECORD_HEADER + text.length);
-  return out;
+  v.setUint32(8, vectors ? vectors.byteLength : 0, true);
+  head.set(text, RECORD_HEADER);
+  return vectors && vectors.length > 0 ? [head, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength)] : [head];
+}
+
+/** Bytes of an encoded record. */
+export function recordBytes(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /** A frame holding `records` (encoded by encodeRecord), the first with sequence number `firstSeq`. */
-export function encodeFrame(firstSeq: number, records: readonly Uint8Array[]): Uint8Array {
+export function encodeFrame(firstSeq: number, records: readonly (readonly Uint8Array[])[]): Uint8Array {
   let len = 0;
-  for (const r of records) len += r.length;
+  for (const r of records) len += recordBytes(r);
   if (len > MAX_FRAME - FRAME_HEADER) throw corrupt(`a log frame of ${len} bytes exceeds the limit of ${MAX_FRAME}`, { bytes: len });
   const out = new Uint8Array(FRAME_HEADER + len);
   let at = FRAME_HEADER;
-  for (const r of records) { out.set(r, at); at += r.length; }
+  for (const r of records) for (const part of r) { out.set(part, at); at += part.length; }
   const v = new DataView(out.buffer);
   v.setUint32(0, LOG_MAGIC, true);
   v.setUint32(4, len, true);

@@ -22,7 +22,7 @@
 import { NearestError, invalidArgument } from '../errors.js';
 import { checkOptions, describe } from '../indexes/validate.js';
 import { errnoOf, nodeFileSystem, type FileHandle, type FileLock, type FileSystem } from '../io/fs.js';
-import { encodeFrame, encodeRecord, frameRecords, LogOp, scanLog, type LogRecord } from '../io/log.js';
+import { encodeFrame, encodeRecord, frameRecords, LogOp, recordBytes, scanLog, type LogRecord } from '../io/log.js';
 import { readSnapshot, writeSnapshot } from '../io/snapshot.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { freezeJson, type JsonValue } from './json.js';
@@ -78,7 +78,7 @@ export interface DurableStoreStats extends StoreStats {
   damage: DamageReport | null;
 }
 
-interface Pending { m: Mutation; bytes: Uint8Array; resolve(n: number): void; reject(e: unknown): void }
+interface Pending { m: Mutation; bytes: Uint8Array[]; size: number; resolve(n: number): void; reject(e: unknown): void }
 interface Waiter { resolve(): void; reject(e: unknown): void }
 
 const SNAPSHOT = 'snapshot.nrst';
@@ -86,11 +86,13 @@ const logName = (gen: number) => `wal-${String(gen).padStart(6, '0')}.log`;
 const LOG_RE = /^wal-(\d{6,})\.log$/;
 /** A frame holds at most this many bytes of records (bigger batches are one frame of their own). */
 const FRAME_BYTES = 32 * 2 ** 20;
+/** Preallocation writes these (shared, never written to). */
+const ZEROS = new Uint8Array(2 ** 20);
 /** Thrown inside load() when a reader should start over. */
 const RETRY = Symbol('retry');
 const OPEN_KEYS = ['dim', 'metric', 'index', 'backend', 'readOnly', 'compactBytes', 'reindex', 'fileSystem'];
 
-function encodeMutation(m: Mutation): Uint8Array {
+function encodeMutation(m: Mutation): Uint8Array[] {
   if (m.op === 'delete') return encodeRecord(LogOp.Delete, { ids: m.ids }, null);
   return encodeRecord(LogOp.Upsert, { ids: m.ids, m: m.metadata.map((x) => (x === undefined ? 0 : [x])) }, m.vectors);
 }
@@ -405,10 +407,10 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   }
 
   private submit(m: Mutation): Promise<number> {
-    const bytes = encodeMutation(m); // encoded now: the caller may change its objects after we return
+    const bytes = encodeMutation(m); // the metadata encoded now; the vectors are already our own copy
     this.engine.hold(m);
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ m, bytes, resolve, reject });
+      this.queue.push({ m, bytes, size: recordBytes(bytes), resolve, reject });
       this.kick();
     });
   }
@@ -478,14 +480,14 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       }
       if (this.queue.length === 0) return;
       let take = 0, bytes = 0;
-      while (take < this.queue.length && (take === 0 || bytes + this.queue[take].bytes.length <= FRAME_BYTES)) bytes += this.queue[take++].bytes.length;
+      while (take < this.queue.length && (take === 0 || bytes + this.queue[take].size <= FRAME_BYTES)) bytes += this.queue[take++].size;
       const batch = this.queue.splice(0, take);
       const frame = encodeFrame(this.seq + 1, batch.map((b) => b.bytes));
       try {
         if (this.logBytes + frame.length > this.logCap) {
           // Preallocate zeros past the end (the frame's fdatasync makes the new size durable too).
           const grow = Math.max(this.preallocBytes, this.logBytes + frame.length - this.logCap);
-          await this.log!.write(new Uint8Array(grow), this.logCap);
+          for (let done = 0; done < grow; done += ZEROS.length) await this.log!.write(ZEROS.subarray(0, Math.min(ZEROS.length, grow - done)), this.logCap + done);
           this.logCap += grow;
         }
         await this.log!.write(frame, this.logBytes);

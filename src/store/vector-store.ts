@@ -14,6 +14,7 @@ import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfEncoding } from '../indexes/ivf/ivf-index.js';
 import { describeIndex } from '../indexes/factory.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../indexes/validate.js';
+import { IdMap } from '../storage/id-map.js';
 import { compileFilter } from './filter.js';
 import { canonicalMetadata, type JsonValue } from './json.js';
 import type { DurableOptions, DurableVectorStore } from './durable-store.js';
@@ -114,6 +115,23 @@ export function checkRecordIds(ids: unknown, where: string): RecordId[] {
   return ids.map((id, i) => checkRecordId(id, `${where}[${i}]`));
 }
 
+/**
+ * record id -> handle: numeric ids in an IdMap (4 bytes an id when they are dense), string ids in a
+ * Map. The part of Map's surface the engine uses.
+ */
+class RecordIds {
+  private readonly nums = new IdMap();
+  private readonly strs = new Map<string, number>();
+  get size(): number { return this.nums.size + this.strs.size; }
+  get(id: RecordId): number | undefined { return typeof id === 'number' ? this.nums.get(id) : this.strs.get(id); }
+  has(id: RecordId): boolean { return this.get(id) !== undefined; }
+  set(id: RecordId, h: number): void { if (typeof id === 'number') this.nums.set(id, h); else this.strs.set(id, h); }
+  delete(id: RecordId): boolean { return typeof id === 'number' ? this.nums.delete(id) : this.strs.delete(id); }
+  *entries(): Generator<[RecordId, number]> { yield* this.nums.entries(); yield* this.strs.entries(); }
+  *keys(): Generator<RecordId> { for (const [id] of this.entries()) yield id; }
+  [Symbol.iterator](): Generator<[RecordId, number]> { return this.entries(); }
+}
+
 /** The store's options as stored (and compared on reopen): every index parameter made explicit. */
 export interface ResolvedOptions { dim: number; metric: Metric; index: Record<string, unknown> }
 
@@ -129,7 +147,7 @@ export class StoreEngine {
   /** An IVF store's index while it waits for enough vectors to train (then `index` is flat). */
   ivfPending: { index: IvfIndex; trainAt: number } | null = null;
   /** record id -> handle (the index's id). */
-  readonly handles = new Map<RecordId, number>();
+  readonly handles = new RecordIds();
   /** handle -> record id (undefined for a free handle): an array, 8 bytes a record, not a Map. */
   private idOf: (RecordId | undefined)[] = [];
   /** handle -> metadata (undefined when a record has none). */

@@ -2,6 +2,7 @@
 // with optional int8 traversal re-ranked on float32 rows, parallel build and batch search on worker
 // threads over shared memory, tombstone deletion with slot reuse and graph repair, and filters that
 // fall back to an exact scan when they are selective.
+import { IdMap } from '../../storage/id-map.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import type { BackendChoice } from '../../distance/backend.js';
 import { alignUp } from '../../distance/kernels.js';
@@ -127,7 +128,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private invNorms: Float64Array;
   /** Per slot: the constants of its int8 code (CODE_META values; sq8.ts). */
   private codeMeta: Float64Array;
-  private readonly idSlots = new Map<number, number>();
+  private readonly idSlots = new IdMap();
   /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
   /** Slots of removed vectors taken out of the graph, ready for reuse. */

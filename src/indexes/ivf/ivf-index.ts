@@ -4,6 +4,7 @@
 // ranges, asymmetric distances) and product quantization of the residual to the centroid with
 // lookup tables (FAISS's precomputed-table form for L2), optionally re-ranked with exact float32
 // distances (`refine`, factory suffix ',RFlat').
+import { IdMap } from '../../storage/id-map.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import { createArena, type BackendChoice } from '../../distance/backend.js';
 import { alignUp, type Arena } from '../../distance/kernels.js';
@@ -146,7 +147,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private slotIds = new Float64Array(16);
   private slotList = new Int32Array(16);
   private slotPos = new Int32Array(16);
-  private readonly idSlots = new Map<number, number>();
+  private readonly idSlots = new IdMap();
   private readonly freeSlots: number[] = [];
   private slotCount = 0;
   private nextId = 0;
