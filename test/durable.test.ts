@@ -410,6 +410,35 @@ describe('durable store: fault injection at every file operation', () => {
     });
   }
 
+  it('EIO on any read while opening is IO_ERROR and changes nothing; the next open sees everything', async () => {
+    for (const [name, index] of INDEXES) {
+      let fs = new FaultFs(11);
+      const ops = script();
+      const violations: string[] = [];
+      const { acked, model } = await runScript(fs, '/r', index, ops, violations, `${name} setup`);
+      expect(acked).toBe(ops.length);
+      fs = fs.restart(); // the writer process exits
+      const before = fs.reads;
+      const t = await VectorStore.open('/r', { fileSystem: fs });
+      const reads = fs.reads - before;
+      await t.close();
+      expect(reads).toBeGreaterThan(3);
+      for (let r = 1; r <= reads; r++) {
+        fs.scheduleRead(fs.reads + r);
+        const e = await VectorStore.open('/r', { fileSystem: fs }).then(async (s) => { await s.close(); return null; }, (err) => err);
+        expect(e?.code, `${name}: read ${r}`).toBe('IO_ERROR');
+        fs = fs.restart();
+        const u = await VectorStore.open('/r', { fileSystem: fs });
+        expect(same(snapshotOf(u), model), `${name}: read ${r}`).toBe(true);
+        await u.close();
+      }
+      for (const readOnly of [true]) {
+        fs.scheduleRead(fs.reads + 2);
+        expect(await codeOf(VectorStore.open('/r', { fileSystem: fs, readOnly }))).toBe('IO_ERROR');
+      }
+    }
+  });
+
   it('a failed fsync makes the store refuse later writes with IO_ERROR; the failed write is never visible', async () => {
     const fs = new FaultFs(3);
     const s = await VectorStore.open('/f', { dim: 2, fileSystem: fs });

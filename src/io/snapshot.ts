@@ -10,6 +10,7 @@
 // file that is fsynced and renamed over the old one, then the directory is fsynced. Read back with
 // positional reads: flat rows go from the file into the index chunk by chunk, so opening a store
 // never holds the file and the index in memory at once.
+import { NearestError } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
 import { corrupt, FileKind, jsonBytes, openContainer, writeContainerStream } from './container.js';
 import { FlatIndex } from '../indexes/flat.js';
@@ -88,8 +89,8 @@ export async function readSnapshot(
     const { header } = c;
     if (header.kind !== FileKind.StoreSnapshot) throw corrupt(`${file} is not a store snapshot`, { file, kind: header.kind });
     let p: SnapshotData['params'] & { format?: number };
-    try { p = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await c.read('PARM'))); } catch (e) {
-      if (e instanceof Error && 'code' in e) throw e;
+    const parm = await c.read('PARM');
+    try { p = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(parm)); } catch {
       throw corrupt(`${file}: its parameter section is not valid JSON`, { file });
     }
     const o = p?.options as { dim?: unknown; metric?: unknown } | undefined;
@@ -114,8 +115,10 @@ export async function readSnapshot(
           at += n;
         }
       } catch (e) {
-        if ((e as { code?: string }).code === 'CORRUPT_FILE') throw e;
-        throw corrupt(`${file}: its rows or ids are invalid: ${(e as Error).message}`, { file });
+        // The index refusing what the file holds (bad ids, non-finite values) is damage; an I/O
+        // error is not (it stays what it is, and the caller reports it as IO_ERROR).
+        if (!(e instanceof NearestError) || e.code === 'CORRUPT_FILE') throw e;
+        throw corrupt(`${file}: its rows or ids are invalid: ${e.message}`, { file });
       }
       index = flat;
     } else {
