@@ -328,7 +328,7 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   exportState(): FlatState {
     const n = this.rows.size;
     const at = this.rows.rowsOff >> 2;
-    return { dim: this.dim, metric: this.metric, rows: this.rows.arena.f32().slice(at, at + n * this.dim), ids: this.slotIds.slice(0, n), nextId: this.nextId };
+    return { dim: this.dim, metric: this.metric, rows: this.rows.arena.f32().subarray(at, at + n * this.dim), ids: this.slotIds.subarray(0, n), nextId: this.nextId };
   }
 
   /** Rebuilds an index from exportState() output (validated like add: typed errors on bad data). */

@@ -185,6 +185,25 @@ export function bytesOf(a: ArrayBufferView): Uint8Array { return new Uint8Array(
 /** Bytes of a JSON parameter document. */
 export function jsonBytes(v: unknown): Uint8Array { return new TextEncoder().encode(JSON.stringify(v)); }
 
+/**
+ * A container's bytes as a sequence of parts — headers, then each payload as given (views, never
+ * copied) — for writing as a stream. Section CRCs are computed first, over the payloads in place.
+ */
+export function* containerParts(h: ContainerHeader, sections: readonly Section[]): Generator<Uint8Array> {
+  let total = HEADER_BYTES;
+  for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
+  const crcs = sections.map((s) => crc32(s.bytes));
+  yield fileHeader(h, sections.length, total);
+  const pad = new Uint8Array(8);
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i];
+    yield sectionHeader(s.tag, s.bytes.length, crcs[i]);
+    yield s.bytes;
+    const padding = Math.ceil(s.bytes.length / 8) * 8 - s.bytes.length;
+    if (padding > 0) yield pad.subarray(0, padding);
+  }
+}
+
 /** A section whose payload is produced piece by piece (never assembled whole in memory). */
 export interface StreamSection { tag: string; parts: Iterable<Uint8Array> }
 

@@ -8,8 +8,9 @@ import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { HnswIndex, type HnswState } from '../indexes/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfState } from '../indexes/ivf/ivf-index.js';
-import { bytesOf, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type Section } from './container.js';
-import { writeFileAtomic } from './atomic.js';
+import { bytesOf, containerParts, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type ContainerHeader, type Section } from './container.js';
+import { nodeFileSystem, writeFileAtomic } from './fs.js';
+import { describe } from '../indexes/validate.js';
 
 const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
 /** nextId is one past the largest id, so 2^53 once an id of 2^53 − 1 is taken (automatic ids are then exhausted). */
@@ -29,9 +30,20 @@ export interface LoadOptions { backend?: BackendChoice; threads?: number }
 
 /** The binary file image of an index (format: docs/format.md); works in browsers too. */
 export function indexToBuffer(index: SavedIndex): Uint8Array {
+  const { header, sections } = indexImage(index);
+  return writeContainer(header, sections);
+}
+
+/**
+ * An index's file image as a header and sections whose bytes are views of the index's memory (no
+ * copies): valid until the index next changes. indexToBuffer copies them into one buffer; a
+ * store snapshot streams them (containerParts).
+ */
+export function indexImage(index: SavedIndex): { header: ContainerHeader; sections: Section[] } {
+  const image = (header: ContainerHeader, sections: Section[]) => ({ header, sections });
   if (index instanceof FlatIndex) {
     const s = index.exportState();
-    return writeContainer({ kind: FileKind.Flat, metric: metricCode(s.metric), elementType: 1, flags: 0, dim: s.dim, count: s.ids.length }, [
+    return image({ kind: FileKind.Flat, metric: metricCode(s.metric), elementType: 1, flags: 0, dim: s.dim, count: s.ids.length }, [
       { tag: 'PARM', bytes: jsonBytes({ nextId: s.nextId }) },
       { tag: 'ROWS', bytes: bytesOf(s.rows) },
       { tag: 'IDS ', bytes: bytesOf(s.ids) },
@@ -49,7 +61,7 @@ export function indexToBuffer(index: SavedIndex): Uint8Array {
       sections.push({ tag: 'CODE', bytes: bytesOf(s.codes) }, { tag: 'QMID', bytes: bytesOf(s.quantMid!) });
       sections.push({ tag: 'QSCL', bytes: bytesOf(s.quantSteps!) }, { tag: 'QORG', bytes: s.quantOrigins! });
     }
-    return writeContainer({ kind: FileKind.Hnsw, metric: metricCode(s.metric), elementType: 1, flags: s.codes ? 1 : 0, dim: s.dim, count: index.size }, sections);
+    return image({ kind: FileKind.Hnsw, metric: metricCode(s.metric), elementType: 1, flags: s.codes ? 1 : 0, dim: s.dim, count: index.size }, sections);
   }
   if (index instanceof IvfIndex) {
     const s = index.exportState();
@@ -62,9 +74,9 @@ export function indexToBuffer(index: SavedIndex): Uint8Array {
     if (s.sqMin) sections.push({ tag: 'SQMN', bytes: bytesOf(s.sqMin) }, { tag: 'SQSC', bytes: bytesOf(s.sqScale!) });
     if (s.pqCentroids) sections.push({ tag: 'PQCB', bytes: bytesOf(s.pqCentroids) });
     if (s.rows) sections.push({ tag: 'ROWS', bytes: bytesOf(s.rows) });
-    return writeContainer({ kind: FileKind.Ivf, metric: metricCode(s.params.metric), elementType: 1, flags: 0, dim: s.params.dim, count: index.size }, sections);
+    return image({ kind: FileKind.Ivf, metric: metricCode(s.params.metric), elementType: 1, flags: 0, dim: s.params.dim, count: index.size }, sections);
   }
-  throw new NearestError('UNSUPPORTED', 'indexToBuffer: not an index of this package', {});
+  throw new NearestError('UNSUPPORTED', 'indexToBuffer: not an index of this package', { received: describe(index) });
 }
 
 function int(v: unknown, name: string, min: number, max: number): number {
@@ -225,7 +237,12 @@ function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metr
 
 /** Writes an index to `path` atomically: temp file, fsync, rename, directory fsync (Node.js). */
 export async function saveIndex(index: SavedIndex, path: string): Promise<void> {
-  await writeFileAtomic(path, indexToBuffer(index));
+  const { header, sections } = indexImage(index); // views: the file is written without a copy
+  const fs = await nodeFileSystem();
+  await writeFileAtomic(fs, fs.resolve(path), async (h) => {
+    let at = 0;
+    for (const part of containerParts(header, sections)) { await h.write(part, at); at += part.length; }
+  });
 }
 
 /** Loads an index written by `saveIndex` (Node.js). */

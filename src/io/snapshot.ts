@@ -3,7 +3,8 @@
 //   PARM  JSON: { format: 2, options, resolved, nextHandle, nextAuto, ivfPending, seq, compactedAt }
 //   FIDS  flat indexes: the handles, f64, in storage order
 //   FROW  flat indexes: the rows, f32, row-major in the same order
-//   INDX  other indexes (HNSW, IVF): the index image (an index file of index-io.ts, nested)
+//   INDX  other indexes (HNSW, IVF): the index image (an index file of index-io.ts, nested,
+//         streamed from views of the index's memory)
 //   RECS  the record table, one JSON line per record: [id, handle, metadata] (metadata 0 = none,
 //         [value] = value, so that null and "no metadata" stay apart)
 // Written as a stream (a chunk of rows or of record lines in memory at a time) into a temporary
@@ -12,9 +13,9 @@
 // never holds the file and the index in memory at once.
 import { NearestError } from '../errors.js';
 import type { Metric } from '../distance/metric.js';
-import { corrupt, FileKind, jsonBytes, openContainer, writeContainerStream } from './container.js';
+import { containerParts, corrupt, FileKind, jsonBytes, openContainer, writeContainerStream } from './container.js';
 import { FlatIndex } from '../indexes/flat.js';
-import { indexFromBuffer, indexToBuffer, type LoadOptions, type SavedIndex } from './index-io.js';
+import { indexFromBuffer, indexImage, type LoadOptions, type SavedIndex } from './index-io.js';
 import { writeFileAtomic, type FileSystem } from './fs.js';
 
 const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
@@ -67,7 +68,7 @@ export async function writeSnapshot(fs: FileSystem, path: string, s: SnapshotDat
   const metric = METRIC_CODES.indexOf(s.params.options.metric as Metric);
   const indexSections = s.index instanceof FlatIndex
     ? [{ tag: 'FIDS', parts: [(() => { const ids = s.index.ids(); return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength); })()] }, { tag: 'FROW', parts: flatRows(s.index) }]
-    : [{ tag: 'INDX', parts: [indexToBuffer(s.index)] }];
+    : [{ tag: 'INDX', parts: (() => { const { header, sections } = indexImage(s.index); return containerParts(header, sections); })() }];
   await writeFileAtomic(fs, path, async (h) => {
     await writeContainerStream(h, { kind: FileKind.StoreSnapshot, metric: metric < 0 ? 0 : metric, elementType: 1, flags: 0, dim, count: s.count }, [
       { tag: 'PARM', parts: [jsonBytes({ format: SNAPSHOT_FORMAT, ...s.params })] },

@@ -21,7 +21,7 @@
 // with every log, or the new snapshot with the newer logs: nothing acknowledged is lost.
 import { NearestError, invalidArgument } from '../errors.js';
 import { checkOptions, describe } from '../indexes/validate.js';
-import { errnoOf, nodeFileSystem, type FileHandle, type FileLock, type FileSystem } from '../io/fs.js';
+import { errnoOf, nodeFileSystem, writeFileAtomic, type FileHandle, type FileLock, type FileSystem } from '../io/fs.js';
 import { encodeFrame, encodeRecord, frameRecords, LogOp, recordBytes, scanLog, type LogRecord } from '../io/log.js';
 import { readSnapshot, writeSnapshot } from '../io/snapshot.js';
 import { FlatIndex } from '../indexes/flat.js';
@@ -380,7 +380,6 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         }
         report.damagedRanges += scan.damaged.length;
         await fs.syncDir(abs);
-        const { writeFileAtomic } = await import('../io/fs.js');
         let total = 0;
         for (const f of scan.frames) total += f.end - f.offset;
         const out = new Uint8Array(total);

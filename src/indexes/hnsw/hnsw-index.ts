@@ -516,20 +516,21 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   }
 
   /** The index as plain arrays (for io/: files and buffers). */
+  /** The index as plain data for io/: views of its memory (no copies), valid until the next change. */
   exportState(): HnswState {
     const g = this.graph, n = this.rows.size, dim = this.dim;
     const at = this.rows.rowsOff >> 2;
     return {
       dim, metric: this.metric, m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization,
       randomState: this.random.state(), size: n,
-      rows: this.rows.arena.f32().slice(at, at + n * dim),
-      codes: this.codes ? this.codes.arena.i8().slice(this.codes.rowsOff, this.codes.rowsOff + n * dim) : null,
+      rows: this.rows.arena.f32().subarray(at, at + n * dim),
+      codes: this.codes ? this.codes.arena.i8().subarray(this.codes.rowsOff, this.codes.rowsOff + n * dim) : null,
       quantSteps: this.codes ? Float32Array.from({ length: n }, (_, slot) => this.codeMeta[slot * CODE_META + META_STEP]) : null,
       quantOrigins: this.codes ? Uint8Array.from({ length: n }, (_, slot) => this.codeMeta[slot * CODE_META + META_ORIGIN]) : null,
       quantMid: this.quantizer ? this.quantizer.mid.slice() : null,
-      level0: g.level0.slice(0, n * g.stride0), levels: g.levels.slice(0, n), upperOff: g.upperOff.slice(0, n),
-      upper: g.upper.slice(0, g.meta[UPPER_USED]), deleted: g.deleted.slice(0, n), entry: g.meta[ENTRY], maxLevel: g.meta[MAX_LEVEL],
-      ids: this.slotIds.slice(0, n), nextId: this.nextId,
+      level0: g.level0.subarray(0, n * g.stride0), levels: g.levels.subarray(0, n), upperOff: g.upperOff.subarray(0, n),
+      upper: g.upper.subarray(0, g.meta[UPPER_USED]), deleted: g.deleted.subarray(0, n), entry: g.meta[ENTRY], maxLevel: g.meta[MAX_LEVEL],
+      ids: this.slotIds.subarray(0, n), nextId: this.nextId,
     };
   }
 

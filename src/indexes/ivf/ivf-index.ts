@@ -594,7 +594,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       pqCentroids: this.pq ? this.pq.centroids.slice() : null,
       listSizes: lists.sizes.slice(), codes, listSlots,
       slotIds: this.slotIds.slice(0, this.slotCount), live,
-      rows: this.rows ? this.rows.arena.f32().slice(this.rows.rowsOff >> 2, (this.rows.rowsOff >> 2) + this.slotCount * this.dim) : null,
+      rows: this.rows ? this.rows.arena.f32().subarray(this.rows.rowsOff >> 2, (this.rows.rowsOff >> 2) + this.slotCount * this.dim) : null,
       nextId: this.nextId,
     };
   }
