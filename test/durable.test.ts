@@ -639,3 +639,50 @@ describe('IdMap (the id tables of indexes and stores)', () => {
     }), { numRuns: 200 });
   });
 });
+
+describe('durable store: compaction failures', () => {
+  it('a compaction that fails (ENOSPC writing the snapshot) changes nothing; writes go on; stats say why', async () => {
+    let fs = new FaultFs(21);
+    const s = await VectorStore.open('/c', { dim: 2, fileSystem: fs });
+    await s.upsert(Array.from({ length: 50 }, (_, i) => ({ id: i, vector: [i, 1] })));
+    // The compaction's steps: open the next log, fsync the directory, then the snapshot's temp file.
+    fs.schedule(fs.ops + 4, 'enospc');
+    expect(await codeOf(s.compact())).toBe('IO_ERROR');
+    expect(s.stats().lastCompactionError).toContain('ENOSPC');
+    await s.upsert({ id: 'after', vector: [5, 5] });
+    expect(s.size).toBe(51);
+    await s.compact();
+    expect(s.stats().lastCompactionError).toBeNull();
+    fs.crash(true); fs = fs.restart();
+    const t = await VectorStore.open('/c', { fileSystem: fs });
+    expect(t.size).toBe(51);
+    await t.close();
+  });
+});
+
+describe('durable store: found by the crash tests', () => {
+  it('an empty upsert or addBatch is logged and replays (it made the store impossible to reopen)', async () => {
+    const dir = fresh('empty');
+    const s = await VectorStore.open(dir, { dim: 2 });
+    await s.upsert([{ id: 1, vector: [1, 2] }]);
+    await s.upsert([]);
+    expect(await s.addBatch([])).toEqual([]);
+    expect(await s.deleteMany([])).toBe(0);
+    await s.close();
+    const t = await VectorStore.open(dir);
+    expect(t.keys()).toEqual([1]);
+    await t.close();
+  });
+
+  it('an empty or pid-less LOCK file (a writer killed while creating it) is stale at once', async () => {
+    const dir = fresh('emptylock');
+    const s = await VectorStore.open(dir, { dim: 2 });
+    await s.close();
+    for (const body of ['', 'garbage', '{"host":"x"}']) {
+      writeFileSync(join(dir, 'LOCK'), body);
+      const t = await VectorStore.open(dir);
+      await t.close();
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('LOCK'))).toEqual([]);
+  });
+});

@@ -153,10 +153,15 @@ export async function nodeFileSystem(): Promise<FileSystem> {
       const body = JSON.stringify({ ...me, token });
       held.set(p, token); // claimed before the first await: a concurrent open in this process is LOCKED
       try {
+        // The lock file appears complete or not at all: written and fsynced under a temporary
+        // name, then linked into place (link fails if the lock exists). A lock created empty and
+        // killed before its pid was written could never be judged.
+        const tmp = `${p}.${token}.tmp`;
         for (let attempt = 0; ; attempt++) {
           try {
-            const h = await fs.open(p, 'wx');
+            const h = await fs.open(tmp, 'w');
             try { await h.writeFile(body); await h.sync(); } finally { await h.close(); }
+            try { await fs.link(tmp, p); } finally { await fs.unlink(tmp).catch(() => {}); }
             await node!.syncDir(path.dirname(p));
             break;
           } catch (e) {
@@ -170,7 +175,8 @@ export async function nodeFileSystem(): Promise<FileSystem> {
           const pid = Number(info.pid ?? text.trim());
           const sameHost = info.host === undefined || info.host === me.host;
           let stale: boolean;
-          if (!Number.isInteger(pid) || pid <= 0) stale = text.length === 0 || info.token === undefined ? await olderThan(p, 10_000) : false;
+          // No pid at all (an empty or damaged file, which this code never writes): nobody can hold it.
+          if (!Number.isInteger(pid) || pid <= 0) stale = true;
           else if (!sameHost) stale = false; // cannot check another machine's processes
           else if (!alive(pid)) stale = true;
           else if (pid === process.pid) stale = info.start === me.start ? false : true;
@@ -207,9 +213,6 @@ export async function nodeFileSystem(): Promise<FileSystem> {
     join: (...parts) => path.join(...parts),
     dirname: (p) => path.dirname(p),
     resolve: (p) => path.resolve(p),
-  };
-  const olderThan = async (p: string, ms: number): Promise<boolean> => {
-    try { return Date.now() - (await fs.stat(p)).mtimeMs > ms; } catch { return false; }
   };
   return node;
 }

@@ -72,6 +72,11 @@ export interface DurableStoreStats extends StoreStats {
   logBytes: number;
   /** When the last compaction finished (ISO 8601), or null. */
   lastCompaction: string | null;
+  /**
+   * Why the last compaction failed, or null. A failed compaction changes nothing (the old snapshot
+   * and every log stay; writes go on); an automatic one is retried after another compactBytes.
+   */
+  lastCompactionError: string | null;
   /** The last log sequence number applied. */
   seq: number;
   readOnly: boolean;
@@ -104,11 +109,12 @@ function decodeMutation(r: LogRecord, dim: number, file: string): Mutation {
   let ids: RecordId[];
   try { ids = checkRecordIds(j.ids, 'log'); } catch { throw bad('bad ids'); }
   if (r.op === LogOp.Delete) return { op: 'delete', ids };
-  if (!Array.isArray(j.m) || j.m.length !== ids.length || !r.vectors || r.vectors.length !== ids.length * dim) throw bad('lengths disagree');
+  const vectors = r.vectors ?? new Float32Array(0); // an empty upsert has no vector bytes
+  if (!Array.isArray(j.m) || j.m.length !== ids.length || vectors.length !== ids.length * dim) throw bad('lengths disagree');
   const metadata = j.m.map((x) => (Array.isArray(x) && x.length === 1 ? freezeJson(x[0] as JsonValue) : x === 0 ? undefined : (() => { throw bad('bad metadata'); })()));
   if (new Set(ids).size !== ids.length) throw bad('an id repeats');
-  for (let i = 0; i < r.vectors.length; i++) if (!Number.isFinite(r.vectors[i])) throw bad('a non-finite value');
-  return { op: 'upsert', ids, vectors: r.vectors, metadata };
+  for (let i = 0; i < vectors.length; i++) if (!Number.isFinite(vectors[i])) throw bad('a non-finite value');
+  return { op: 'upsert', ids, vectors, metadata };
 }
 
 /** A stable JSON text (sorted keys) for comparing stored and given options. */
@@ -151,6 +157,8 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   private get preallocBytes(): number { return Math.max(4096, Math.min(8 * 2 ** 20, this.compactBytes)); }
   private seq: number;
   private lastCompaction: string | null;
+  /** Why the last compaction failed (an automatic one has nobody to tell), or null. */
+  private lastCompactionError: string | null = null;
   private queue: Pending[] = [];
   /** Durable writes waiting for a running compaction before they are applied. */
   private deferred: Pending[] = [];
@@ -401,6 +409,12 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     if (this.failed) throw this.failedError(where);
   }
 
+  /** A system error as IO_ERROR (NearestErrors pass through). */
+  private ioError(e: unknown, where: string): NearestError {
+    if (e instanceof NearestError) return e;
+    return new NearestError('IO_ERROR', `${where}: ${this.dir}: ${(e as Error)?.message ?? String(e)} (nothing was changed; the store stays writable)`, { dir: this.dir, errno: errnoOf(e) }, { cause: e });
+  }
+
   private failedError(where: string): NearestError {
     return new NearestError('IO_ERROR', `${where}: an earlier write to ${this.dir} failed (${this.failed!.message}); no later write is accepted — close and reopen the store`, { dir: this.dir }, { cause: this.failed });
   }
@@ -474,7 +488,10 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         this.compactWanted = false;
         const waiters = this.compactWaiters;
         this.compactWaiters = [];
-        try { await this.startCompaction(waiters); } catch (e) { for (const w of waiters) w.reject(e); }
+        try { await this.startCompaction(waiters); } catch (e) {
+          this.lastCompactionError = (e as Error)?.message ?? String(e);
+          for (const w of waiters) w.reject(this.ioError(e, 'compact'));
+        }
         continue;
       }
       if (this.queue.length === 0) return;
@@ -548,12 +565,14 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         }
         await this.fs.syncDir(this.dir);
         this.lastCompaction = compactedAt;
+        this.lastCompactionError = null;
         for (const w of waiters) w.resolve();
       } catch (err) {
         // Before the rename nothing changed (the old snapshot and every log are intact); after it,
         // the directory's state is uncertain, so stop writing.
         if (renamed) this.fail(err, []);
-        for (const w of waiters) w.reject(renamed ? this.failedError('compact') : err);
+        this.lastCompactionError = (err as Error)?.message ?? String(err);
+        for (const w of waiters) w.reject(renamed ? this.failedError('compact') : this.ioError(err, 'compact'));
       } finally {
         this.compacting = null;
         const done = this.deferred;
@@ -577,7 +596,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
   /** Size, dim, metric, index, memory, log bytes, last compaction, and any damage a reader found. */
   override stats(): DurableStoreStats {
-    return { ...this.engine.stats(), logBytes: this.logBytes, lastCompaction: this.lastCompaction, seq: this.seq, readOnly: this.readOnly, damage: this.damage };
+    return { ...this.engine.stats(), logBytes: this.logBytes, lastCompaction: this.lastCompaction, lastCompactionError: this.lastCompactionError, seq: this.seq, readOnly: this.readOnly, damage: this.damage };
   }
 }
 
