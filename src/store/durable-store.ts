@@ -198,16 +198,17 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     const { readOnly = false, compactBytes = 64 * 2 ** 20, reindex = false, fileSystem: _fs, ...storeOptions } = o;
     if (storeOptions.dim !== undefined) new StoreEngine(storeOptions as VectorStoreOptions, 'VectorStore.open');
 
-    const kind = await fs.kind(abs);
-    if (kind === 'file') throw invalidArgument(`VectorStore.open: ${abs} is a file, not a store directory`, { dir: abs });
-    if (kind === null) {
-      if (readOnly) throw new NearestError('NOT_FOUND', `VectorStore.open: no store at ${abs} (a read-only open does not create one)`, { dir: abs });
-      if (storeOptions.dim === undefined) throw new NearestError('NOT_FOUND', `VectorStore.open: no store at ${abs}; pass { dim } to create one`, { dir: abs });
-      await fs.mkdir(abs);
-      await fs.syncDir(fs.dirname(abs));
-    }
-    const lock = readOnly ? null : await fs.lock(fs.join(abs, 'LOCK'));
+    let lock: FileLock | null = null;
     try {
+      const kind = await fs.kind(abs);
+      if (kind === 'file') throw invalidArgument(`VectorStore.open: ${abs} is a file, not a store directory`, { dir: abs });
+      if (kind === null) {
+        if (readOnly) throw new NearestError('NOT_FOUND', `VectorStore.open: no store at ${abs} (a read-only open does not create one)`, { dir: abs });
+        if (storeOptions.dim === undefined) throw new NearestError('NOT_FOUND', `VectorStore.open: no store at ${abs}; pass { dim } to create one`, { dir: abs });
+        await fs.mkdir(abs);
+        await fs.syncDir(fs.dirname(abs));
+      }
+      lock = readOnly ? null : await fs.lock(fs.join(abs, 'LOCK'));
       // A reader races the writer's compactions (a log can vanish, or a snapshot be replaced,
       // between its reads): it retries on a missing file or a gap in the sequence numbers.
       for (let attempt = 1; ; attempt++) {
@@ -220,7 +221,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     } catch (e) {
       await lock?.release().catch(() => {});
       if (e instanceof NearestError) throw e;
-      throw new NearestError('IO_ERROR', `VectorStore.open: reading ${abs} failed: ${(e as Error)?.message ?? String(e)}`, { dir: abs, errno: errnoOf(e) }, { cause: e });
+      throw new NearestError('IO_ERROR', `VectorStore.open: opening ${abs} failed: ${(e as Error)?.message ?? String(e)}`, { dir: abs, errno: errnoOf(e) }, { cause: e });
     }
   }
 
