@@ -686,3 +686,15 @@ describe('durable store: found by the crash tests', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('LOCK'))).toEqual([]);
   });
 });
+
+describe('stores and databases are not confused', () => {
+  it('Database.open of a store directory and VectorStore.open of a database directory are INVALID_ARGUMENT', async () => {
+    const sdir = fresh('a-store');
+    await (await VectorStore.open(sdir, { dim: 2 })).close();
+    expect(await codeOf(Database.open(sdir))).toBe('INVALID_ARGUMENT');
+    const ddir = fresh('a-db');
+    await (await Database.open(ddir)).close();
+    expect(await codeOf(VectorStore.open(ddir, { dim: 2 }))).toBe('INVALID_ARGUMENT');
+    expect(readdirSync(ddir).sort()).toEqual(['catalog.json', 'collections']);
+  });
+});

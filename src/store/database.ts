@@ -92,6 +92,9 @@ export class Database {
     const db = new Database(abs, fs, lock, { format: 1, next: 1, collections: [] }, readOnly);
     try {
       const names = await fs.readdir(abs);
+      if (!names.includes(CATALOG) && names.some((n) => n === 'snapshot.nrst' || /^wal-\d+\.log$/.test(n))) {
+        throw invalidArgument(`Database.open: ${abs} holds a single store (VectorStore.open), not a database of collections`, { dir: abs });
+      }
       if (names.includes(CATALOG)) db.catalog = parseCatalog(await fs.readFile(fs.join(abs, CATALOG)), fs.join(abs, CATALOG));
       else if (!readOnly) await db.writeCatalog(db.catalog);
       if (!readOnly) {

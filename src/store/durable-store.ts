@@ -227,6 +227,9 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
   private static async load<M>(fs: FileSystem, dir: string, given: Partial<VectorStoreOptions>, how: { readOnly: boolean; compactBytes: number; reindex: boolean; lock: FileLock | null; strict: boolean }): Promise<DurableVectorStore<M>> {
     const names = await fs.readdir(dir);
+    if (names.includes('catalog.json') && !names.includes(SNAPSHOT)) {
+      throw invalidArgument(`VectorStore.open: ${dir} holds a database of collections (Database.open), not a single store`, { dir });
+    }
     if (names.includes('wal.log')) {
       const bytes = (await fs.readFile(fs.join(dir, 'wal.log'))).length;
       if (bytes > 0) throw new NearestError('UNSUPPORTED_VERSION', `${dir} holds a write-ahead log of an earlier nearest (wal.log, ${bytes} bytes); open it with that version and call compact(), then open it here`, { dir });
