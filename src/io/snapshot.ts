@@ -62,20 +62,22 @@ function* flatRows(index: FlatIndex): Generator<Uint8Array> {
   }
 }
 
-/** Writes a snapshot atomically (temp file, fsync, rename, directory fsync). */
-export async function writeSnapshot(fs: FileSystem, path: string, s: SnapshotData): Promise<void> {
+/** Writes a snapshot atomically (temp file, fsync, rename, directory fsync); returns its size in bytes. */
+export async function writeSnapshot(fs: FileSystem, path: string, s: SnapshotData): Promise<number> {
   const dim = s.params.options.dim as number;
   const metric = METRIC_CODES.indexOf(s.params.options.metric as Metric);
   const indexSections = s.index instanceof FlatIndex
     ? [{ tag: 'FIDS', parts: [(() => { const ids = s.index.ids(); return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength); })()] }, { tag: 'FROW', parts: flatRows(s.index) }]
     : [{ tag: 'INDX', parts: (() => { const { header, sections } = indexImage(s.index); return containerParts(header, sections); })() }];
+  let bytes = 0;
   await writeFileAtomic(fs, path, async (h) => {
-    await writeContainerStream(h, { kind: FileKind.StoreSnapshot, metric: metric < 0 ? 0 : metric, elementType: 1, flags: 0, dim, count: s.count }, [
+    bytes = await writeContainerStream(h, { kind: FileKind.StoreSnapshot, metric: metric < 0 ? 0 : metric, elementType: 1, flags: 0, dim, count: s.count }, [
       { tag: 'PARM', parts: [jsonBytes({ format: SNAPSHOT_FORMAT, ...s.params })] },
       ...indexSections,
       { tag: 'RECS', parts: recordLines(s.records) },
     ]);
   });
+  return bytes;
 }
 
 /** Reads a snapshot; anything malformed is CORRUPT_FILE naming the file. */

@@ -36,7 +36,10 @@ import type { VectorLike, VectorsLike } from '../indexes/validate.js';
 export interface DurableOptions extends Partial<VectorStoreOptions> {
   /** Open without taking the writer lock (any number of readers, beside one writer); writes are refused. */
   readOnly?: boolean;
-  /** Compact automatically once the log holds this many bytes; default 64 MiB. */
+  /**
+   * Compact automatically once the log holds this many bytes and at least as many as the last
+   * snapshot (so the store is rewritten about once per its own size of writes); default 64 MiB.
+   */
   compactBytes?: number;
   /**
    * When the options' index differs from the stored one: rebuild the index from the records and
@@ -124,6 +127,11 @@ function stable(v: unknown): string {
   return JSON.stringify(v);
 }
 
+async function fileSize(fs: FileSystem, path: string): Promise<number> {
+  const h = await fs.open(path, 'r');
+  try { return await h.size(); } finally { await h.close(); }
+}
+
 function snapshotData(e: StoreEngine, seq: number, compactedAt: string | null): Parameters<typeof writeSnapshot>[2] {
   return {
     params: {
@@ -152,6 +160,8 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   private log: FileHandle | null;
   private logGen: number;
   private logBytes: number;
+  /** Size of the last snapshot (automatic compaction waits for a log at least this big). */
+  private snapshotBytes = 0;
   /** The log file's size: [logBytes, logCap) is preallocated zeros. */
   private logCap = 0;
   private get preallocBytes(): number { return Math.max(4096, Math.min(8 * 2 ** 20, this.compactBytes)); }
@@ -239,6 +249,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     let engine: StoreEngine;
     let snapSeq = 0;
     let lastCompaction: string | null = null;
+    let snapshotSize = 0;
     let stored: { options: Record<string, unknown>; resolved: Record<string, unknown> } | null = null;
     if (!names.includes(SNAPSHOT)) {
       if (gens.length > 0) throw new NearestError('CORRUPT_FILE', `${dir}: ${SNAPSHOT} is missing but logs are present`, { dir, file: fs.join(dir, SNAPSHOT) });
@@ -247,6 +258,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       engine = new StoreEngine(given as VectorStoreOptions, 'VectorStore.open');
     } else {
       const file = fs.join(dir, SNAPSHOT);
+      snapshotSize = await fileSize(fs, file);
       // The record table streams into the engine (no array of a million tuples in between).
       let target: StoreEngine | null = null;
       const snap = await readSnapshot(fs, file, load, (p) => {
@@ -321,7 +333,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
     // A writer: a new store records its shape at once (snapshot first, then its first log); a torn
     // tail is cut; logs a snapshot fully covers (left by a crash during compaction) go.
-    if (stored === null) await writeSnapshot(fs, fs.join(dir, SNAPSHOT), snapshotData(engine, 0, null));
+    const snapshotBytes = stored === null ? await writeSnapshot(fs, fs.join(dir, SNAPSHOT), snapshotData(engine, 0, null)) : snapshotSize;
     if (rebuild) {
       const next = new StoreEngine({ dim: engine.dim, metric: engine.metric, index: given.index, ...(given.backend ? { backend: given.backend } : {}) }, 'VectorStore.open');
       next.adoptIndexFrom(engine);
@@ -350,6 +362,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     }
     const store = new DurableVectorStore<M>({ dir, fs, engine, lock: how.lock, log, logGen: gen, logBytes, seq, readOnly: false, compactBytes: how.compactBytes, damage: null, lastCompaction });
     store.logCap = logCap;
+    store.snapshotBytes = snapshotBytes;
     if (rebuild) {
       // The new index becomes the store's only by the snapshot's atomic rename.
       try { await store.compact(); } catch (e) { await store.close().catch(() => {}); throw e; }
@@ -520,7 +533,10 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       this.logBytes += frame.length;
       if (this.compacting) this.deferred.push(...batch);
       else this.applyAll(batch);
-      if (this.logBytes >= this.compactBytes && !this.compacting) this.compactWanted = true;
+      // Automatic compaction once the log is as big as the snapshot (and at least compactBytes):
+      // each rewrites the whole store, so a fixed threshold would rewrite a large store again and
+      // again; this bounds the bytes written per byte logged at about 2 (Redis's AOF rewrite rule).
+      if (this.logBytes >= Math.max(this.compactBytes, this.snapshotBytes) && !this.compacting) this.compactWanted = true;
     }
   }
 
@@ -561,7 +577,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     this.compacting = (async () => {
       let renamed = false;
       try {
-        await writeSnapshot(this.fs, this.fs.join(this.dir, SNAPSHOT), snapshotData(e, seq, compactedAt));
+        this.snapshotBytes = await writeSnapshot(this.fs, this.fs.join(this.dir, SNAPSHOT), snapshotData(e, seq, compactedAt));
         renamed = true;
         for (const name of await this.fs.readdir(this.dir)) {
           const g = LOG_RE.exec(name);
