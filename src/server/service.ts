@@ -1,0 +1,338 @@
+// The service layer of the server: collections, records and searches over one Database, in the
+// package's own vocabulary (RecordId, Float32Array vectors, Mongo-style filters, NearestError).
+// Every wire API (native /v1 today; Qdrant- and Chroma-compatible ones beside it later) translates
+// its requests into these calls and their results into its own shapes: nothing here knows about
+// HTTP, JSON bodies or cursors as strings.
+//
+// It imports only the package's public API, like every part of src/server.
+import {
+  Database, NearestError, compileFilter,
+  type CollectionOptions, type DurableStoreStats, type DurableVectorStore, type JsonValue,
+  type Metric, type RecordId, type StoreIndexOptions,
+} from '../index.js';
+import type { ServerLimits } from './options.js';
+
+/** How a collection is created: its dim, metric and index (options object or factory string). */
+export interface CollectionSpec {
+  dim: number;
+  metric?: Metric;
+  index?: StoreIndexOptions | string;
+}
+
+/** What the service tells about a collection. */
+export interface CollectionDescription extends DurableStoreStats {
+  name: string;
+  createdAt: string;
+  /** 'ready', 'readOnly' (the database was opened read-only) or 'damaged' (a read-only view of a damaged log). */
+  status: 'ready' | 'readOnly' | 'damaged';
+}
+
+/** A record to upsert. */
+export interface RecordInput {
+  id: RecordId;
+  vector: Float32Array | readonly number[];
+  metadata?: JsonValue;
+}
+
+/** A record read back; `vector` only when asked for. */
+export interface RecordOutput {
+  id: RecordId;
+  metadata: JsonValue | undefined;
+  vector?: Float32Array;
+}
+
+/** One search hit; `vector` only when asked for. */
+export interface HitOutput extends RecordOutput {
+  score: number;
+  distance: number;
+}
+
+/** Options of a search. */
+export interface SearchParams {
+  k: number;
+  filter?: Record<string, unknown>;
+  efSearch?: number;
+  nprobe?: number;
+  /** Keep only hits whose score is at least this (applied after the top k; never a default). */
+  scoreThreshold?: number;
+  withVector?: boolean;
+}
+
+/** Options of a scroll: records in id order (numbers ascending, then strings), from `start` on. */
+export interface ScrollParams {
+  limit: number;
+  /** The first id of the page (inclusive), as returned in `next`; omit for the first page. */
+  start?: RecordId;
+  filter?: Record<string, unknown>;
+  withVector?: boolean;
+}
+
+/** A page of a scroll; `next` is the first id of the following page, or null at the end. */
+export interface ScrollPage {
+  records: RecordOutput[];
+  next: RecordId | null;
+}
+
+const FACTORY_FORMS = "'Flat', 'HNSW', 'HNSW<m>' (optionally ',Flat' or ',SQ8' for int8 traversal), 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]' (optionally ',RFlat')";
+
+/**
+ * Maps an index factory string onto the store's index options: 'Flat', 'HNSW<m>[,Flat|,SQ8]',
+ * 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>][,RFlat]'. Anything else is INVALID_ARGUMENT naming the forms.
+ */
+export function indexFromFactory(spec: string): StoreIndexOptions {
+  const s = spec.replace(/\s+/g, '');
+  if (s === 'Flat') return { type: 'flat' };
+  let m = /^HNSW(\d+)?(?:,(Flat|SQ8))?$/.exec(s);
+  if (m) {
+    const out: StoreIndexOptions = { type: 'hnsw' };
+    if (m[1] !== undefined) out.m = Number(m[1]);
+    if (m[2] === 'SQ8') out.quantization = 'int8';
+    return out;
+  }
+  m = /^IVF(\d+),(Flat|SQ8|PQ(\d+)(?:x(\d+))?)(,RFlat)?$/.exec(s);
+  if (m) {
+    const encoding = m[2] === 'Flat' ? 'flat' as const : m[2] === 'SQ8' ? 'sq8' as const
+      : { pq: { m: Number(m[3]), ...(m[4] !== undefined ? { nbits: Number(m[4]) } : {}) } };
+    return { type: 'ivf', nlist: Number(m[1]), encoding, ...(m[5] ? { refine: true } : {}) };
+  }
+  throw new NearestError('INVALID_ARGUMENT', `index: ${JSON.stringify(spec)} is not an index factory string this server accepts; accepted: ${FACTORY_FORMS}, or an options object { type: 'flat' | 'hnsw' | 'ivf', ... }`, { received: spec, accepted: FACTORY_FORMS });
+}
+
+/** Total order of record ids: numbers ascending, then strings by UTF-16 code units. */
+export function compareIds(a: RecordId, b: RecordId): number {
+  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Depth and node count of a JSON value (a filter), to refuse oversized ones before compiling. */
+function measure(v: unknown, depth: number, acc: { nodes: number; depth: number }, limits: ServerLimits): void {
+  acc.nodes++;
+  if (depth > acc.depth) acc.depth = depth;
+  if (acc.nodes > limits.filterNodes || acc.depth > limits.filterDepth) return;
+  if (Array.isArray(v)) { for (const x of v) measure(x, depth + 1, acc, limits); return; }
+  if (typeof v === 'object' && v !== null) for (const k of Object.keys(v)) measure((v as Record<string, unknown>)[k], depth + 1, acc, limits);
+}
+
+/** Collections, records and searches over one Database (see the file comment). */
+export class VectorService {
+  readonly db: Database;
+  readonly limits: ServerLimits;
+  /** Per collection: writes submitted and not yet settled, and a gate that filter deletes close. */
+  private readonly writes = new Map<string, { pending: Set<Promise<unknown>>; gate: Promise<void> }>();
+
+  private constructor(db: Database, limits: ServerLimits) {
+    this.db = db; this.limits = limits;
+  }
+
+  /** Opens (or creates) the database in `dir`. */
+  static async open(dir: string, limits: ServerLimits, options: { readOnly?: boolean } = {}): Promise<VectorService> {
+    return new VectorService(await Database.open(dir, options.readOnly ? { readOnly: true } : {}), limits);
+  }
+
+  /** Closes the database (waiting for every write in flight). */
+  close(): Promise<void> { return this.db.close(); }
+
+  // --- collections ---
+
+  private store(name: string): DurableVectorStore {
+    return this.db.collection(name);
+  }
+
+  /** A collection's description; NOT_FOUND if there is none. */
+  describeCollection(name: string): CollectionDescription {
+    const s = this.store(name);
+    const entry = this.db.listCollections().find((c) => c.name === name)!;
+    return this.describeStore(name, entry.createdAt, s);
+  }
+
+  private describeStore(name: string, createdAt: string, s: DurableVectorStore): CollectionDescription {
+    const st = s.stats();
+    return { name, createdAt, ...st, status: st.damage ? 'damaged' : st.readOnly ? 'readOnly' : 'ready' };
+  }
+
+  /** Every collection, in creation order. */
+  listCollections(): CollectionDescription[] {
+    return this.db.listCollections().map((c) => this.describeStore(c.name, c.createdAt, this.store(c.name)));
+  }
+
+  /** Whether a collection exists. */
+  hasCollection(name: string): boolean { return this.db.hasCollection(name); }
+
+  /** Creates a collection; ALREADY_EXISTS if taken, CAPACITY_EXCEEDED beyond the collection limit. */
+  async createCollection(name: string, spec: CollectionSpec): Promise<CollectionDescription> {
+    if (typeof spec.dim === 'number' && spec.dim > this.limits.dim) {
+      throw new NearestError('INVALID_ARGUMENT', `dim must be at most ${this.limits.dim} on this server, got ${spec.dim}`, { max: this.limits.dim, received: spec.dim });
+    }
+    if (!this.db.hasCollection(name) && this.db.listCollections().length >= this.limits.collections) {
+      throw new NearestError('CAPACITY_EXCEEDED', `this server holds at most ${this.limits.collections} collections`, { max: this.limits.collections });
+    }
+    const index = typeof spec.index === 'string' ? indexFromFactory(spec.index) : spec.index;
+    const options: CollectionOptions = { dim: spec.dim };
+    if (spec.metric !== undefined) options.metric = spec.metric;
+    if (index !== undefined) options.index = index;
+    await this.db.createCollection(name, options);
+    return this.describeCollection(name);
+  }
+
+  /** Drops a collection; resolves with whether it existed. */
+  async dropCollection(name: string): Promise<boolean> {
+    const gone = await this.db.dropCollection(name);
+    if (gone) this.writes.delete(name);
+    return gone;
+  }
+
+  // --- writes ---
+
+  private writeState(name: string): { pending: Set<Promise<unknown>>; gate: Promise<void> } {
+    let w = this.writes.get(name);
+    if (!w) { w = { pending: new Set(), gate: Promise.resolve() }; this.writes.set(name, w); }
+    return w;
+  }
+
+  /**
+   * Runs a write on a collection. Writes submit to the store at once (so concurrent ones share an
+   * fsync), except while a filter delete holds the gate.
+   */
+  private async write<T>(name: string, fn: (s: DurableVectorStore) => Promise<T>): Promise<T> {
+    const w = this.writeState(name);
+    await w.gate;
+    const s = this.store(name);
+    const p = fn(s);
+    w.pending.add(p);
+    try { return await p; } finally { w.pending.delete(p); }
+  }
+
+  private checkBatch(n: number, what: string): void {
+    if (n > this.limits.batchSize) {
+      throw new NearestError('CAPACITY_EXCEEDED', `${what}: at most ${this.limits.batchSize} per request on this server, got ${n}`, { max: this.limits.batchSize, received: n });
+    }
+  }
+
+  private checkFilter(filter: Record<string, unknown> | undefined): void {
+    if (filter === undefined) return;
+    const acc = { nodes: 0, depth: 0 };
+    measure(filter, 1, acc, this.limits);
+    if (acc.nodes > this.limits.filterNodes) throw new NearestError('INVALID_ARGUMENT', `filter: at most ${this.limits.filterNodes} values on this server`, { max: this.limits.filterNodes });
+    if (acc.depth > this.limits.filterDepth) throw new NearestError('INVALID_ARGUMENT', `filter: nests at most ${this.limits.filterDepth} levels on this server`, { max: this.limits.filterDepth });
+  }
+
+  /** Inserts or replaces records (one durable batch: all or nothing); resolves once on disk. */
+  upsert(name: string, records: readonly RecordInput[]): Promise<number> {
+    this.checkBatch(records.length, 'records');
+    this.store(name); // NOT_FOUND before anything else
+    return this.write(name, async (s) => { await s.upsert(records.map((r) => ({ id: r.id, vector: r.vector as Float32Array, metadata: r.metadata }))); return records.length; });
+  }
+
+  /** Deletes records by id; resolves with how many existed, once on disk. */
+  deleteIds(name: string, ids: readonly RecordId[]): Promise<number> {
+    this.checkBatch(ids.length, 'ids');
+    this.store(name);
+    return this.write(name, (s) => s.deleteMany(ids));
+  }
+
+  /**
+   * Deletes every record matching a filter; resolves with how many, once on disk. Earlier writes
+   * settle first and later ones wait, so the filter sees a state no concurrent write straddles.
+   */
+  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<number> {
+    this.checkFilter(filter);
+    const predicate = compileFilter(filter);
+    this.store(name);
+    const w = this.writeState(name);
+    let open!: () => void;
+    const previous = w.gate;
+    w.gate = new Promise<void>((r) => { open = r; });
+    try {
+      await previous;
+      await Promise.allSettled([...w.pending]);
+      const s = this.store(name);
+      const ids = s.keys().filter((id) => predicate(s.get(id)!.metadata));
+      if (ids.length === 0) return 0;
+      const p = s.deleteMany(ids); // submitted before the gate opens
+      open();
+      return await p;
+    } finally {
+      open();
+    }
+  }
+
+  // --- reads ---
+
+  /** The records of the given ids that exist, in the order given. */
+  get(name: string, ids: readonly RecordId[], withVector: boolean): RecordOutput[] {
+    this.checkBatch(ids.length, 'ids');
+    const s = this.store(name);
+    const out: RecordOutput[] = [];
+    for (const id of ids) {
+      const r = s.get(id);
+      if (r) out.push(withVector ? { id: r.id, metadata: r.metadata as JsonValue | undefined, vector: r.vector } : { id: r.id, metadata: r.metadata as JsonValue | undefined });
+    }
+    return out;
+  }
+
+  /** How many records match a filter (all of them without one). */
+  count(name: string, filter?: Record<string, unknown>): number {
+    this.checkFilter(filter);
+    const s = this.store(name);
+    if (filter === undefined) return s.size;
+    const predicate = compileFilter(filter);
+    let n = 0;
+    for (const id of s.keys()) if (predicate(s.get(id)!.metadata)) n++;
+    return n;
+  }
+
+  /** A page of records in id order (see ScrollParams). */
+  scroll(name: string, p: ScrollParams): ScrollPage {
+    if (p.limit > this.limits.batchSize) this.checkBatch(p.limit, 'limit');
+    this.checkFilter(p.filter);
+    const predicate = p.filter === undefined ? null : compileFilter(p.filter);
+    const s = this.store(name);
+    let ids = s.keys();
+    if (p.start !== undefined) { const start = p.start; ids = ids.filter((id) => compareIds(id, start) >= 0); }
+    ids.sort(compareIds);
+    const records: RecordOutput[] = [];
+    for (const id of ids) {
+      const r = s.get(id)!;
+      if (predicate && !predicate(r.metadata)) continue;
+      if (records.length === p.limit) return { records, next: id };
+      records.push(p.withVector ? { id, metadata: r.metadata as JsonValue | undefined, vector: r.vector } : { id, metadata: r.metadata as JsonValue | undefined });
+    }
+    return { records, next: null };
+  }
+
+  /** The k nearest records to one query, best first. */
+  search(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
+    this.checkSearch(p);
+    return this.searchOne(this.store(name), query, p);
+  }
+
+  /** The k nearest records to each query (the same options for all), best first. */
+  searchBatch(name: string, queries: readonly (Float32Array | readonly number[])[], p: SearchParams): HitOutput[][] {
+    if (queries.length > this.limits.queries) {
+      throw new NearestError('CAPACITY_EXCEEDED', `vectors: at most ${this.limits.queries} queries per request on this server, got ${queries.length}`, { max: this.limits.queries, received: queries.length });
+    }
+    this.checkSearch(p);
+    const s = this.store(name);
+    return queries.map((q) => this.searchOne(s, q, p));
+  }
+
+  private checkSearch(p: SearchParams): void {
+    if (p.k > this.limits.k) throw new NearestError('INVALID_ARGUMENT', `k must be at most ${this.limits.k} on this server, got ${p.k}`, { max: this.limits.k, received: p.k });
+    this.checkFilter(p.filter);
+  }
+
+  private searchOne(s: DurableVectorStore, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
+    const options: { filter?: Record<string, unknown>; efSearch?: number; nprobe?: number } = {};
+    if (p.filter !== undefined) options.filter = p.filter;
+    if (p.efSearch !== undefined) options.efSearch = p.efSearch;
+    if (p.nprobe !== undefined) options.nprobe = p.nprobe;
+    let hits = s.search(query as Float32Array, p.k, options);
+    if (p.scoreThreshold !== undefined) { const t = p.scoreThreshold; hits = hits.filter((h) => h.score >= t); }
+    return hits.map((h) => {
+      const out: HitOutput = { id: h.id, score: h.score, distance: h.distance, metadata: h.metadata as JsonValue | undefined };
+      if (p.withVector) out.vector = s.get(h.id)!.vector;
+      return out;
+    });
+  }
+}
