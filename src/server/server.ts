@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fastify, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import cors from '@fastify/cors';
@@ -50,6 +51,17 @@ function hostForUrl(host: string): string {
   return h.includes(':') ? `[${h}]` : h;
 }
 
+/** Answers a request Node's HTTP parser refused, with the error body, and closes the connection. */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request took too long to arrive']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+      : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify(errorBody({ status, code: status === 431 ? 'CAPACITY_EXCEEDED' : 'INVALID_ARGUMENT', message, details: {} }));
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
+}
+
 async function buildApp(o: ResolvedServerOptions, service: VectorService, state: { ready: boolean; closing: boolean }): Promise<FastifyInstance> {
   const app = fastify({
     logger: { level: o.logLevel, ...(o.logStream ? { stream: o.logStream } : {}) },
@@ -60,6 +72,8 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
     return503OnClosing: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Requests Node's HTTP parser refuses before Fastify sees them (bad request lines or headers).
+    clientErrorHandler: clientError,
     // Bad percent-encoding in a URL, over-long path parameters: the same error body as the rest.
     frameworkErrors: (err, _req, reply) => {
       const w = toWireError(err);
