@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, client, tempDir } from './server-helpers.js';
 
-afterAll(cleanup);
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); // only after a failed test
+  await cleanup();
+});
 
 const MAIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli', 'main.js');
 
@@ -16,6 +20,7 @@ interface Run { child: ChildProcess; url: Promise<string>; exit: Promise<number 
 
 function serve(args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let out = '', err = '';
   const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   const url = new Promise<string>((res, rej) => {
