@@ -158,7 +158,7 @@ export class StoreEngine {
   nextHandle = 0;
   nextAuto = 0;
   /** ids named by validated mutations not applied yet (a durable store's queue): id -> count. */
-  private readonly pending = new Map<RecordId, number>();
+  private readonly pending = new Map<number, number>();
 
   constructor(options: VectorStoreOptions, where = 'VectorStore') {
     if (options === undefined) throw invalidArgument(`${where}: options { dim } are required`, {});
@@ -198,7 +198,7 @@ export class StoreEngine {
   get size(): number { return this.handles.size; }
 
   /** Whether `id` exists or a queued mutation names it. */
-  private taken(id: RecordId): boolean { return this.handles.has(id) || this.pending.has(id); }
+  private taken(id: number): boolean { return this.handles.has(id) || this.pending.has(id); }
 
   private autoIds(n: number, where: string): number[] {
     const out: number[] = [];
@@ -266,16 +266,17 @@ export class StoreEngine {
     return { op: 'delete', ids: [...new Set(ids)] };
   }
 
-  /** Marks a validated mutation as queued (its ids count as taken for auto ids). */
+  /** Marks a validated mutation as queued (its numeric ids count as taken for auto ids; strings never collide with them). */
   hold(m: Mutation): void {
     if (m.op !== 'upsert') return;
-    for (const id of m.ids) this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
+    for (const id of m.ids) if (typeof id === 'number') this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
   }
 
   /** Undoes hold() (after apply or a failed write). */
   unhold(m: Mutation): void {
     if (m.op !== 'upsert') return;
     for (const id of m.ids) {
+      if (typeof id !== 'number') continue;
       const c = this.pending.get(id)! - 1;
       if (c > 0) this.pending.set(id, c); else this.pending.delete(id);
     }
