@@ -164,7 +164,8 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   private snapshotBytes = 0;
   /** The log file's size: [logBytes, logCap) is preallocated zeros. */
   private logCap = 0;
-  private get preallocBytes(): number { return Math.max(4096, Math.min(8 * 2 ** 20, this.compactBytes)); }
+  // Small steps: each one is flushed by the next frame's fdatasync, a latency spike of its size.
+  private get preallocBytes(): number { return Math.max(4096, Math.min(2 ** 20, this.compactBytes)); }
   private seq: number;
   private lastCompaction: string | null;
   /** Why the last compaction failed (an automatic one has nobody to tell), or null. */
