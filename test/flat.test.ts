@@ -132,7 +132,14 @@ describe('FlatIndex model (property-based)', () => {
             expect(got.map((h) => h.id)).toEqual(ref.map((r) => r.id));
           }
           const batch = index.searchBatch(q, o.k);
-          expect(Array.from(batch.ids.subarray(0, got.length))).toEqual(got.map((h) => h.id));
+          if (metric === 'cosine') {
+            // The batch kernel rounds cosine differently from the single-query scan, so exact ties
+            // of non-parallel rows (e.g. two similarities of exactly -1/9) may order either way.
+            const hits = got.map((_, i) => ({ id: batch.ids[i], score: batch.scores[i] }));
+            expectSameNeighbours(hits, got, (id) => ref.find((r) => r.id === id)?.score ?? refTopK(metric, q, model.get(id)!, dim, 1)[0].score, 1e-6);
+          } else {
+            expect(Array.from(batch.ids.subarray(0, got.length))).toEqual(got.map((h) => h.id));
+          }
         }
         expect(index.size).toBe(model.size);
       }
