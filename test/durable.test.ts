@@ -698,3 +698,15 @@ describe('stores and databases are not confused', () => {
     expect(readdirSync(ddir).sort()).toEqual(['catalog.json', 'collections']);
   });
 });
+
+describe('store reads for servers', () => {
+  it('entries() and count(filter) read metadata without vectors; refineFactor reaches refined IVF stores only', async () => {
+    const s = new VectorStore<{ n: number }>({ dim: 2, metric: 'euclidean', index: { type: 'ivf', nlist: 2, trainAt: 10, encoding: 'sq8', refine: true } });
+    s.upsert(Array.from({ length: 20 }, (_, i) => ({ id: i, vector: [i, 1], metadata: { n: i % 3 } })));
+    expect([...s.entries()].length).toBe(20);
+    expect(s.count()).toBe(20);
+    expect(s.count({ n: 0 })).toBe(7);
+    expect(s.search([3, 1], 2, { refineFactor: 4 }).map((h) => h.id)).toEqual([3, 2]);
+    expect(await codeOf(() => new VectorStore({ dim: 2 }).search([1, 1], 1, { refineFactor: 2 }))).toBe('INVALID_ARGUMENT');
+  });
+});

@@ -13,8 +13,8 @@
 import { NearestError, invalidArgument } from '../errors.js';
 import { checkOptions, describe } from '../indexes/validate.js';
 import { nodeFileSystem, writeFileAtomic, type FileLock, type FileSystem } from '../io/fs.js';
-import { DurableVectorStore, type DurableOptions } from './durable-store.js';
-import type { StoreStats, VectorStoreOptions } from './vector-store.js';
+import { DurableVectorStore, type DurableOptions, type DurableStoreStats } from './durable-store.js';
+import type { VectorStoreOptions } from './vector-store.js';
 
 /** Options of `Database.open`. */
 export interface DatabaseOptions {
@@ -30,7 +30,7 @@ export interface CollectionOptions extends VectorStoreOptions {
 }
 
 /** One entry of `listCollections()`. */
-export interface CollectionInfo extends StoreStats {
+export interface CollectionInfo extends DurableStoreStats {
   name: string;
   createdAt: string;
 }

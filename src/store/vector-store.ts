@@ -80,6 +80,8 @@ export interface StoreSearchOptions {
   efSearch?: number;
   /** IVF lists to scan for this call (ivf stores only, once trained). */
   nprobe?: number;
+  /** IVF stores with refine: re-rank refineFactor·k candidates exactly (≥ 1). */
+  refineFactor?: number;
 }
 
 /** What `stats()` reports. */
@@ -367,18 +369,22 @@ export class StoreEngine {
   }
 
   search(query: unknown, k: unknown, options: unknown, where: string): StoreHit<unknown>[] {
-    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe'], where);
+    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe', 'refineFactor'], where);
     const q = toVector(query, this.dim, where);
     checkK(k, where);
     const predicate = o.filter === undefined ? null : compileFilter(o.filter);
     if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument(`${where}: efSearch applies to hnsw stores only`, { option: 'efSearch' });
     if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument(`${where}: nprobe applies to ivf stores only`, { option: 'nprobe' });
+    const ivf = this.index instanceof IvfIndex ? this.index : this.ivfPending?.index;
+    if (o.refineFactor !== undefined && !ivf?.refine) throw invalidArgument(`${where}: refineFactor applies to ivf stores with refine only`, { option: 'refineFactor' });
     if (this.handles.size === 0) return [];
     const meta = this.metaOf, idOf = this.idOf;
     const filter = predicate ? { filter: (h: number) => predicate(meta[h]) } : {};
     let hits;
     if (this.index instanceof HnswIndex) hits = this.index.search(q, k as number, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
-    else if (this.index instanceof IvfIndex) hits = this.index.search(q, k as number, o.nprobe === undefined ? filter : { ...filter, nprobe: o.nprobe as number });
+    else if (this.index instanceof IvfIndex) {
+      hits = this.index.search(q, k as number, { ...filter, ...(o.nprobe !== undefined ? { nprobe: o.nprobe as number } : {}), ...(o.refineFactor !== undefined ? { refineFactor: o.refineFactor as number } : {}) });
+    }
     else hits = this.index.search(q, k as number, filter);
     return hits.map((hit) => ({ id: idOf[hit.id]!, score: hit.score, distance: hit.distance, metadata: meta[hit.id] }));
   }
@@ -442,6 +448,20 @@ export abstract class StoreReads<M = unknown> {
 
   /** Every id, in no particular order. */
   keys(): RecordId[] { return [...this.engine.handles.keys()]; }
+
+  /** Every record's id and metadata (frozen; no vectors are copied), in internal handle order. */
+  *entries(): Generator<[RecordId, M | undefined]> {
+    for (const [id, , meta] of this.engine.records()) yield [id, meta as M | undefined];
+  }
+
+  /** How many records match a metadata filter (all records without one). */
+  count(filter?: Record<string, unknown>): number {
+    if (filter === undefined) return this.engine.size;
+    const match = compileFilter(filter);
+    let n = 0;
+    for (const [, , meta] of this.engine.records()) if (match(meta)) n++;
+    return n;
+  }
 
   /**
    * The k records most similar to `query`, best first (exact ties in a deterministic order: by
