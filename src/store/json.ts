@@ -21,7 +21,12 @@ function what(v: unknown): string {
   return name ? `a ${name}` : 'an object with a custom prototype';
 }
 
-function copy(v: unknown, path: string, depth: number, seen: Set<object>): JsonValue {
+function copy(v: unknown, parent: string, depth: number, seen: Set<object>, key?: string | number): JsonValue {
+  switch (typeof v) {
+    case 'string': case 'boolean': return v;
+    case 'number': if (Number.isFinite(v)) return v === 0 ? 0 : v;
+  }
+  const path = key === undefined ? parent : typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`;
   switch (typeof v) {
     case 'string': case 'boolean': return v;
     case 'number':
@@ -37,7 +42,7 @@ function copy(v: unknown, path: string, depth: number, seen: Set<object>): JsonV
         const a: JsonValue[] = new Array(v.length);
         for (let i = 0; i < v.length; i++) {
           if (!(i in v)) throw invalidArgument(`${path}[${i}]: a hole in an array is not JSON`, { path: `${path}[${i}]` });
-          a[i] = copy(v[i], `${path}[${i}]`, depth + 1, seen);
+          a[i] = copy(v[i], path, depth + 1, seen, i);
         }
         out = Object.freeze(a);
       } else {
@@ -45,12 +50,13 @@ function copy(v: unknown, path: string, depth: number, seen: Set<object>): JsonV
         if (proto !== Object.prototype && proto !== null) throw invalidArgument(`${path}: ${what(v)} is not JSON (use a plain object, array, string, number, boolean or null)`, { path, received: what(v) });
         if (Object.getOwnPropertySymbols(v).length > 0) throw invalidArgument(`${path}: symbol keys are not JSON`, { path });
         const o: Record<string, JsonValue> = {};
-        for (const key of Object.keys(v)) {
-          const child = `${path}.${key}`;
-          const desc = Object.getOwnPropertyDescriptor(v, key)!;
-          if (desc.get || desc.set) throw invalidArgument(`${child}: accessor properties are not JSON`, { path: child });
-          // defineProperty: a key named __proto__ stays an ordinary key, as JSON.parse makes it.
-          Object.defineProperty(o, key, { value: copy(desc.value, child, depth + 1, seen), enumerable: true, writable: true, configurable: true });
+        const src = v as Record<string, unknown>;
+        for (const key of Object.keys(src)) {
+          // Paths are built only for an error (building one per key costs more than the copy).
+          const value = copy(src[key], path, depth + 1, seen, key);
+          // A key named __proto__ must stay an ordinary key, as JSON.parse makes it.
+          if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+          else o[key] = value;
         }
         out = Object.freeze(o);
       }
