@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { VectorStore } from 'nearest';
 
-const { values: args } = parseArgs({ options: { n: { type: 'string' }, dim: { type: 'string' }, index: { type: 'string' }, phase: { type: 'string' }, dir: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { n: { type: 'string' }, dim: { type: 'string' }, index: { type: 'string' }, phase: { type: 'string' }, dir: { type: 'string' }, compact: { type: 'string' } } });
 const n = Number(args.n), dim = Number(args.dim);
 const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 const rss = () => process.memoryUsage().rss;
@@ -31,10 +31,23 @@ if (args.phase === 'write') {
   const beforeCompact = rss();
   const hwmBefore = hwm();
   const t1 = performance.now();
-  await s.compact();
+  if (args.compact !== 'no') await s.compact();
   const compacted = performance.now() - t1;
   await s.close();
   process.stdout.write(JSON.stringify({ base, beforeCompact, hwmBefore, hwm: hwm(), writeSeconds: written / 1000, compactSeconds: compacted / 1000 }) + '\n');
+} else if (args.phase === 'replay') {
+  // A store whose log holds everything (as after a crash before any compaction): open it for
+  // writing (replaying the log), then compact.
+  const base = rss();
+  const t0 = performance.now();
+  const s = await VectorStore.open(args.dir);
+  const opened = performance.now() - t0;
+  const afterOpen = hwm();
+  const t1 = performance.now();
+  await s.compact();
+  const compacted = performance.now() - t1;
+  await s.close();
+  process.stdout.write(JSON.stringify({ base, afterOpen, hwm: hwm(), size: s.size, openSeconds: opened / 1000, compactSeconds: compacted / 1000 }) + '\n');
 } else if (args.phase === 'reopen') {
   const base = rss();
   const t0 = performance.now();

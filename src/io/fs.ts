@@ -11,6 +11,8 @@ import { NearestError } from '../errors.js';
 export interface FileHandle {
   /** Writes all of `bytes` at `position` (default: the end of the file for append handles). */
   write(bytes: Uint8Array, position?: number): Promise<void>;
+  /** Writes the parts back to back at `position` (one gathered write: no copy into one buffer). */
+  writev(parts: readonly Uint8Array[], position: number): Promise<void>;
   /** Reads up to `length` bytes at `position`; returns the bytes read (fewer at the end of the file). */
   read(position: number, length: number): Promise<Uint8Array>;
   /** Flushes the file's data to stable storage (fsync). */
@@ -94,6 +96,26 @@ export async function nodeFileSystem(): Promise<FileSystem> {
           done += bytesWritten; at += bytesWritten;
         }
         if (position === undefined && append) end = at;
+      },
+      async writev(parts, position) {
+        let at = position;
+        let rest = parts.filter((p) => p.length > 0);
+        while (rest.length > 0) {
+          const total = rest.reduce((n, p) => n + p.length, 0);
+          const written = blocking ? fsSync.writevSync(h.fd, rest as Uint8Array[], at) : (await h.writev(rest as Uint8Array[], at)).bytesWritten;
+          if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+          at += written;
+          if (written === total) break;
+          // A short write: drop what went out, continue with the rest.
+          let skip = written;
+          const next: Uint8Array[] = [];
+          for (const p of rest) {
+            if (skip >= p.length) { skip -= p.length; continue; }
+            next.push(skip > 0 ? p.subarray(skip) : p);
+            skip = 0;
+          }
+          rest = next;
+        }
       },
       async read(position, length) {
         const out = new Uint8Array(length);

@@ -63,22 +63,24 @@ export function recordBytes(parts: readonly Uint8Array[]): number {
   return n;
 }
 
-/** A frame holding `records` (encoded by encodeRecord), the first with sequence number `firstSeq`. */
-export function encodeFrame(firstSeq: number, records: readonly (readonly Uint8Array[])[]): Uint8Array {
-  let len = 0;
-  for (const r of records) len += recordBytes(r);
+/**
+ * A frame as parts to write back to back (a 28-byte header, then the records' own parts: nothing is
+ * copied); the payload CRC is computed over the parts in place.
+ */
+export function frameParts(firstSeq: number, records: readonly (readonly Uint8Array[])[]): { parts: Uint8Array[]; bytes: number } {
+  let len = 0, crc = 0;
+  const parts: Uint8Array[] = [new Uint8Array(FRAME_HEADER)];
+  for (const r of records) for (const part of r) { len += part.length; crc = crc32(part, crc); parts.push(part); }
   if (len > MAX_FRAME - FRAME_HEADER) throw corrupt(`a log frame of ${len} bytes exceeds the limit of ${MAX_FRAME}`, { bytes: len });
-  const out = new Uint8Array(FRAME_HEADER + len);
-  let at = FRAME_HEADER;
-  for (const r of records) for (const part of r) { out.set(part, at); at += part.length; }
-  const v = new DataView(out.buffer);
+  const head = parts[0];
+  const v = new DataView(head.buffer);
   v.setUint32(0, LOG_MAGIC, true);
   v.setUint32(4, len, true);
   v.setFloat64(8, firstSeq, true);
   v.setUint32(16, records.length, true);
-  v.setUint32(20, crc32(out.subarray(FRAME_HEADER)), true);
-  v.setUint32(24, crc32(out.subarray(0, 24)), true);
-  return out;
+  v.setUint32(20, crc, true);
+  v.setUint32(24, crc32(head.subarray(0, 24)), true);
+  return { parts, bytes: FRAME_HEADER + len };
 }
 
 /** An intact frame found in a log. */
@@ -156,4 +158,69 @@ export function frameRecords(f: Frame, file: string): LogRecord[] {
   }
   if (at !== p.length) throw corrupt(`${file}: frame at offset ${f.offset} has ${p.length - at} bytes after its last record`, { file, offset: f.offset });
   return out;
+}
+
+/** What a streaming scan of a log file found (scanLogFile): as LogScan, with frames counted. */
+export interface LogFileScan {
+  frames: number;
+  /** Intact frames after the first damage. */
+  framesAfterDamage: number;
+  /** The highest sequence number of an intact frame's last record (0 if none). */
+  lastSeq: number;
+  prefixEnd: number;
+  damaged: { offset: number; length: number }[];
+  tornBytes: number;
+}
+
+const WINDOW = 2 ** 20;
+
+/**
+ * Scans a log file frame by frame with positional reads (one frame in memory at a time, whatever
+ * the file's size), calling `onFrame` for every intact frame in file order — with `afterDamage`
+ * true for those that follow a damaged range — and classifying the rest as scanLog does.
+ */
+export async function scanLogFile(
+  h: { read(position: number, length: number): Promise<Uint8Array>; size(): Promise<number> },
+  onFrame: (f: Frame, afterDamage: boolean) => void,
+): Promise<LogFileScan> {
+  const size = await h.size();
+  const tryFrame = async (p: number): Promise<Frame | null> => {
+    if (p + FRAME_HEADER > size) return null;
+    const head = await h.read(p, FRAME_HEADER);
+    const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    if (v.getUint32(0, true) !== LOG_MAGIC || crc32(head.subarray(0, 24)) !== v.getUint32(24, true)) return null;
+    const len = v.getUint32(4, true), firstSeq = v.getFloat64(8, true);
+    if (p + FRAME_HEADER + len > size || !Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
+    const payload = await h.read(p + FRAME_HEADER, len);
+    if (payload.length !== len || crc32(payload) !== v.getUint32(20, true)) return null;
+    return { offset: p, end: p + FRAME_HEADER + len, firstSeq, count: v.getUint32(16, true), payload };
+  };
+  const damaged: { offset: number; length: number }[] = [];
+  let at = 0, prefixEnd = -1, frames = 0, after = 0, lastSeq = 0;
+  while (at < size) {
+    const f = await tryFrame(at);
+    if (f) {
+      frames++;
+      if (damaged.length > 0) after++;
+      lastSeq = Math.max(lastSeq, f.firstSeq + f.count - 1);
+      onFrame(f, damaged.length > 0);
+      at = f.end;
+      continue;
+    }
+    if (prefixEnd < 0) prefixEnd = at;
+    // Resynchronise: the next offset holding an intact frame, reading a window at a time.
+    let next = -1, zeros = true;
+    for (let w = at; w < size && next < 0; w += WINDOW) {
+      const buf = await h.read(w, Math.min(WINDOW + 3, size - w));
+      const end = Math.min(WINDOW, buf.length);
+      for (let i = 0; i < end; i++) {
+        if (buf[i] !== 0) zeros = false;
+        if (w + i > at && buf[i] === 0x4e && buf[i + 1] === 0x57 && buf[i + 2] === 0x41 && buf[i + 3] === 0x4c && await tryFrame(w + i)) { next = w + i; break; }
+      }
+    }
+    if (next < 0) return { frames, framesAfterDamage: after, lastSeq, prefixEnd, damaged, tornBytes: zeros ? 0 : size - at };
+    damaged.push({ offset: at, length: next - at });
+    at = next;
+  }
+  return { frames, framesAfterDamage: after, lastSeq, prefixEnd: prefixEnd < 0 ? size : prefixEnd, damaged, tornBytes: 0 };
 }

@@ -22,7 +22,7 @@
 import { NearestError, invalidArgument } from '../errors.js';
 import { checkOptions, describe } from '../indexes/validate.js';
 import { errnoOf, nodeFileSystem, writeFileAtomic, type FileHandle, type FileLock, type FileSystem } from '../io/fs.js';
-import { encodeFrame, encodeRecord, frameRecords, LogOp, recordBytes, scanLog, type LogRecord } from '../io/log.js';
+import { encodeRecord, frameParts, frameRecords, LogOp, recordBytes, scanLog, scanLogFile, type LogRecord } from '../io/log.js';
 import { readSnapshot, writeSnapshot } from '../io/snapshot.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { freezeJson, type JsonValue } from './json.js';
@@ -301,31 +301,36 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     const obsolete: number[] = [];
     for (let gi = 0; gi < gens.length && !damage; gi++) {
       const file = fs.join(dir, logName(gens[gi]));
-      const bytes = await fs.readFile(file);
-      const scan = scanLog(bytes);
       const last = gi === gens.length - 1;
+      // Frame by frame (a log can be as big as the store): records apply as they are read; a
+      // writer that then finds damage throws, and the half-built engine is dropped.
+      const h = await fs.open(file, 'r');
+      let scan;
+      try {
+        scan = await scanLogFile(h, (f, afterDamage) => {
+          if (afterDamage) return;
+          for (const r of frameRecords(f, file)) {
+            if (r.seq <= seq) continue; // covered by the snapshot (or a repeated frame)
+            if (r.seq !== seq + 1 && how.strict) throw RETRY; // a log removed under us (a repaired log has gaps too)
+            const m = decodeMutation(r, engine.dim, file);
+            try { engine.apply(m); } catch (e) { throw new NearestError('CORRUPT_FILE', `${file}: record ${r.seq} is intact but cannot be applied: ${(e as Error).message}`, { file, seq: r.seq }); }
+            seq = r.seq;
+          }
+        });
+      } finally {
+        await h.close();
+      }
       const bad = scan.damaged.length > 0 || (!last && scan.tornBytes > 0);
-      let frames = scan.frames;
       if (bad) {
         const offset = scan.prefixEnd;
-        const framesAfter = scan.frames.filter((f) => f.offset > offset).length + (await DurableVectorStore.framesIn(fs, dir, gens.slice(gi + 1)));
+        const framesAfter = scan.framesAfterDamage + (await DurableVectorStore.framesIn(fs, dir, gens.slice(gi + 1)));
         damage = { file, offset, framesAfter };
         if (!how.readOnly) {
           throw new NearestError('CORRUPT_FILE', `${file} is damaged at byte ${offset} with ${framesAfter} intact frame(s) after it: refusing to open for writing (nothing was changed). Open it with { readOnly: true } to read what precedes the damage, or run VectorStore.repair(dir) to keep every intact record and save the damaged bytes aside`, damage as unknown as Record<string, unknown>);
         }
-        frames = scan.frames.filter((f) => f.offset < offset);
-      }
-      for (const f of frames) {
-        for (const r of frameRecords(f, file)) {
-          if (r.seq <= seq) continue; // covered by the snapshot (or a repeated frame)
-          if (r.seq !== seq + 1 && how.strict) throw RETRY; // a log removed under us (a repaired log has gaps too)
-          const m = decodeMutation(r, engine.dim, file);
-          try { engine.apply(m); } catch (e) { throw new NearestError('CORRUPT_FILE', `${file}: record ${r.seq} is intact but cannot be applied: ${(e as Error).message}`, { file, seq: r.seq }); }
-          seq = r.seq;
-        }
       }
       if (last) { lastPrefix = scan.prefixEnd; tornBytes = scan.tornBytes; }
-      else if (frames.every((f) => f.firstSeq + f.count - 1 <= snapSeq)) obsolete.push(gens[gi]);
+      else if (scan.lastSeq <= snapSeq) obsolete.push(gens[gi]);
     }
 
     if (how.readOnly) {
@@ -373,7 +378,10 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
   private static async framesIn(fs: FileSystem, dir: string, gens: number[]): Promise<number> {
     let n = 0;
-    for (const g of gens) n += scanLog(await fs.readFile(fs.join(dir, logName(g)))).frames.length;
+    for (const g of gens) {
+      const h = await fs.open(fs.join(dir, logName(g)), 'r');
+      try { n += (await scanLogFile(h, () => {})).frames; } finally { await h.close(); }
+    }
     return n;
   }
 
@@ -516,22 +524,22 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       let take = 0, bytes = 0;
       while (take < this.queue.length && (take === 0 || bytes + this.queue[take].size <= FRAME_BYTES)) bytes += this.queue[take++].size;
       const batch = this.queue.splice(0, take);
-      const frame = encodeFrame(this.seq + 1, batch.map((b) => b.bytes));
+      const frame = frameParts(this.seq + 1, batch.map((b) => b.bytes)); // the records' own bytes, not copied
       try {
-        if (this.logBytes + frame.length > this.logCap) {
+        if (this.logBytes + frame.bytes > this.logCap) {
           // Preallocate zeros past the end (the frame's fdatasync makes the new size durable too).
-          const grow = Math.max(this.preallocBytes, this.logBytes + frame.length - this.logCap);
+          const grow = Math.max(this.preallocBytes, this.logBytes + frame.bytes - this.logCap);
           for (let done = 0; done < grow; done += ZEROS.length) await this.log!.write(ZEROS.subarray(0, Math.min(ZEROS.length, grow - done)), this.logCap + done);
           this.logCap += grow;
         }
-        await this.log!.write(frame, this.logBytes);
+        await this.log!.writev(frame.parts, this.logBytes);
         await this.log!.sync();
       } catch (e) {
         this.fail(e, batch);
         return;
       }
       this.seq += batch.length;
-      this.logBytes += frame.length;
+      this.logBytes += frame.bytes;
       if (this.compacting) this.deferred.push(...batch);
       else this.applyAll(batch);
       // Automatic compaction once the log is as big as the snapshot (and at least compactBytes):
