@@ -19,6 +19,7 @@ import { KeyChecker, type Access } from './auth.js';
 import { errorBody, HttpError, toWireError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerNativeRoutes } from './native/routes.js';
+import { qdrantPlugin } from './qdrant/routes.js';
 import { schemas } from './native/schemas.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { VectorService } from './service.js';
@@ -142,6 +143,7 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
   app.get('/openapi.json', { config: publicRoute, schema: { hide: true } }, async () => app.swagger());
 
   registerNativeRoutes(app, service, schemas(o.limits));
+  await app.register(qdrantPlugin, { service, version: packageVersion() });
   await app.ready();
   return app;
 }

@@ -317,6 +317,55 @@ export class VectorService {
     return queries.map((q) => this.searchOne(s, q, p));
   }
 
+  /**
+   * The k nearest records to one query by an exact scan of every record (whatever the index), best
+   * first, ties by id order; the same score and distance conventions as `search`. O(size · dim).
+   * Refuses efSearch / nprobe (they mean nothing to a scan).
+   */
+  searchExact(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
+    this.checkSearch(p);
+    if (p.efSearch !== undefined || p.nprobe !== undefined) throw new NearestError('INVALID_ARGUMENT', 'an exact search takes no efSearch or nprobe', {});
+    const s = this.store(name);
+    const { dim, metric } = s.stats();
+    if (query.length !== dim) throw new NearestError('DIMENSION_MISMATCH', `query: expected ${dim} dimensions, got ${query.length}`, { expected: dim, received: query.length });
+    for (let j = 0; j < dim; j++) {
+      if (!Number.isFinite(query[j])) throw new NearestError('NON_FINITE_VALUE', `query[${j}] is not a finite number`, { index: j });
+    }
+    const predicate = p.filter === undefined ? null : compileFilter(p.filter);
+    let qn = 0;
+    for (let j = 0; j < dim; j++) qn += query[j]! * query[j]!;
+    qn = Math.sqrt(qn);
+    const scored: { id: RecordId; score: number; distance: number; metadata: JsonValue | undefined; vector: Float32Array }[] = [];
+    for (const id of s.keys()) {
+      const r = s.get(id)!;
+      if (predicate && !predicate(r.metadata)) continue;
+      const v = r.vector;
+      let score: number, distance: number;
+      if (metric === 'euclidean') {
+        let d = 0;
+        for (let j = 0; j < dim; j++) { const t = query[j]! - v[j]!; d += t * t; }
+        distance = Math.sqrt(d); score = -distance;
+      } else {
+        let dot = 0, vn = 0;
+        for (let j = 0; j < dim; j++) { dot += query[j]! * v[j]!; vn += v[j]! * v[j]!; }
+        if (metric === 'dot') { score = dot; distance = -dot; }
+        else {
+          const den = qn * Math.sqrt(vn);
+          score = den === 0 ? 0 : Math.max(-1, Math.min(1, dot / den)); distance = 1 - score;
+        }
+      }
+      scored.push({ id, score, distance, metadata: r.metadata as JsonValue | undefined, vector: v });
+    }
+    scored.sort((a, b) => a.distance - b.distance || compareIds(a.id, b.id));
+    let hits = scored.slice(0, p.k);
+    if (p.scoreThreshold !== undefined) { const t = p.scoreThreshold; hits = hits.filter((h) => h.score >= t); }
+    return hits.map((h) => {
+      const out: HitOutput = { id: h.id, score: h.score, distance: h.distance, metadata: h.metadata };
+      if (p.withVector) out.vector = h.vector;
+      return out;
+    });
+  }
+
   private checkSearch(p: SearchParams): void {
     if (p.k > this.limits.k) throw new NearestError('INVALID_ARGUMENT', `k must be at most ${this.limits.k} on this server, got ${p.k}`, { max: this.limits.k, received: p.k });
     this.checkFilter(p.filter);
