@@ -185,6 +185,53 @@ function hnswOf(index: string): { m: number } | null {
   return m ? { m: Number(m[1]) } : null;
 }
 
+function parseMmr(v: unknown, dfltCandidates: number): { diversity: number; candidates: number } {
+  if (!isObject(v)) return invalid('query.mmr: expected { diversity, candidates_limit }');
+  for (const k of Object.keys(v)) if (k !== 'diversity' && k !== 'candidates_limit' && v[k] !== null && v[k] !== undefined) invalid(`query.mmr.${k}: not supported (supported: diversity, candidates_limit)`);
+  const d = v.diversity ?? 0.5;
+  if (typeof d !== 'number' || !(d >= 0 && d <= 1)) invalid('query.mmr.diversity: expected a number from 0 (relevance only) to 1 (diversity only)');
+  const n = limitOf(v.candidates_limit, dfltCandidates, 'query.mmr.candidates_limit');
+  return { diversity: d, candidates: n };
+}
+
+/** Qdrant's similarity between two vectors: cosine, dot product, or minus the Euclidean distance. */
+function similarity(metric: Metric, a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0, l2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    dot += x * y; na += x * x; nb += y * y; l2 += (x - y) * (x - y);
+  }
+  if (metric === 'euclidean') return -Math.sqrt(l2);
+  if (metric === 'dot') return dot;
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
+/**
+ * Greedy MMR over candidates carrying vectors (Carbonell & Goldstein; Qdrant's variant): first the
+ * most relevant, then repeatedly the one maximising λ·sim(query) − (1 − λ)·max sim(selected).
+ * O(limit · candidates · dim).
+ */
+function maximalMarginalRelevance(cands: HitOutput[], query: number[], metric: Metric, lambda: number, limit: number): HitOutput[] {
+  const rel = cands.map((h) => similarity(metric, query, h.vector!));
+  const maxSim = new Array<number>(cands.length).fill(-Infinity);
+  const taken = new Array<boolean>(cands.length).fill(false);
+  const out: HitOutput[] = [];
+  while (out.length < Math.min(limit, cands.length)) {
+    let best = -1, bestScore = -Infinity;
+    for (let i = 0; i < cands.length; i++) {
+      if (taken[i]) continue;
+      const score = out.length === 0 ? rel[i]! : lambda * rel[i]! - (1 - lambda) * maxSim[i]!;
+      if (best === -1 || score > bestScore) { best = i; bestScore = score; }
+    }
+    taken[best] = true;
+    out.push(cands[best]!);
+    for (let i = 0; i < cands.length; i++) {
+      if (!taken[i]) maxSim[i] = Math.max(maxSim[i]!, similarity(metric, cands[i]!.vector!, cands[best]!.vector!));
+    }
+  }
+  return out;
+}
+
 const ObjectBody = Type.Object({}, { additionalProperties: true });
 const NameSchema = Type.Object({ name: Type.String() });
 
@@ -394,17 +441,29 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     refuse(b, ['shard_key', 'prefetch', 'lookup_from'], 'query');
     if (b.using !== undefined && b.using !== null && b.using !== '') invalid('query: "using" (named vectors) is not supported by this server');
     let q = b.query;
+    let mmr: { diversity: number; candidates: number } | null = null;
+    const limit = limitOf(b.limit, 10, 'limit');
     if (isObject(q)) {
-      const keys = Object.keys(q).filter((k) => q && (q as Body)[k] !== undefined && (q as Body)[k] !== null);
-      if (keys.includes('mmr')) invalid('query: mmr is not supported by this server yet');
-      if (keys.length !== 1 || keys[0] !== 'nearest') invalid(`query: ${keys.join(', ') || '{}'} is not supported by this server (supported: a vector, or { nearest: vector })`);
-      q = q.nearest;
+      const qq = q;
+      const keys = Object.keys(qq).filter((k) => qq[k] !== undefined && qq[k] !== null);
+      if (!keys.includes('nearest') || keys.some((k) => k !== 'nearest' && k !== 'mmr')) invalid(`query: ${keys.join(', ') || '{}'} is not supported by this server (supported: a vector, { nearest: vector }, { nearest: vector, mmr: { diversity, candidates_limit } })`);
+      if (qq.mmr !== undefined && qq.mmr !== null) mmr = parseMmr(qq.mmr, limit + limitOf(b.offset, 0, 'offset'));
+      q = qq.nearest;
     }
     if (q === undefined || q === null) invalid('query: a query vector is required by this server (queries without one are not supported)');
     if (!Array.isArray(q)) invalid('query: a point id or other query kinds are not supported by this server; pass a vector');
     const vector = parseVector(q, 'query', c.dim);
-    const hits = nearest(req.params.name, c.metric, c.index, vector, b, limitOf(b.limit, 10, 'limit'));
     const sel = parseWithPayload(b.with_payload, false);
-    return ok(req, { points: hits.map((h) => scoredOut(h, sel, c.metric)) });
+    if (mmr === null) {
+      const hits = nearest(req.params.name, c.metric, c.index, vector, b, limit);
+      return ok(req, { points: hits.map((h) => scoredOut(h, sel, c.metric)) });
+    }
+    // MMR: the candidates_limit nearest (filter, params and score_threshold apply to them), then
+    // Qdrant's greedy selection; the points keep their query scores, in the order selected.
+    const offset = limitOf(b.offset, 0, 'offset');
+    const candidates = nearest(req.params.name, c.metric, c.index, vector, { ...b, offset: 0, with_vector: true }, mmr.candidates);
+    const picked = maximalMarginalRelevance(candidates, vector, c.metric, 1 - mmr.diversity, limit + offset).slice(offset);
+    const withVector = parseWithVector(b.with_vector, false);
+    return ok(req, { points: picked.map((h) => scoredOut(withVector ? h : { ...h, vector: undefined }, sel, c.metric)) });
   });
 }
