@@ -279,6 +279,9 @@ describe('qdrant: filters', () => {
     ['must_not with a nested filter', { must_not: [{ must: [{ key: 'city', match: { value: 'Paris' } }, { key: 'n', range: { lt: 20 } }] }] }, (p) => !(P(p).city === 'Paris' && P(p).n < 20)],
     ['is_null', { must: [{ is_null: { key: 'nul' } }] }, (p) => P(p).nul === null],
     ['empty filter matches everything', {}, () => true],
+    ['has_id (integers and UUIDs, missing ones skipped)', { must: [{ has_id: [1, 2, uuid(3).toUpperCase(), uuid(6), 4, 9999, uuid(9999)] }] }, (p) => [1, 2, uuid(3), uuid(6), 4].includes(p.id)],
+    ['has_id with other conditions (two has_id intersect)', { must: [{ has_id: [1, 2, 4, 5, 7, uuid(12)] }, { key: 'even', match: { value: false } }, { has_id: [2, 4, 5, 7, uuid(12), 8] }], should: [{ key: 'city', match: { any: ['Paris', 'Rome'] } }] },
+      (p) => [5, 7].includes(p.id as number) && ['Paris', 'Rome'].includes(P(p).city)],
   ];
 
   for (const [name, filter, keep] of cases) {
@@ -295,7 +298,10 @@ describe('qdrant: filters', () => {
   it('refuses what it cannot express with a 400 naming it, and changes nothing', async () => {
     const before = await fingerprint(server);
     const refused: [Record<string, unknown>, RegExp][] = [
-      [{ must: [{ has_id: [1, 2] }] }, /has_id/],
+      [{ should: [{ has_id: [1, 2] }] }, /has_id/],
+      [{ must_not: [{ has_id: [1, 2] }] }, /has_id/],
+      [{ must: [{ must: [{ has_id: [1] }] }] }, /has_id/],
+      [{ must: [{ has_id: ['nope'] }] }, /UUID/],
       [{ must: [{ nested: { key: 'a', filter: { must: [] } } }] }, /nested/],
       [{ must: [{ key: 'city', match: { text: 'Par' } }] }, /text/],
       [{ must: [{ key: 'loc', geo_radius: { center: { lon: 0, lat: 0 }, radius: 1 } }] }, /geo_radius/],
@@ -324,6 +330,27 @@ describe('qdrant: deletes and errors', () => {
   beforeAll(async () => {
     await qc.createCollection('d', { vectors: { size: dim, distance: 'Cosine' } });
     await qc.upsert('d', { wait: true, points: pts });
+  });
+
+  it('scrolls and deletes with has_id', async () => {
+    await qc.createCollection('hid', { vectors: { size: dim, distance: 'Dot' }, hnsw_config: { m: 4 } });
+    await qc.upsert('hid', { points: pts });
+    const ids = [pts[2]!.id, pts[3]!.id, pts[7]!.id, pts[9]!.id, pts[10]!.id];
+    const page = await qc.scroll('hid', { filter: { must: [{ has_id: ids }] }, limit: 2 });
+    expect(page.points.map((p) => p.id)).toEqual([2, 7]);
+    const page2 = await qc.scroll('hid', { filter: { must: [{ has_id: ids }] }, limit: 10, offset: page.next_page_offset as number });
+    expect(page2.points.map((p) => p.id)).toEqual([10, pts[3]!.id, pts[9]!.id]);
+    expect(page2.next_page_offset ?? null).toBeNull();
+    // has_id on an HNSW collection searches those points exactly
+    const hits = await qc.query('hid', { query: [1, -1, 0.5], limit: 3, filter: { must: [{ has_id: ids }] } });
+    const want = pts.filter((p) => ids.includes(p.id)).map((p) => ({ id: p.id, s: p.vector[0]! - p.vector[1]! + 0.5 * p.vector[2]! })).sort((a, b) => b.s - a.s).slice(0, 3);
+    expect(hits.points.map((p) => p.id)).toEqual(want.map((w) => w.id));
+    await qc.delete('hid', { filter: { must: [{ has_id: ids }, { key: 'city', match: { value: 'Paris' } }] } });
+    const gone = pts.filter((p) => ids.includes(p.id) && p.payload.city === 'Paris').map((p) => p.id);
+    expect(gone.length).toBeGreaterThan(0);
+    expect(await qc.count('hid')).toEqual({ count: 30 - gone.length });
+    expect(await qc.retrieve('hid', { ids: gone })).toEqual([]);
+    expect((await status(qc.scroll('hid', { limit: 0 }))).status).toBe(400);
   });
 
   it('deletes by ids and by filter', async () => {

@@ -56,6 +56,8 @@ export interface SearchParams {
   /** Keep only hits whose score is at least this (applied after the top k; never a default). */
   scoreThreshold?: number;
   withVector?: boolean;
+  /** Only among these ids (missing ones are skipped); the search is then an exact scan of them. */
+  ids?: readonly RecordId[];
 }
 
 /** Options of a scroll: records in id order (numbers ascending, then strings), from `start` on. */
@@ -65,6 +67,8 @@ export interface ScrollParams {
   start?: RecordId;
   filter?: Record<string, unknown>;
   withVector?: boolean;
+  /** Only among these ids (missing ones are skipped). */
+  ids?: readonly RecordId[];
 }
 
 /** A page of a scroll; `next` is the first id of the following page, or null at the end. */
@@ -112,6 +116,13 @@ function measure(v: unknown, depth: number, acc: { nodes: number; depth: number 
   if (acc.nodes > limits.filterNodes || acc.depth > limits.filterDepth) return;
   if (Array.isArray(v)) { for (const x of v) measure(x, depth + 1, acc, limits); return; }
   if (typeof v === 'object' && v !== null) for (const k of Object.keys(v)) measure((v as Record<string, unknown>)[k], depth + 1, acc, limits);
+}
+
+/** The ids of `only` that the store holds, each once; every id of the store without `only`. */
+function idsOf(s: DurableVectorStore, only: readonly RecordId[] | undefined): RecordId[] {
+  if (only === undefined) return s.keys();
+  const seen = new Set<RecordId>();
+  return only.filter((id) => (seen.has(id) || s.get(id) === undefined ? false : (seen.add(id), true)));
 }
 
 /** Collections, records and searches over one Database (see the file comment). */
@@ -235,8 +246,9 @@ export class VectorService {
    * Deletes every record matching a filter; resolves with how many, once on disk. Earlier writes
    * settle first and later ones wait, so the filter sees a state no concurrent write straddles.
    */
-  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<number> {
+  async deleteWhere(name: string, filter: Record<string, unknown>, only?: readonly RecordId[]): Promise<number> {
     this.checkFilter(filter);
+    if (only !== undefined) this.checkBatch(only.length, 'ids');
     const predicate = compileFilter(filter);
     this.store(name);
     const w = this.writeState(name);
@@ -247,7 +259,7 @@ export class VectorService {
       await previous;
       await Promise.allSettled([...w.pending]);
       const s = this.store(name);
-      const ids = s.keys().filter((id) => predicate(s.get(id)!.metadata));
+      const ids = idsOf(s, only).filter((id) => predicate(s.get(id)!.metadata));
       if (ids.length === 0) return 0;
       const p = s.deleteMany(ids); // submitted before the gate opens
       open();
@@ -272,13 +284,14 @@ export class VectorService {
   }
 
   /** How many records match a filter (all of them without one). */
-  count(name: string, filter?: Record<string, unknown>): number {
+  count(name: string, filter?: Record<string, unknown>, only?: readonly RecordId[]): number {
     this.checkFilter(filter);
+    if (only !== undefined) this.checkBatch(only.length, 'ids');
     const s = this.store(name);
-    if (filter === undefined) return s.size;
-    const predicate = compileFilter(filter);
+    if (filter === undefined && only === undefined) return s.size;
+    const predicate = filter === undefined ? () => true : compileFilter(filter);
     let n = 0;
-    for (const id of s.keys()) if (predicate(s.get(id)!.metadata)) n++;
+    for (const id of idsOf(s, only)) if (predicate(s.get(id)!.metadata)) n++;
     return n;
   }
 
@@ -287,8 +300,9 @@ export class VectorService {
     if (p.limit > this.limits.batchSize) this.checkBatch(p.limit, 'limit');
     this.checkFilter(p.filter);
     const predicate = p.filter === undefined ? null : compileFilter(p.filter);
+    if (p.ids !== undefined) this.checkBatch(p.ids.length, 'ids');
     const s = this.store(name);
-    let ids = s.keys();
+    let ids = idsOf(s, p.ids);
     if (p.start !== undefined) { const start = p.start; ids = ids.filter((id) => compareIds(id, start) >= 0); }
     ids.sort(compareIds);
     const records: RecordOutput[] = [];
@@ -303,6 +317,7 @@ export class VectorService {
 
   /** The k nearest records to one query, best first. */
   search(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
+    if (p.ids !== undefined) { const { efSearch: _e, nprobe: _n, ...exact } = p; return this.searchExact(name, query, exact); }
     this.checkSearch(p);
     return this.searchOne(this.store(name), query, p);
   }
@@ -312,6 +327,7 @@ export class VectorService {
     if (queries.length > this.limits.queries) {
       throw new NearestError('CAPACITY_EXCEEDED', `vectors: at most ${this.limits.queries} queries per request on this server, got ${queries.length}`, { max: this.limits.queries, received: queries.length });
     }
+    if (p.ids !== undefined) return queries.map((q) => this.search(name, q, p));
     this.checkSearch(p);
     const s = this.store(name);
     return queries.map((q) => this.searchOne(s, q, p));
@@ -324,6 +340,7 @@ export class VectorService {
    */
   searchExact(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
     this.checkSearch(p);
+    if (p.ids !== undefined) this.checkBatch(p.ids.length, 'ids');
     if (p.efSearch !== undefined || p.nprobe !== undefined) throw new NearestError('INVALID_ARGUMENT', 'an exact search takes no efSearch or nprobe', {});
     const s = this.store(name);
     const { dim, metric } = s.stats();
@@ -336,7 +353,7 @@ export class VectorService {
     for (let j = 0; j < dim; j++) qn += query[j]! * query[j]!;
     qn = Math.sqrt(qn);
     const scored: { id: RecordId; score: number; distance: number; metadata: JsonValue | undefined; vector: Float32Array }[] = [];
-    for (const id of s.keys()) {
+    for (const id of idsOf(s, p.ids)) {
       const r = s.get(id)!;
       if (predicate && !predicate(r.metadata)) continue;
       const v = r.vector;

@@ -1,13 +1,16 @@
 // Qdrant's filter language translated to ours (the Mongo-style filter of the store): must / should /
 // must_not, field conditions with match { value | any | except } and range { gt, gte, lt, lte },
-// is_null, nested filters as conditions. Anything else (has_id, nested, geo, values_count, text
-// match, is_empty, min_should) is refused with INVALID_ARGUMENT naming it — never ignored.
+// is_null, nested filters as conditions, and has_id directly in the top-level must (it becomes an
+// id restriction beside the metadata filter). Anything else (has_id elsewhere, nested, geo,
+// values_count, text match, is_empty, min_should) is refused with INVALID_ARGUMENT naming it —
+// never ignored.
 //
 // Semantics kept from Qdrant: a field condition never matches a point that lacks the key (so
 // `except` requires the key, where our $nin alone would match a missing one); a stored array
 // matches when any element does (the rule our $eq / $in / ranges follow too); must_not excludes a
 // point when any of its conditions matches; should requires at least one when non-empty.
-import { NearestError } from '../../index.js';
+import { NearestError, type RecordId } from '../../index.js';
+import { parseId } from './ids.js';
 
 type Doc = Record<string, unknown>;
 
@@ -80,6 +83,7 @@ function condition(c: unknown, where: string, depth: number): Doc {
   if (!isObject(c)) return bad('a condition must be an object', where);
   if ('key' in c) return fieldCondition(c, where);
   if ('must' in c || 'should' in c || 'must_not' in c || 'min_should' in c) return translate(c, where, depth + 1);
+  if ('has_id' in c) bad('has_id is supported only as a condition directly in the top-level must', where);
   if ('is_null' in c) {
     const v = c.is_null;
     if (!isObject(v)) bad('is_null must be { key }', where);
@@ -95,14 +99,39 @@ function conditions(v: unknown, where: string, depth: number): Doc[] {
   return [condition(v, where, depth)]; // Qdrant also takes a single condition
 }
 
+/** A Qdrant filter in our terms: a metadata filter and/or the ids points must have. */
+export interface TranslatedFilter {
+  filter?: Doc;
+  /** The point must have one of these ids (has_id conditions of the top-level must, intersected). */
+  ids?: RecordId[];
+}
+
 /**
- * Translates a Qdrant filter into a filter document of ours; undefined for no filter (null,
- * undefined or an empty filter). Throws INVALID_ARGUMENT for anything it cannot express.
+ * Translates a Qdrant filter: `{}` for no filter (null, undefined or an empty one). Throws
+ * INVALID_ARGUMENT for anything it cannot express.
  */
-export function translateFilter(f: unknown, where = 'filter'): Doc | undefined {
-  if (f === undefined || f === null) return undefined;
-  const out = translate(f, where, 0);
-  return Object.keys(out).length === 0 ? undefined : out;
+export function translateFilter(f: unknown, where = 'filter'): TranslatedFilter {
+  if (f === undefined || f === null) return {};
+  let ids: RecordId[] | undefined;
+  let rest = f;
+  if (isObject(f) && f.must !== undefined && f.must !== null) {
+    const must = Array.isArray(f.must) ? f.must : [f.must];
+    const others: unknown[] = [];
+    must.forEach((c, i) => {
+      if (!isObject(c) || !('has_id' in c)) { others.push(c); return; }
+      const at = `${where}.must[${i}].has_id`;
+      if (Object.keys(c).length !== 1 || !Array.isArray(c.has_id)) bad('expected { has_id: [ids] }', at);
+      const list = (c.has_id as unknown[]).map((x, j) => parseId(x, `${at}[${j}]`));
+      const set = new Set(list);
+      ids = ids === undefined ? list : ids.filter((id) => set.has(id));
+    });
+    rest = { ...f, must: others };
+  }
+  const out = translate(rest, where, 0);
+  const r: TranslatedFilter = {};
+  if (Object.keys(out).length > 0) r.filter = out;
+  if (ids !== undefined) r.ids = ids;
+  return r;
 }
 
 function translate(f: unknown, where: string, depth: number): Doc {

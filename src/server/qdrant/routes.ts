@@ -17,6 +17,7 @@ import { NearestError, type JsonValue, type Metric, type RecordId, type StoreInd
 import { toWireError } from '../errors.js';
 import type { HitOutput, RecordOutput, SearchParams, VectorService } from '../service.js';
 import { translateFilter } from './filter.js';
+import { parseId } from './ids.js';
 
 /** The Qdrant API version this layer follows (GET / reports it, so clients' version checks pass). */
 export const QDRANT_API_VERSION = '1.19.0';
@@ -26,7 +27,6 @@ interface NameParams { name: string }
 
 const DISTANCE_TO_METRIC: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'euclidean', Dot: 'dot' };
 const METRIC_TO_DISTANCE: Record<Metric, string> = { cosine: 'Cosine', euclidean: 'Euclid', dot: 'Dot' };
-const UUID_RE = /^(?:urn:uuid:)?\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
 
 function invalid(message: string, details: Record<string, unknown> = {}): never {
   throw new NearestError('INVALID_ARGUMENT', message, details);
@@ -44,20 +44,6 @@ function qdrantError(err: unknown, req: FastifyRequest, reply: FastifyReply, sta
   const prefix = w.status === 404 ? 'Not found: ' : w.status === 400 ? 'Wrong input: ' : '';
   const message = w.code === 'INTERNAL' ? 'Service internal error: see the server log' : `${prefix}${w.message}`;
   return reply.code(w.status).send({ status: { error: message }, time: (performance.now() - started) / 1000 });
-}
-
-/** A point id from the wire: an unsigned safe integer, or a UUID (returned canonical). */
-export function parseId(v: unknown, where: string): RecordId {
-  if (typeof v === 'number') {
-    if (Number.isSafeInteger(v) && v >= 0) return v;
-    return invalid(`${where}: a point id is an unsigned integer (at most 2^53 − 1 here) or a UUID, got ${v}`, { where });
-  }
-  if (typeof v === 'string') {
-    const m = UUID_RE.exec(v);
-    if (m) return m.slice(1).join('-').toLowerCase();
-    return invalid(`${where}: Unable to parse UUID: ${v.slice(0, 64)} (a point id is an unsigned integer or a UUID)`, { where });
-  }
-  return invalid(`${where}: a point id is an unsigned integer or a UUID string`, { where });
 }
 
 function parseIds(v: unknown, where: string): RecordId[] {
@@ -266,7 +252,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     const c = describe(req.params.name);
     const hnsw = hnswOf(c.index);
     return ok(req, {
-      status: 'green',
+      status: c.status === 'damaged' ? 'red' : 'green',
       optimizer_status: 'ok',
       indexed_vectors_count: hnsw ? c.size : 0,
       points_count: c.size,
@@ -363,7 +349,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     if (hasPoints) await service.deleteIds(req.params.name, parseIds(b.points, 'points'));
     else {
       const f = translateFilter(b.filter);
-      await service.deleteWhere(req.params.name, f ?? {});
+      await service.deleteWhere(req.params.name, f.filter ?? {}, f.ids);
     }
     return updated(req);
   });
@@ -372,18 +358,22 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     describe(req.params.name);
     const b = req.body;
     refuse(b, ['shard_key'], 'count');
-    return ok(req, { count: service.count(req.params.name, translateFilter(b.filter)) });
+    const f = translateFilter(b.filter);
+    return ok(req, { count: service.count(req.params.name, f.filter, f.ids) });
   });
 
   app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/scroll', { config: read, schema: bodySchema }, async (req) => {
     const c = describe(req.params.name);
     const b = req.body;
     refuse(b, ['shard_key', 'order_by'], 'scroll');
-    const filter = translateFilter(b.filter);
+    const f = translateFilter(b.filter);
+    const limit = limitOf(b.limit, 10, 'limit');
+    if (limit === 0) invalid('limit: expected at least 1');
     const page = service.scroll(req.params.name, {
-      limit: limitOf(b.limit, 10, 'limit'),
+      limit,
       ...(b.offset !== undefined && b.offset !== null ? { start: parseId(b.offset, 'offset') } : {}),
-      ...(filter !== undefined ? { filter } : {}),
+      ...(f.filter !== undefined ? { filter: f.filter } : {}),
+      ...(f.ids !== undefined ? { ids: f.ids } : {}),
       withVector: parseWithVector(b.with_vector, false),
     });
     const sel = parseWithPayload(b.with_payload, true);
@@ -395,8 +385,8 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   /** Runs a nearest search with Qdrant's limit, offset, params and score_threshold. */
   const nearest = (name: string, metric: Metric, index: string, vector: number[], b: Body, k: number): HitOutput[] => {
     const offset = limitOf(b.offset, 0, 'offset');
-    const filter = translateFilter(b.filter);
-    const p: SearchParams = { k: k + offset, withVector: parseWithVector(b.with_vector, false), ...(filter !== undefined ? { filter } : {}) };
+    const f = translateFilter(b.filter);
+    const p: SearchParams = { k: k + offset, withVector: parseWithVector(b.with_vector, false), ...(f.filter !== undefined ? { filter: f.filter } : {}), ...(f.ids !== undefined ? { ids: f.ids } : {}) };
     let exact = false;
     const params = b.params;
     if (params !== undefined && params !== null) {
@@ -407,13 +397,13 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
         if (key === 'exact') { if (typeof v !== 'boolean') invalid('params.exact: expected a boolean'); exact = v; }
         else if (key === 'hnsw_ef') {
           if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) invalid('params.hnsw_ef: expected a positive integer');
-          if (hnswOf(index)) p.efSearch = Math.max(v, k + offset); // the beam is at least the results asked for
+          if (hnswOf(index) && f.ids === undefined) p.efSearch = Math.max(v, k + offset); // the beam is at least the results asked for
         } else if (key === 'indexed_only' || key === 'quantization') { /* no unindexed segments, no quantized rescoring: no effect */ }
         else invalid(`params.${key}: not supported by this server (supported: hnsw_ef, exact)`);
       }
     }
     if (p.k === 0) return [];
-    let hits = exact ? service.searchExact(name, vector, p) : service.search(name, vector, p);
+    let hits = exact || f.ids !== undefined ? service.searchExact(name, vector, p) : service.search(name, vector, p);
     hits = hits.slice(offset);
     if (b.score_threshold !== undefined && b.score_threshold !== null) {
       const t = b.score_threshold;
