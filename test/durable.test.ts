@@ -30,7 +30,7 @@ describe('durable store: defects found from outside', () => {
     for (let i = 0; i < 20; i++) await s.upsert({ id: `r${i}`, vector: [i, 0, 0, 1], metadata: { i } });
     await s.close();
     const wal = walOf(dir);
-    const frames = scanLog(new Uint8Array(readFileSync(wal))).frames;
+    const frames = (await scanLog(new Uint8Array(readFileSync(wal)))).frames;
     expect(frames.length).toBe(20);
     const bytes = readFileSync(wal);
     bytes[frames[1].offset + 40] ^= 0x10;
@@ -69,13 +69,13 @@ describe('durable store: defects found from outside', () => {
     await s.close();
     const wal = walOf(dir);
     const b = readFileSync(wal);
-    const last = scanLog(new Uint8Array(b)).frames.at(-1)!;
+    const last = (await scanLog(new Uint8Array(b))).frames.at(-1)!;
     writeFileSync(wal, b.subarray(0, last.end - 3)); // the last frame torn, the preallocated zeros gone
     const t = await VectorStore.open(dir);
     expect(t.keys()).toEqual(['a']);
     await t.upsert({ id: 'c', vector: [1, 1] });
     await t.close();
-    const after = scanLog(new Uint8Array(readFileSync(wal)));
+    const after = await scanLog(new Uint8Array(readFileSync(wal)));
     expect(after.frames.length).toBe(2); // the torn frame was overwritten, its bytes are gone
     expect(after.tornBytes + after.damaged.length).toBe(0);
     expect((await VectorStore.open(dir, { readOnly: true })).keys().sort()).toEqual(['a', 'c']);
@@ -86,7 +86,7 @@ describe('durable store: defects found from outside', () => {
     await u.close();
     const w1 = walOf(d2);
     const bytes = readFileSync(w1);
-    const f = scanLog(new Uint8Array(bytes)).frames.at(-1)!;
+    const f = (await scanLog(new Uint8Array(bytes))).frames.at(-1)!;
     bytes[f.end - 2] ^= 1;
     writeFileSync(w1, bytes);
     writeFileSync(w1.replace(/\d{6}/, (g) => String(Number(g) + 1).padStart(6, '0')), new Uint8Array(0));
@@ -248,7 +248,7 @@ describe('durable store: defects found from outside', () => {
     await s.compact();
     await s.upsert({ id: 'v', vector: [10, 20, 30, 40] });
     await s.close();
-    const frames = scanLog(new Uint8Array(readFileSync(walOf(dir)))).frames;
+    const frames = (await scanLog(new Uint8Array(readFileSync(walOf(dir))))).frames;
     const recs = frameRecords(frames[0], 'wal');
     expect(Array.from(recs[0].vectors!)).toEqual([10, 20, 30, 40]);
     for (const metric of ['euclidean', 'dot', 'cosine'] as const) {
@@ -762,7 +762,7 @@ describe('durable store: faults during recovery and repair', () => {
       await s.close();
       const wal = (await fs.readdir('/p')).filter((n) => n.startsWith('wal-')).sort().at(-1)!;
       const bytes = fs.bytes(`/p/${wal}`).slice();
-      const frames = scanLog(bytes).frames;
+      const frames = (await scanLog(bytes)).frames;
       bytes[frames[2].offset + 30] ^= 0xff;
       fs.setBytes(`/p/${wal}`, bytes);
       return fs;
@@ -780,6 +780,36 @@ describe('durable store: faults during recovery and repair', () => {
       const s = await VectorStore.open('/p', { fileSystem: fs });
       expect(s.keys().sort(), `crash at repair step ${k}`).toEqual([0, 1, 3, 4, 5, 6, 7]);
       await s.close();
+    }
+  });
+});
+
+describe('durable store: the last frame', () => {
+  it('a complete last frame with a flipped byte (payload or header) is corruption, never cut; an incomplete one is a torn tail', async () => {
+    for (const where of ['payload', 'header', 'trailer-missing']) {
+      const dir = fresh(`last-${where}`);
+      const s = await VectorStore.open(dir, { dim: 3 });
+      await s.upsert([{ id: 'a', vector: [1, 0, 0] }]);
+      await s.upsert([{ id: 'b', vector: [0, 1, 0] }, { id: 'c', vector: [0, 0, 1] }]);
+      await s.close();
+      const wal = walOf(dir);
+      const bytes = readFileSync(wal);
+      const last = (await scanLog(new Uint8Array(bytes))).frames.at(-1)!;
+      if (where === 'payload') bytes[last.offset + 40] ^= 1;
+      else if (where === 'header') bytes[last.offset + 5] ^= 1;
+      else bytes.fill(0, last.end - 8, last.end);
+      writeFileSync(wal, bytes);
+      const e = await VectorStore.open(dir).catch((err) => err);
+      if (where === 'trailer-missing') {
+        expect(e.keys?.()).toEqual(['a']); // an interrupted write: never acknowledged, cut
+        await e.close();
+      } else {
+        expect(e.code, where).toBe('CORRUPT_FILE');
+        expect(e.details.offset).toBe(last.offset);
+        const ro = await VectorStore.open(dir, { readOnly: true });
+        expect(ro.keys()).toEqual(['a']);
+        expect(ro.damage).not.toBeNull();
+      }
     }
   });
 });

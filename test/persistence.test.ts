@@ -124,7 +124,7 @@ describe('durable store', () => {
     await s.close();
     // Tear the last record in half.
     const wal = join(dir, readdirSync(dir).filter((n) => n.startsWith('wal-')).sort().at(-1)!);
-    truncateSync(wal, scanLog(new Uint8Array(readFileSync(wal))).frames.at(-1)!.end - 10);
+    truncateSync(wal, (await scanLog(new Uint8Array(readFileSync(wal)))).frames.at(-1)!.end - 10);
     const t = await VectorStore.open<{ n: number }>(dir, { dim: 4, metric: 'euclidean' });
     expect(t.size).toBe(4);
     expect(t.get('late')?.metadata).toEqual({ n: 10 });

@@ -9,6 +9,9 @@
 //   20     4   CRC-32 of the payload
 //   24     4   CRC-32 of bytes 0..24 (the header above)
 //   28     …   payload: records back to back
+//   28+P   4   trailer magic 'NWAE' (0x4541574e)
+//   32+P   4   CRC-32 of the payload, again — the frame's last bytes, so a frame with its trailer
+//              in place was written whole
 //
 // Logs are preallocated with zeros (a write that overwrites allocated, zeroed blocks syncs with
 // fdatasync alone, without a journal commit for the file's size): zeros after the last frame are
@@ -19,12 +22,17 @@
 //
 // Why frames tell a torn tail from corruption: frame n + 1 is only written after frame n was
 // fsynced, so a frame that fails its checksum with an intact frame anywhere after it was once
-// complete on disk: that is damage (CORRUPT_FILE, never cut), whereas a failing frame with nothing
-// intact after it is the write a crash interrupted, which was never acknowledged (cut silently).
+// complete on disk: that is damage (CORRUPT_FILE, never cut). So is a complete frame (trailer in
+// place) that fails its checksum, even the last one: it was written whole, maybe acknowledged.
+// Only an incomplete last frame (no trailer) is the write a crash interrupted, never acknowledged
+// (cut silently).
 import { corrupt, crc32 } from './container.js';
 
 export const LOG_MAGIC = 0x4c41574e;
 export const FRAME_HEADER = 28;
+/** After the payload: magic 'NWAE' and the payload CRC again — the frame's last bytes, written last. */
+export const FRAME_TRAILER = 8;
+export const TRAILER_MAGIC = 0x4541574e;
 const RECORD_HEADER = 12;
 /** A frame above this is refused on write and treated as damage on read. */
 export const MAX_FRAME = 2 ** 31;
@@ -80,7 +88,12 @@ export function frameParts(firstSeq: number, records: readonly (readonly Uint8Ar
   v.setUint32(16, records.length, true);
   v.setUint32(20, crc, true);
   v.setUint32(24, crc32(head.subarray(0, 24)), true);
-  return { parts, bytes: FRAME_HEADER + len };
+  const tail = new Uint8Array(FRAME_TRAILER);
+  const t = new DataView(tail.buffer);
+  t.setUint32(0, TRAILER_MAGIC, true);
+  t.setUint32(4, crc, true);
+  parts.push(tail);
+  return { parts, bytes: FRAME_HEADER + len + FRAME_TRAILER };
 }
 
 /** An intact frame found in a log. */
@@ -98,42 +111,12 @@ export interface LogScan {
   tornBytes: number;
 }
 
-function frameAt(buf: Uint8Array, v: DataView, at: number): Frame | null {
-  if (at + FRAME_HEADER > buf.length || v.getUint32(at, true) !== LOG_MAGIC) return null;
-  if (crc32(buf.subarray(at, at + 24)) !== v.getUint32(at + 24, true)) return null;
-  const len = v.getUint32(at + 4, true);
-  const firstSeq = v.getFloat64(at + 8, true);
-  if (at + FRAME_HEADER + len > buf.length || !Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
-  const payload = buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + len);
-  if (crc32(payload) !== v.getUint32(at + 20, true)) return null;
-  return { offset: at, end: at + FRAME_HEADER + len, firstSeq, count: v.getUint32(at + 16, true), payload };
-}
-
-/** Finds every intact frame of a log and classifies what is not (see the file comment). */
-export function scanLog(buf: Uint8Array): LogScan {
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+/** Finds every intact frame of a log held in memory and classifies what is not (see scanLogFile). */
+export async function scanLog(buf: Uint8Array): Promise<LogScan> {
   const frames: Frame[] = [];
-  const damaged: { offset: number; length: number }[] = [];
-  let at = 0, prefixEnd = -1;
-  while (at < buf.length) {
-    const f = frameAt(buf, v, at);
-    if (f) { frames.push(f); at = f.end; continue; }
-    if (prefixEnd < 0) prefixEnd = at;
-    // Resynchronise: the next offset holding an intact frame.
-    let next = -1;
-    for (let p = at + 1; p + FRAME_HEADER <= buf.length; p++) {
-      if (buf[p] === 0x4e && buf[p + 1] === 0x57 && buf[p + 2] === 0x41 && buf[p + 3] === 0x4c && frameAt(buf, v, p)) { next = p; break; }
-    }
-    if (next < 0) {
-      // Zeros after the last frame are the preallocated part of the file, not a torn write.
-      let zeros = true;
-      for (let p = at; p < buf.length && zeros; p++) zeros = buf[p] === 0;
-      return { frames, prefixEnd, damaged, tornBytes: zeros ? 0 : buf.length - at };
-    }
-    damaged.push({ offset: at, length: next - at });
-    at = next;
-  }
-  return { frames, prefixEnd: prefixEnd < 0 ? buf.length : prefixEnd, damaged, tornBytes: 0 };
+  const reader = { size: async () => buf.length, read: async (p: number, n: number) => buf.subarray(p, Math.min(buf.length, p + n)) };
+  const r = await scanLogFile(reader, (f) => { frames.push(f); });
+  return { frames, prefixEnd: r.prefixEnd, damaged: r.damaged, tornBytes: r.tornBytes };
 }
 
 /** The records of an intact frame. A frame whose checksum holds but whose records do not parse is CORRUPT_FILE. */
@@ -184,21 +167,48 @@ export async function scanLogFile(
   onFrame: (f: Frame, afterDamage: boolean) => void,
 ): Promise<LogFileScan> {
   const size = await h.size();
-  const tryFrame = async (p: number): Promise<Frame | null> => {
+  /**
+   * The frame at p: intact; 'damaged' when it is complete (its trailer is in place, so it was once
+   * written whole and fsynced) but its payload fails its CRC; null when there is no frame or it is
+   * incomplete (a torn write).
+   */
+  const tryFrame = async (p: number): Promise<Frame | { damagedEnd: number } | null> => {
     if (p + FRAME_HEADER > size) return null;
     const head = await h.read(p, FRAME_HEADER);
     const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
     if (v.getUint32(0, true) !== LOG_MAGIC || crc32(head.subarray(0, 24)) !== v.getUint32(24, true)) return null;
-    const len = v.getUint32(4, true), firstSeq = v.getFloat64(8, true);
-    if (p + FRAME_HEADER + len > size || !Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
+    const len = v.getUint32(4, true), firstSeq = v.getFloat64(8, true), crc = v.getUint32(20, true);
+    const end = p + FRAME_HEADER + len + FRAME_TRAILER;
+    if (end > size || !Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
+    const tail = await h.read(end - FRAME_TRAILER, FRAME_TRAILER);
+    const tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+    if (tail.length !== FRAME_TRAILER || tv.getUint32(0, true) !== TRAILER_MAGIC || tv.getUint32(4, true) !== crc) return null;
     const payload = await h.read(p + FRAME_HEADER, len);
-    if (payload.length !== len || crc32(payload) !== v.getUint32(20, true)) return null;
-    return { offset: p, end: p + FRAME_HEADER + len, firstSeq, count: v.getUint32(16, true), payload };
+    if (payload.length !== len || crc32(payload) !== crc) return { damagedEnd: end };
+    return { offset: p, end, firstSeq, count: v.getUint32(16, true), payload };
+  };
+  const isFrame = (f: Frame | { damagedEnd: number } | null): f is Frame => f !== null && 'payload' in f;
+  /** A complete frame whose header is damaged: a trailer after p whose CRC matches the bytes between. */
+  const headerDamaged = async (p: number, limit: number): Promise<number> => {
+    const buf = await h.read(p, Math.min(limit, size) - p);
+    for (let t = FRAME_HEADER; t + FRAME_TRAILER <= buf.length; t++) {
+      if (buf[t] !== 0x4e || buf[t + 1] !== 0x57 || buf[t + 2] !== 0x41 || buf[t + 3] !== 0x45) continue;
+      const tv = new DataView(buf.buffer, buf.byteOffset + t, FRAME_TRAILER);
+      if (crc32(buf.subarray(FRAME_HEADER, t)) === tv.getUint32(4, true)) return p + t + FRAME_TRAILER;
+    }
+    return -1;
   };
   const damaged: { offset: number; length: number }[] = [];
   let at = 0, prefixEnd = -1, frames = 0, after = 0, lastSeq = 0;
   while (at < size) {
     const f = await tryFrame(at);
+    if (f && !isFrame(f)) {
+      // Complete but damaged: corruption wherever it is, even as the last frame.
+      if (prefixEnd < 0) prefixEnd = at;
+      damaged.push({ offset: at, length: f.damagedEnd - at });
+      at = f.damagedEnd;
+      continue;
+    }
     if (f) {
       frames++;
       if (damaged.length > 0) after++;
@@ -218,7 +228,15 @@ export async function scanLogFile(
         if (w + i > at && buf[i] === 0x4e && buf[i + 1] === 0x57 && buf[i + 2] === 0x41 && buf[i + 3] === 0x4c && await tryFrame(w + i)) { next = w + i; break; }
       }
     }
-    if (next < 0) return { frames, framesAfterDamage: after, lastSeq, prefixEnd, damaged, tornBytes: zeros ? 0 : size - at };
+    if (next < 0) {
+      if (zeros) return { frames, framesAfterDamage: after, lastSeq, prefixEnd, damaged, tornBytes: 0 };
+      // Nothing intact follows. A torn write, unless it is a whole frame with a damaged header.
+      const end = await headerDamaged(at, Math.min(size, at + MAX_FRAME));
+      if (end < 0) return { frames, framesAfterDamage: after, lastSeq, prefixEnd, damaged, tornBytes: size - at };
+      damaged.push({ offset: at, length: end - at });
+      at = end;
+      continue;
+    }
     damaged.push({ offset: at, length: next - at });
     at = next;
   }

@@ -402,7 +402,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       for (const name of (await fs.readdir(abs)).filter((n) => LOG_RE.test(n)).sort()) {
         const file = fs.join(abs, name);
         const bytes = await fs.readFile(file);
-        const scan = scanLog(bytes);
+        const scan = await scanLog(bytes);
         report.framesKept += scan.frames.length;
         const ranges = [...scan.damaged, ...(scan.tornBytes > 0 ? [{ offset: bytes.length - scan.tornBytes, length: scan.tornBytes }] : [])];
         if (ranges.length === 0) continue;
