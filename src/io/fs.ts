@@ -77,7 +77,6 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   const fsSync = await import('node:fs');
   const path = await import('node:path');
   const os = await import('node:os');
-  const { randomBytes } = await import('node:crypto');
   /** Locks this process holds: path -> token (a lock is per process, so two handles of one process conflict too). */
   const held = new Map<string, string>();
 
@@ -171,7 +170,7 @@ export async function nodeFileSystem(): Promise<FileSystem> {
     },
     async lock(p) {
       if (held.has(p)) throw new NearestError('LOCKED', `${path.dirname(p)} is already open for writing in this process; close the other handle or open with { readOnly: true }`, { path: p, pid: process.pid });
-      const token = randomBytes(12).toString('hex');
+      const token = globalThis.crypto.randomUUID(); // Web Crypto: global in Node ≥ 19 and in browsers
       const body = JSON.stringify({ ...me, token });
       held.set(p, token); // claimed before the first await: a concurrent open in this process is LOCKED
       try {
