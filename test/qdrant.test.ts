@@ -113,6 +113,17 @@ describe('qdrant: service and collections', () => {
     expect(await status(qc.getCollection('c2'))).toEqual({ status: 404, error: 'Not found: Collection `c2` doesn\'t exist!' });
   });
 
+  it('a collection dropped and made again with another index takes hnsw_ef as its new index does', async () => {
+    for (const m of [16, 0, 8]) {
+      await qc.createCollection('re', { vectors: { size: 2, distance: 'Dot' }, hnsw_config: { m } });
+      await qc.upsert('re', { points: [{ id: 1, vector: [1, 0] }, { id: 2, vector: [0, 1] }] });
+      const res = await qc.query('re', { query: [1, 0.5], limit: 2, params: { hnsw_ef: 32 } });
+      expect(res.points.map((p) => p.id)).toEqual([1, 2]);
+      expect((await qc.getCollection('re')).config.hnsw_config.m).toBe(m);
+      expect(await qc.deleteCollection('re')).toBe(true);
+    }
+  });
+
   it('answers errors as { status: { error }, time } over plain HTTP too', async () => {
     const h = client(server);
     const r = await h.get('/collections/none');

@@ -27,6 +27,15 @@ export interface CollectionDescription extends DurableStoreStats {
   status: 'ready' | 'readOnly' | 'damaged';
 }
 
+/** What a request needs to know of a collection, in O(1) (stats() estimates memory in O(size)). */
+export interface CollectionShape {
+  dim: number;
+  metric: Metric;
+  size: number;
+  /** The kind of index (fixed for a collection's lifetime). */
+  index: 'flat' | 'hnsw' | 'ivf';
+}
+
 /** A record to upsert. */
 export interface RecordInput {
   id: RecordId;
@@ -131,6 +140,8 @@ export class VectorService {
   readonly limits: ServerLimits;
   /** Per collection: writes submitted and not yet settled, and a gate that filter deletes close. */
   private readonly writes = new Map<string, { pending: Set<Promise<unknown>>; gate: Promise<void> }>();
+  /** Index kinds by collection, learnt once (dropCollection forgets them). */
+  private readonly kinds = new Map<string, CollectionShape['index']>();
 
   private constructor(db: Database, limits: ServerLimits) {
     this.db = db; this.limits = limits;
@@ -162,6 +173,18 @@ export class VectorService {
     return { name, createdAt, ...st, status: st.damage ? 'damaged' : st.readOnly ? 'readOnly' : 'ready' };
   }
 
+  /** A collection's dim, metric, size and index kind, in O(1) after the first call; NOT_FOUND if there is none. */
+  shape(name: string): CollectionShape {
+    const s = this.store(name);
+    let kind = this.kinds.get(name);
+    if (kind === undefined) {
+      const index = s.stats().index;
+      kind = index.startsWith('HNSW') ? 'hnsw' : index.startsWith('IVF') ? 'ivf' : 'flat';
+      this.kinds.set(name, kind);
+    }
+    return { dim: s.dim, metric: s.metric, size: s.size, index: kind };
+  }
+
   /** Every collection, in creation order. */
   listCollections(): CollectionDescription[] {
     return this.db.listCollections().map((c) => this.describeStore(c.name, c.createdAt, this.store(c.name)));
@@ -189,6 +212,7 @@ export class VectorService {
   /** Drops a collection; resolves with whether it existed. */
   async dropCollection(name: string): Promise<boolean> {
     const gone = await this.db.dropCollection(name);
+    this.kinds.delete(name);
     if (gone) this.writes.delete(name);
     return gone;
   }
@@ -343,7 +367,7 @@ export class VectorService {
     if (p.ids !== undefined) this.checkBatch(p.ids.length, 'ids');
     if (p.efSearch !== undefined || p.nprobe !== undefined) throw new NearestError('INVALID_ARGUMENT', 'an exact search takes no efSearch or nprobe', {});
     const s = this.store(name);
-    const { dim, metric } = s.stats();
+    const { dim, metric } = s;
     if (query.length !== dim) throw new NearestError('DIMENSION_MISMATCH', `query: expected ${dim} dimensions, got ${query.length}`, { expected: dim, received: query.length });
     for (let j = 0; j < dim; j++) {
       if (!Number.isFinite(query[j])) throw new NearestError('NON_FINITE_VALUE', `query[${j}] is not a finite number`, { index: j });

@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { NearestError, type JsonValue, type Metric, type RecordId, type StoreIndexOptions } from '../../index.js';
 import { toWireError } from '../errors.js';
-import type { HitOutput, RecordOutput, SearchParams, VectorService } from '../service.js';
+import type { CollectionShape, HitOutput, RecordOutput, SearchParams, VectorService } from '../service.js';
 import { translateFilter } from './filter.js';
 import { parseId } from './ids.js';
 
@@ -232,9 +232,10 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   app.setErrorHandler((err, req, reply) => qdrantError(err, req, reply, startedAt.get(req) ?? performance.now()));
   const ok = (req: FastifyRequest, result: unknown) => ({ result, status: 'ok', time: (performance.now() - (startedAt.get(req) ?? performance.now())) / 1000 });
 
+  const missing = (name: string) => new NearestError('NOT_FOUND', `Collection \`${name}\` doesn't exist!`, { name });
   const describe = (name: string) => {
-    if (!service.hasCollection(name)) throw new NearestError('NOT_FOUND', `Collection \`${name}\` doesn't exist!`, { name });
-    return service.describeCollection(name);
+    if (!service.hasCollection(name)) throw missing(name);
+    return service.shape(name);
   };
   const updated = (req: FastifyRequest) => ok(req, { operation_id: 0, status: 'completed' });
   const schema = (extra: Record<string, unknown> = {}) => ({ hide: true, params: NameSchema, ...extra });
@@ -249,7 +250,8 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   app.get<{ Params: NameParams }>('/collections/:name/exists', { config: read, schema: schema() }, async (req) => ok(req, { exists: service.hasCollection(req.params.name) }));
 
   app.get<{ Params: NameParams }>('/collections/:name', { config: read, schema: schema() }, async (req) => {
-    const c = describe(req.params.name);
+    if (!service.hasCollection(req.params.name)) throw missing(req.params.name);
+    const c = service.describeCollection(req.params.name);
     const hnsw = hnswOf(c.index);
     return ok(req, {
       status: c.status === 'damaged' ? 'red' : 'green',
@@ -383,7 +385,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   // --- search ---
 
   /** Runs a nearest search with Qdrant's limit, offset, params and score_threshold. */
-  const nearest = (name: string, metric: Metric, index: string, vector: number[], b: Body, k: number): HitOutput[] => {
+  const nearest = (name: string, metric: Metric, index: CollectionShape['index'], vector: number[], b: Body, k: number): HitOutput[] => {
     const offset = limitOf(b.offset, 0, 'offset');
     const f = translateFilter(b.filter);
     const p: SearchParams = { k: k + offset, withVector: parseWithVector(b.with_vector, false), ...(f.filter !== undefined ? { filter: f.filter } : {}), ...(f.ids !== undefined ? { ids: f.ids } : {}) };
@@ -397,7 +399,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
         if (key === 'exact') { if (typeof v !== 'boolean') invalid('params.exact: expected a boolean'); exact = v; }
         else if (key === 'hnsw_ef') {
           if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) invalid('params.hnsw_ef: expected a positive integer');
-          if (hnswOf(index) && f.ids === undefined) p.efSearch = Math.max(v, k + offset); // the beam is at least the results asked for
+          if (index === 'hnsw' && f.ids === undefined) p.efSearch = Math.max(v, k + offset); // the beam is at least the results asked for
         } else if (key === 'indexed_only' || key === 'quantization') { /* no unindexed segments, no quantized rescoring: no effect */ }
         else invalid(`params.${key}: not supported by this server (supported: hnsw_ef, exact)`);
       }
