@@ -26,6 +26,9 @@ const SEEDS: { method: 'PUT' | 'POST'; path: string; body: Json }[] = [
   { method: 'POST', path: '/collections/z/points/search', body: { vector: [1, 0.5, 0], limit: 3, offset: 1, filter: FILTER, score_threshold: 0.1, params: { hnsw_ef: 16, exact: false } } },
   { method: 'POST', path: '/collections/z/points/query', body: { query: { nearest: [1, 0, 0], mmr: { diversity: 0.5, candidates_limit: 5 } }, limit: 2, filter: { must: [{ has_id: [5, 7] }] }, with_payload: true } },
   { method: 'POST', path: '/collections/z/points/query', body: { query: [0, 1, 0], limit: 4, params: { exact: true }, with_vector: true } },
+  { method: 'POST', path: '/collections/z/points/query/batch', body: { searches: [{ query: [0, 1, 0], limit: 2 }, { query: { nearest: [1, 1, 0] }, filter: FILTER }] } },
+  { method: 'POST', path: '/collections/z/points/search/batch', body: { searches: [{ vector: [0, 1, 0], limit: 2, with_payload: true }] } },
+  { method: 'PUT', path: '/collections/z/index', body: { field_name: 'city', field_schema: 'keyword' } },
 ];
 
 const ODD: Json[] = [
@@ -66,7 +69,7 @@ describe('qdrant: malformed-request fuzz', () => {
     const c = client(s);
     expect((await c.put('/collections/z', { vectors: { size: 3, distance: 'Cosine' }, hnsw_config: { m: 4 } })).status).toBe(200);
     for (const seed of SEEDS.slice(1, 3)) expect((await c.put(seed.path, seed.body)).status).toBe(200);
-    for (const seed of SEEDS.slice(3)) expect((await c.post(seed.path, seed.body)).status, seed.path).toBe(200);
+    for (const seed of SEEDS.slice(3)) expect((seed.method === 'PUT' ? await c.put(seed.path, seed.body) : await c.post(seed.path, seed.body)).status, seed.path).toBe(200);
 
     const r = prng(Number(process.env.NEAREST_FUZZ_SEED ?? 20261202));
     let rejected = 0;

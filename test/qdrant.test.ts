@@ -202,6 +202,30 @@ describe('qdrant: points', () => {
     });
   }
 
+  it('batch queries and searches answer each request in order; a bad one fails the batch', async () => {
+    const qs = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [-1, 0, 1, 0, -1, 0], [0, 0, 0, 1, 0, 0]];
+    const res = await qc.queryBatch('p_Dot', { searches: qs.map((q, i) => ({ query: q, limit: 3 + i, filter: i === 2 ? { must: [{ key: 'even', match: { value: true } }] } : undefined })) });
+    expect(res.length).toBe(3);
+    res.forEach((r, i) => expectHits(r.points, expected('Dot', pts, qs[i]!, 3 + i, i === 2 ? (p) => p.payload.even === true : undefined)));
+    const legacy = await client(server).post('/collections/p_Dot/points/search/batch', { searches: qs.map((q) => ({ vector: q, limit: 2 })) });
+    expect(legacy.status).toBe(200);
+    legacy.json.result.forEach((r: { id: unknown; score: number }[], i: number) => expectHits(r, expected('Dot', pts, qs[i]!, 2)));
+    expect((await status(qc.queryBatch('p_Dot', { searches: [{ query: qs[0]!, limit: 1 }, { query: [1, 2], limit: 1 }] }))).status).toBe(400);
+  });
+
+  it('gets one point by id; payload indexes are accepted and change nothing', async () => {
+    const one = await qc.api().getPoint({ collection_name: 'p_Euclid', id: pts[3]!.id });
+    expect(one.data.result).toMatchObject({ id: pts[3]!.id, payload: pts[3]!.payload });
+    const two = await qc.api().getPoint({ collection_name: 'p_Euclid', id: pts[4]!.id });
+    expect(two.data.result!.id).toBe(pts[4]!.id);
+    expect((await status(qc.api().getPoint({ collection_name: 'p_Euclid', id: 4242 }))).status).toBe(404);
+    const before = await fingerprint(server);
+    expect((await qc.createPayloadIndex('p_Euclid', { field_name: 'city', field_schema: 'keyword', wait: true })).status).toBe('completed');
+    expect((await qc.deletePayloadIndex('p_Euclid', 'city')).status).toBe('completed');
+    expect(await fingerprint(server)).toBe(before);
+    expect((await status(qc.createPayloadIndex('missing', { field_name: 'city', field_schema: 'keyword' }))).status).toBe(404);
+  });
+
   it('score_threshold follows Qdrant: a floor for Cosine and Dot, a ceiling on the distance for Euclid', async () => {
     const q = [0.3, -0.2, 0.5, 0.1, 0, 0.4];
     const cos = expected('Cosine', pts, q, 60);

@@ -415,21 +415,21 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     return hits;
   };
 
-  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search', { config: read, schema: bodySchema }, async (req) => {
-    const c = describe(req.params.name);
-    const b = req.body;
+  /** A legacy search request (`points/search`, or one of `points/search/batch`). */
+  const runSearch = (name: string, c: CollectionShape, b: Body) => {
+    if (!isObject(b)) invalid('search: expected a search request object');
     refuse(b, ['shard_key'], 'search');
     if (b.vector === undefined) invalid('search: vector is required');
     const vector = parseVector(b.vector, 'vector', c.dim);
     if (b.limit === undefined || b.limit === null) invalid('search: limit is required');
-    const hits = nearest(req.params.name, c.metric, c.index, vector, b, limitOf(b.limit, 10, 'limit'));
+    const hits = nearest(name, c.metric, c.index, vector, b, limitOf(b.limit, 10, 'limit'));
     const sel = parseWithPayload(b.with_payload, false);
-    return ok(req, hits.map((h) => scoredOut(h, sel, c.metric)));
-  });
+    return hits.map((h) => scoredOut(h, sel, c.metric));
+  };
 
-  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query', { config: read, schema: bodySchema }, async (req) => {
-    const c = describe(req.params.name);
-    const b = req.body;
+  /** A universal query (`points/query`, or one of `points/query/batch`). */
+  const runQuery = (name: string, c: CollectionShape, b: Body) => {
+    if (!isObject(b)) invalid('query: expected a query request object');
     refuse(b, ['shard_key', 'prefetch', 'lookup_from'], 'query');
     if (b.using !== undefined && b.using !== null && b.using !== '') invalid('query: "using" (named vectors) is not supported by this server');
     let q = b.query;
@@ -447,15 +447,59 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     const vector = parseVector(q, 'query', c.dim);
     const sel = parseWithPayload(b.with_payload, false);
     if (mmr === null) {
-      const hits = nearest(req.params.name, c.metric, c.index, vector, b, limit);
-      return ok(req, { points: hits.map((h) => scoredOut(h, sel, c.metric)) });
+      const hits = nearest(name, c.metric, c.index, vector, b, limit);
+      return { points: hits.map((h) => scoredOut(h, sel, c.metric)) };
     }
     // MMR: the candidates_limit nearest (filter, params and score_threshold apply to them), then
     // Qdrant's greedy selection; the points keep their query scores, in the order selected.
     const offset = limitOf(b.offset, 0, 'offset');
-    const candidates = nearest(req.params.name, c.metric, c.index, vector, { ...b, offset: 0, with_vector: true }, mmr.candidates);
+    const candidates = nearest(name, c.metric, c.index, vector, { ...b, offset: 0, with_vector: true }, mmr.candidates);
     const picked = maximalMarginalRelevance(candidates, vector, c.metric, 1 - mmr.diversity, limit + offset).slice(offset);
     const withVector = parseWithVector(b.with_vector, false);
-    return ok(req, { points: picked.map((h) => scoredOut(withVector ? h : { ...h, vector: undefined }, sel, c.metric)) });
+    return { points: picked.map((h) => scoredOut(withVector ? h : { ...h, vector: undefined }, sel, c.metric)) };
+  };
+
+  /** The requests of a batch: every one is checked before any runs (so one bad request fails the batch). */
+  const batchOf = (b: Body): Body[] => {
+    const list = b.searches;
+    if (!Array.isArray(list)) invalid('searches: expected an array of requests');
+    if (list.length > service.limits.queries) throw new NearestError('CAPACITY_EXCEEDED', `searches: at most ${service.limits.queries} per request on this server, got ${list.length}`, { max: service.limits.queries, received: list.length });
+    return list as Body[];
+  };
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search', { config: read, schema: bodySchema }, async (req) => ok(req, runSearch(req.params.name, describe(req.params.name), req.body)));
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search/batch', { config: read, schema: bodySchema }, async (req) => {
+    const c = describe(req.params.name);
+    return ok(req, batchOf(req.body).map((b) => runSearch(req.params.name, c, b)));
+  });
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query', { config: read, schema: bodySchema }, async (req) => ok(req, runQuery(req.params.name, describe(req.params.name), req.body)));
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query/batch', { config: read, schema: bodySchema }, async (req) => {
+    const c = describe(req.params.name);
+    return ok(req, batchOf(req.body).map((b) => runQuery(req.params.name, c, b)));
+  });
+
+  app.get<{ Params: NameParams & { id: string } }>('/collections/:name/points/:id', { config: read, schema: { hide: true, params: Type.Object({ name: Type.String(), id: Type.String() }) } }, async (req) => {
+    const c = describe(req.params.name);
+    const raw = req.params.id;
+    const id = parseId(/^\d+$/.test(raw) ? Number(raw) : raw, 'id');
+    const [r] = service.get(req.params.name, [id], true);
+    if (!r) throw new NearestError('NOT_FOUND', `No point with id ${raw} found`, { id: raw });
+    return ok(req, pointOut(r, true, c.metric));
+  });
+
+  // Payload indexes speed up Qdrant's filtered search; filters here need none (they are evaluated
+  // on the records), so creating or deleting one checks the collection and changes nothing.
+  app.put<{ Params: NameParams; Body: Body }>('/collections/:name/index', { config: write, schema: bodySchema }, async (req) => {
+    describe(req.params.name);
+    if (typeof req.body.field_name !== 'string' || req.body.field_name === '') invalid('field_name: expected a payload key');
+    return updated(req);
+  });
+
+  app.delete<{ Params: NameParams & { field: string } }>('/collections/:name/index/:field', { config: write, schema: { hide: true, params: Type.Object({ name: Type.String(), field: Type.String() }) } }, async (req) => {
+    describe(req.params.name);
+    return updated(req);
   });
 }
