@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { NearestServer } from 'nearest/server';
-import { cleanup, client, fingerprint, start } from './server-helpers.js';
+import { cleanup, client, fingerprint, start, tempDir } from './server-helpers.js';
 import { prng as rng } from './helpers.js';
 
 afterAll(cleanup);
@@ -348,8 +348,8 @@ describe('qdrant: filters', () => {
       [{ foo: [] }, /foo/],
     ];
     for (const [filter, re] of refused) {
-      for (const p of [qc.count('f', { filter }), qc.query('f', { query: q, limit: 3, filter }), qc.scroll('f', { filter }), qc.delete('f', { filter })]) {
-        const s = await status(p);
+      for (const p of [() => qc.count('f', { filter }), () => qc.query('f', { query: q, limit: 3, filter }), () => qc.scroll('f', { filter }), () => qc.delete('f', { filter })]) {
+        const s = await status(p());
         expect(s.status).toBe(400);
         expect(s.error).toMatch(re);
       }
@@ -404,13 +404,13 @@ describe('qdrant: deletes and errors', () => {
   it('404 for a missing collection, 400 for a wrong dimension or id; rejected requests change nothing', async () => {
     const before = await fingerprint(server);
     for (const p of [
-      qc.upsert('missing', { points: [{ id: 1, vector: [1, 2, 3] }] }),
-      qc.query('missing', { query: [1, 2, 3] }),
-      qc.count('missing'),
-      qc.scroll('missing'),
-      qc.retrieve('missing', { ids: [1] }),
-      qc.delete('missing', { points: [1] }),
-    ]) expect(await status(p)).toMatchObject({ status: 404, error: 'Not found: Collection `missing` doesn\'t exist!' });
+      () => qc.upsert('missing', { points: [{ id: 1, vector: [1, 2, 3] }] }),
+      () => qc.query('missing', { query: [1, 2, 3] }),
+      () => qc.count('missing'),
+      () => qc.scroll('missing'),
+      () => qc.retrieve('missing', { ids: [1] }),
+      () => qc.delete('missing', { points: [1] }),
+    ]) expect(await status(p())).toMatchObject({ status: 404, error: 'Not found: Collection `missing` doesn\'t exist!' });
     expect(await status(qc.upsert('d', { points: [{ id: 100, vector: [1, 2, 3] }, { id: 101, vector: [1, 2] }] }))).toEqual({ status: 400, error: 'Wrong input: Vector dimension error: expected dim: 3, got 2' });
     expect((await status(qc.query('d', { query: [1, 2] }))).status).toBe(400);
     expect((await status(qc.upsert('d', { points: [{ id: -1, vector: [1, 2, 3] }] }))).status).toBe(400);
@@ -425,6 +425,26 @@ describe('qdrant: deletes and errors', () => {
     expect((await status(qc.retrieve('d', { ids: ['nope'] }))).status).toBe(400);
     expect(await fingerprint(server)).toBe(before);
     expect(await qc.retrieve('d', { ids: [100, 102, 103] })).toEqual([]);
+  });
+
+  it('concurrent upserts and deletes from many clients all land; a restart keeps every answered write', async () => {
+    const dir = tempDir();
+    const s1 = await start({ dataDir: dir });
+    const c1 = new QdrantClient({ url: s1.url, checkCompatibility: false });
+    await c1.createCollection('dur', { vectors: { size: 3, distance: 'Euclid' }, hnsw_config: { m: 8 } });
+    await Promise.all(Array.from({ length: 20 }, (_, b) => c1.upsert('dur', { points: Array.from({ length: 25 }, (_, j) => ({ id: b * 25 + j, vector: [b, j, 1], payload: { b, j } })) })));
+    await Promise.all([c1.delete('dur', { points: [0, 1, 2] }), c1.delete('dur', { filter: { must: [{ key: 'b', match: { value: 19 } }] } })]);
+    expect(await c1.count('dur')).toEqual({ count: 500 - 3 - 25 });
+    const q = await c1.query('dur', { query: [3, 4, 1], limit: 1, with_payload: true });
+    await s1.close();
+    const s2 = await start({ dataDir: dir });
+    const c2 = new QdrantClient({ url: s2.url, checkCompatibility: false });
+    expect(await c2.count('dur')).toEqual({ count: 472 });
+    expect((await c2.getCollection('dur')).config.hnsw_config.m).toBe(8);
+    expect((await c2.query('dur', { query: [3, 4, 1], limit: 1, with_payload: true })).points).toEqual(q.points);
+    expect(q.points[0]).toMatchObject({ id: 3 * 25 + 4, payload: { b: 3, j: 4 } });
+    expect(q.points[0]!.score).toBeCloseTo(0, 6);
+    expect(await c2.retrieve('dur', { ids: [0, 1, 2, 19 * 25] })).toEqual([]);
   });
 
   it('api keys: Qdrant clients pass them in the api-key header', async () => {
