@@ -29,6 +29,10 @@ const SEEDS: { method: 'PUT' | 'POST'; path: string; body: Json }[] = [
   { method: 'POST', path: '/collections/z/points/query/batch', body: { searches: [{ query: [0, 1, 0], limit: 2 }, { query: { nearest: [1, 1, 0] }, filter: FILTER }] } },
   { method: 'POST', path: '/collections/z/points/search/batch', body: { searches: [{ vector: [0, 1, 0], limit: 2, with_payload: true }] } },
   { method: 'PUT', path: '/collections/z/index', body: { field_name: 'city', field_schema: 'keyword' } },
+  { method: 'POST', path: '/collections/z/points/payload', body: { payload: { city: 'Rome', n: 4 }, points: [5, 7] } },
+  { method: 'PUT', path: '/collections/z/points/payload', body: { payload: { n: 5 }, filter: { must: [{ key: 'n', range: { gt: 100 } }] } } },
+  { method: 'POST', path: '/collections/z/points/payload/delete', body: { keys: ['tags', 'a.b'], points: [5] } },
+  { method: 'POST', path: '/collections/z/points/payload/clear', body: { filter: { must: [{ key: 'n', range: { gt: 100 } }] } } },
 ];
 
 const ODD: Json[] = [

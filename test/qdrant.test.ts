@@ -401,6 +401,36 @@ describe('qdrant: deletes and errors', () => {
     expect(all.points.map((p) => p.id).sort()).toEqual(left.map((p) => p.id).sort());
   });
 
+  it('sets, overwrites, deletes and clears payloads by ids and by filter; vectors stay', async () => {
+    await qc.createCollection('pl', { vectors: { size: dim, distance: 'Euclid' } });
+    await qc.upsert('pl', { points: pts.slice(0, 12) });
+    const payloadOf = async (id: number | string) => (await qc.retrieve('pl', { ids: [id], with_vector: true }))[0]!;
+    const p1 = pts[1]!, p2 = pts[2]!;
+    await qc.setPayload('pl', { points: [p1.id, p2.id], payload: { city: 'Oslo', extra: { a: 1 } }, wait: true });
+    expect((await payloadOf(p1.id)).payload).toEqual({ ...p1.payload, city: 'Oslo', extra: { a: 1 } });
+    (((await payloadOf(p2.id)).vector) as number[]).forEach((x, i) => expect(x).toBeCloseTo(p2.vector[i]!, 6));
+    await qc.overwritePayload('pl', { points: [p1.id], payload: { only: true } });
+    expect((await payloadOf(p1.id)).payload).toEqual({ only: true });
+    await qc.deletePayload('pl', { points: [p2.id], keys: ['extra.a', 'tags', 'nope'] });
+    const { tags: _t, ...rest } = p2.payload;
+    expect((await payloadOf(p2.id)).payload).toEqual({ ...rest, city: 'Oslo', extra: {} });
+    await qc.setPayload('pl', { filter: { must: [{ key: 'city', match: { value: 'Rome' } }] }, payload: { rome: 1 } });
+    expect(await qc.count('pl', { filter: { must: [{ key: 'rome', match: { value: 1 } }] } })).toEqual({ count: pts.slice(3, 12).filter((p) => p.payload.city === 'Rome').length });
+    await qc.clearPayload('pl', { filter: { must: [{ key: 'rome', match: { value: 1 } }] } });
+    expect(await qc.count('pl', { filter: { must: [{ key: 'city', match: { value: 'Rome' } }] } })).toEqual({ count: 0 });
+    await qc.clearPayload('pl', { points: [p2.id] });
+    expect((await payloadOf(p2.id)).payload).toEqual({});
+    expect(await qc.count('pl')).toEqual({ count: 12 });
+    const before = await fingerprint(server);
+    expect(await status(qc.setPayload('pl', { points: [p1.id, 4242], payload: { x: 1 } }))).toEqual({ status: 404, error: 'Not found: No point with id 4242 found' });
+    expect((await status(qc.setPayload('pl', { points: [p1.id], payload: [1] as never }))).status).toBe(400);
+    expect((await status(qc.setPayload('pl', { points: [p1.id], payload: { x: 1 }, key: 'a.b' }))).error).toMatch(/key/);
+    expect((await status(qc.deletePayload('pl', { keys: 'x' as never, points: [p1.id] }))).status).toBe(400);
+    expect((await status(qc.clearPayload('missing', { points: [1] }))).status).toBe(404);
+    expect(await fingerprint(server)).toBe(before);
+    expect((await payloadOf(p1.id)).payload).toEqual({ only: true });
+  });
+
   it('404 for a missing collection, 400 for a wrong dimension or id; rejected requests change nothing', async () => {
     const before = await fingerprint(server);
     for (const p of [

@@ -267,13 +267,11 @@ export class VectorService {
   }
 
   /**
-   * Deletes every record matching a filter; resolves with how many, once on disk. Earlier writes
-   * settle first and later ones wait, so the filter sees a state no concurrent write straddles.
+   * Runs `submit` alone on a collection: earlier writes settle first, later ones wait until it has
+   * submitted its write, so what it reads is a state no concurrent write straddles. `submit`
+   * returns the write it submitted (or null for none).
    */
-  async deleteWhere(name: string, filter: Record<string, unknown>, only?: readonly RecordId[]): Promise<number> {
-    this.checkFilter(filter);
-    if (only !== undefined) this.checkBatch(only.length, 'ids');
-    const predicate = compileFilter(filter);
+  private async exclusive(name: string, submit: (s: DurableVectorStore) => Promise<number> | null): Promise<number> {
     this.store(name);
     const w = this.writeState(name);
     let open!: () => void;
@@ -282,15 +280,56 @@ export class VectorService {
     try {
       await previous;
       await Promise.allSettled([...w.pending]);
-      const s = this.store(name);
-      const ids = idsOf(s, only).filter((id) => predicate(s.get(id)!.metadata));
-      if (ids.length === 0) return 0;
-      const p = s.deleteMany(ids); // submitted before the gate opens
+      const p = submit(this.store(name)); // submitted before the gate opens
       open();
-      return await p;
+      return p === null ? 0 : await p;
     } finally {
       open();
     }
+  }
+
+  /**
+   * Deletes every record matching a filter (among `only`, if given); resolves with how many, once
+   * on disk. Runs exclusively (see exclusive), so the filter sees a consistent state.
+   */
+  async deleteWhere(name: string, filter: Record<string, unknown>, only?: readonly RecordId[]): Promise<number> {
+    this.checkFilter(filter);
+    if (only !== undefined) this.checkBatch(only.length, 'ids');
+    const predicate = compileFilter(filter);
+    return this.exclusive(name, (s) => {
+      const ids = idsOf(s, only).filter((id) => predicate(s.get(id)!.metadata));
+      return ids.length === 0 ? null : s.deleteMany(ids);
+    });
+  }
+
+  /**
+   * Rewrites the metadata of the selected records with `update(old)` (vectors kept) as one durable
+   * batch; resolves with how many records it rewrote, once on disk. Selection: `ids` (each must
+   * exist: NOT_FOUND naming the first missing one, and nothing changes), or `filter` (among `ids`
+   * if both are given, and then missing ids are skipped). Runs exclusively, so no concurrent write
+   * is lost between the read and the write.
+   */
+  async updateMetadata(
+    name: string, select: { ids?: readonly RecordId[]; filter?: Record<string, unknown> },
+    update: (old: JsonValue | undefined) => JsonValue | undefined,
+  ): Promise<number> {
+    if (select.ids === undefined && select.filter === undefined) throw new NearestError('INVALID_ARGUMENT', 'updateMetadata: select by ids or by filter', {});
+    if (select.ids !== undefined) this.checkBatch(select.ids.length, 'ids');
+    this.checkFilter(select.filter);
+    const predicate = select.filter === undefined ? null : compileFilter(select.filter);
+    return this.exclusive(name, (s) => {
+      if (predicate === null) {
+        const missing = select.ids!.find((id) => s.get(id) === undefined);
+        if (missing !== undefined) throw new NearestError('NOT_FOUND', `no record with id ${JSON.stringify(missing)}`, { id: missing });
+      }
+      const ids = idsOf(s, select.ids).filter((id) => predicate === null || predicate(s.get(id)!.metadata));
+      if (ids.length === 0) return null;
+      this.checkBatch(ids.length, 'records');
+      return s.upsert(ids.map((id) => {
+        const r = s.get(id)!;
+        return { id, vector: r.vector, metadata: update(r.metadata as JsonValue | undefined) };
+      })).then(() => ids.length);
+    });
   }
 
   // --- reads ---

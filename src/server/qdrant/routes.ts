@@ -382,6 +382,64 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     return ok(req, { points: page.records.map((r) => pointOut(r, sel, c.metric)), next_page_offset: page.next });
   });
 
+  // --- payload updates (vectors kept; one durable batch each) ---
+
+  /** The selection of a payload update: points (ids, each must exist) and/or a filter. */
+  const selection = (b: Body, what: string) => {
+    refuse(b, ['shard_key'], what);
+    const hasPoints = b.points !== undefined && b.points !== null;
+    const hasFilter = b.filter !== undefined && b.filter !== null;
+    if (!hasPoints && !hasFilter) invalid(`${what}: pass points (ids) or a filter`);
+    const f = hasFilter ? translateFilter(b.filter) : {};
+    const ids = hasPoints ? parseIds(b.points, 'points') : undefined;
+    const within = f.ids === undefined ? null : new Set(f.ids);
+    const only = ids !== undefined && within !== null ? ids.filter((id) => within.has(id)) : ids ?? f.ids;
+    return { ...(only !== undefined ? { ids: only } : {}), ...(hasFilter ? { filter: f.filter ?? {} } : {}) };
+  };
+  const copyOf = (m: JsonValue | undefined): Body => (isObject(m) ? JSON.parse(JSON.stringify(m)) as Body : {});
+  const pointMissing = (e: unknown) => {
+    if (e instanceof NearestError && e.code === 'NOT_FOUND' && 'id' in e.details) throw new NearestError('NOT_FOUND', `No point with id ${String(e.details.id)} found`, e.details);
+    throw e;
+  };
+
+  const setPayload = (overwrite: boolean) => async (req: FastifyRequest<{ Params: NameParams; Body: Body }>) => {
+    describe(req.params.name);
+    const b = req.body;
+    if (b.key !== undefined && b.key !== null) invalid('set payload: "key" (setting under a nested path) is not supported by this server');
+    const payload = parsePayload(b.payload, 'payload');
+    if (payload === undefined) invalid('payload: expected a JSON object');
+    const sel = selection(b, overwrite ? 'overwrite payload' : 'set payload');
+    const fresh = payload as Body;
+    await service.updateMetadata(req.params.name, sel, (old) => (overwrite ? fresh : { ...copyOf(old), ...fresh }) as JsonValue).catch(pointMissing);
+    return updated(req);
+  };
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/payload', { config: write, schema: bodySchema }, setPayload(false));
+  app.put<{ Params: NameParams; Body: Body }>('/collections/:name/points/payload', { config: write, schema: bodySchema }, setPayload(true));
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/payload/delete', { config: write, schema: bodySchema }, async (req) => {
+    describe(req.params.name);
+    const b = req.body;
+    const keys = b.keys;
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) invalid('keys: expected an array of payload keys');
+    const sel = selection(b, 'delete payload');
+    await service.updateMetadata(req.params.name, sel, (old) => {
+      const m = copyOf(old);
+      for (const k of keys as string[]) {
+        const path = k.split('.');
+        const parent = getPath(m, path.slice(0, -1));
+        if (isObject(parent)) delete parent[path[path.length - 1]!];
+      }
+      return m as JsonValue;
+    }).catch(pointMissing);
+    return updated(req);
+  });
+
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/payload/clear', { config: write, schema: bodySchema }, async (req) => {
+    describe(req.params.name);
+    await service.updateMetadata(req.params.name, selection(req.body, 'clear payload'), () => ({})).catch(pointMissing);
+    return updated(req);
+  });
+
   // --- search ---
 
   /** Runs a nearest search with Qdrant's limit, offset, params and score_threshold. */
