@@ -304,14 +304,14 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     const b = req.body;
     refuse(b, ['shard_key', 'update_filter'], 'upsert');
     let records: { id: RecordId; vector: number[]; metadata?: JsonValue }[];
-    if (Array.isArray(b.points) && b.batch === undefined) {
+    if (Array.isArray(b.points) && (b.batch === undefined || b.batch === null)) {
       records = b.points.map((p: unknown, i) => {
         if (!isObject(p)) invalid(`points[${i}]: expected { id, vector, payload }`);
         for (const k of Object.keys(p)) if (k !== 'id' && k !== 'vector' && k !== 'payload') invalid(`points[${i}].${k}: not supported`);
         const payload = parsePayload(p.payload, `points[${i}].payload`);
         return { id: parseId(p.id, `points[${i}].id`), vector: parseVector(p.vector, `points[${i}].vector`, c.dim), ...(payload !== undefined ? { metadata: payload } : {}) };
       });
-    } else if (isObject(b.batch) && b.points === undefined) {
+    } else if (isObject(b.batch) && (b.points === undefined || b.points === null)) {
       const { ids, vectors, payloads } = b.batch;
       if (!Array.isArray(ids) || !Array.isArray(vectors) || ids.length !== vectors.length) invalid('batch: expected { ids, vectors, payloads? } with as many vectors as ids');
       if (payloads !== undefined && payloads !== null && (!Array.isArray(payloads) || payloads.length !== ids.length)) invalid('batch.payloads: expected as many payloads as ids');
