@@ -180,6 +180,10 @@ describe('qdrant: points', () => {
     await qc.upsert('ids', { points: [{ id: 'A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D', vector: [1, 2], payload: { a: 1 } }, { id: 0, vector: [3, 4] }] });
     const got = await qc.retrieve('ids', { ids: ['a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', 0] });
     expect(got).toEqual([{ id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', payload: { a: 1 } }, { id: 0, payload: {} }]);
+    // the simple, braced and urn forms name the same point; a repeated id keeps its last point
+    await qc.upsert('ids', { wait: false, points: [{ id: 'a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d', vector: [5, 5], payload: { a: 2 } }, { id: '{A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D}', vector: [6, 6], payload: { a: 3 } }] });
+    expect(await qc.count('ids')).toEqual({ count: 2 });
+    expect(await qc.retrieve('ids', { ids: ['urn:uuid:a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'], with_vector: true })).toEqual([{ id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', payload: { a: 3 }, vector: [6, 6] }]);
   });
 
   for (const d of ['Cosine', 'Euclid', 'Dot'] as const) {
