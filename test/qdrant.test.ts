@@ -133,6 +133,11 @@ describe('qdrant: service and collections', () => {
     const bad = await h.raw('PUT', '/collections/x', '{not json', 'application/json');
     expect(bad.status).toBe(400);
     expect(typeof bad.json.status.error).toBe('string');
+    for (const [m, path] of [['GET', '/collections/x/aliases'], ['POST', '/collections/x/points/recommend'], ['DELETE', '/collections/x/points'], ['PATCH', '/collections/x']] as const) {
+      const u = m === 'GET' ? await h.get(path) : m === 'DELETE' ? await h.del(path) : await h.raw(m, path, '{}', 'application/json');
+      expect(u.status, `${m} ${path}`).toBe(404);
+      expect(u.json.status.error, `${m} ${path}`).toMatch(/no route/);
+    }
     const okr = await h.get('/collections');
     expect(okr.json).toMatchObject({ status: 'ok', result: { collections: expect.any(Array) } });
     expect(typeof okr.json.time).toBe('number');

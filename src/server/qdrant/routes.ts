@@ -548,6 +548,12 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     return ok(req, pointOut(r, true, c.metric));
   });
 
+  // Paths under /collections this API does not have: Qdrant's error body (after any route above).
+  app.all('/collections/*', { config: read, schema: { hide: true } }, async (req) => {
+    const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
+    throw new NearestError('NOT_FOUND', `no route ${req.method} ${path} on this server (see docs/server.md for the Qdrant API it offers)`, {});
+  });
+
   // Payload indexes speed up Qdrant's filtered search; filters here need none (they are evaluated
   // on the records), so creating or deleting one checks the collection and changes nothing.
   app.put<{ Params: NameParams; Body: Body }>('/collections/:name/index', { config: write, schema: bodySchema }, async (req) => {
