@@ -124,11 +124,23 @@ export function checkRecordIds(ids: unknown, where: string): RecordId[] {
 class RecordIds {
   private readonly nums = new IdMap();
   private readonly strs = new Map<string, number>();
+  /** Characters of the string ids held (for stats() without a walk over every id). */
+  stringChars = 0;
   get size(): number { return this.nums.size + this.strs.size; }
+  get stringIds(): number { return this.strs.size; }
   get(id: RecordId): number | undefined { return typeof id === 'number' ? this.nums.get(id) : this.strs.get(id); }
   has(id: RecordId): boolean { return this.get(id) !== undefined; }
-  set(id: RecordId, h: number): void { if (typeof id === 'number') this.nums.set(id, h); else this.strs.set(id, h); }
-  delete(id: RecordId): boolean { return typeof id === 'number' ? this.nums.delete(id) : this.strs.delete(id); }
+  set(id: RecordId, h: number): void {
+    if (typeof id === 'number') { this.nums.set(id, h); return; }
+    if (!this.strs.has(id)) this.stringChars += id.length;
+    this.strs.set(id, h);
+  }
+  delete(id: RecordId): boolean {
+    if (typeof id === 'number') return this.nums.delete(id);
+    if (!this.strs.delete(id)) return false;
+    this.stringChars -= id.length;
+    return true;
+  }
   *entries(): Generator<[RecordId, number]> { yield* this.nums.entries(); yield* this.strs.entries(); }
   *keys(): Generator<RecordId> { for (const [id] of this.entries()) yield id; }
   [Symbol.iterator](): Generator<[RecordId, number]> { return this.entries(); }
@@ -395,9 +407,9 @@ export class StoreEngine {
   }
 
   stats(): StoreStats {
-    // Record table: a map entry (~30 bytes) and two array slots per record, plus the id strings.
-    let idBytes = 0;
-    for (const id of this.handles.keys()) if (typeof id === 'string') idBytes += 16 + id.length * 2;
+    // Record table: a map entry (~30 bytes) and two array slots per record, plus the id strings
+    // (kept as a running count: stats() is O(1)).
+    const idBytes = this.handles.stringIds * 16 + this.handles.stringChars * 2;
     return {
       size: this.size, dim: this.dim, metric: this.metric, index: this.describe(), kernels: this.index.kernels,
       memoryBytes: this.index.stats().memoryBytes + this.size * 30 + this.nextHandle * 16 + idBytes,
