@@ -813,3 +813,16 @@ describe('durable store: the last frame', () => {
     }
   });
 });
+
+describe('a closed durable store', () => {
+  it('refuses reads and writes with CLOSED; stats still answer', async () => {
+    const s = await VectorStore.open(fresh('closed'), { dim: 2 });
+    await s.upsert({ id: 'a', vector: [1, 0] });
+    await s.close();
+    for (const call of [() => s.get('a'), () => s.has('a'), () => s.keys(), () => s.search([1, 0], 1), () => s.count(), () => s.upsert({ id: 'b', vector: [0, 1] })]) {
+      expect(await codeOf(async () => call())).toBe('CLOSED');
+    }
+    expect(s.stats().size).toBe(1);
+    await s.close(); // twice is fine
+  });
+});

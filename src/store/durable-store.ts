@@ -429,6 +429,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
   // ---- mutations (resolve once durable)
 
+  /** Reads of a closed store are CLOSED (its memory is no longer kept in step with the disk). */
+  protected override readable(where: string): void {
+    if (this.closed) throw new NearestError('CLOSED', `${where}: the store at ${this.dir} is closed`, { dir: this.dir });
+  }
+
   private writable(where: string): void {
     if (this.closed || this.closing) throw new NearestError('CLOSED', `${where}: the store is closed`, { dir: this.dir });
     if (this.readOnly) throw new NearestError('UNSUPPORTED', `${where}: the store was opened read-only`, { dir: this.dir });

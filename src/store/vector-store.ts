@@ -440,6 +440,8 @@ function minTrainSize(ivf: IvfIndex): number {
 export abstract class StoreReads<M = unknown> {
   /** @internal */
   protected abstract readonly engine: StoreEngine;
+  /** @internal Throws when reads are no longer allowed (a closed durable store). */
+  protected readable(_where: string): void {}
 
   /** Vector dimension. */
   get dim(): number { return this.engine.dim; }
@@ -452,22 +454,25 @@ export abstract class StoreReads<M = unknown> {
 
   /** The record of an id (vector copied, metadata frozen), or undefined. */
   get(id: RecordId): StoredRecord<M> | undefined {
+    this.readable('get');
     return this.engine.get(checkRecordId(id, `${this.constructor.name}.get`)) as StoredRecord<M> | undefined;
   }
 
   /** Whether an id is present. */
-  has(id: RecordId): boolean { return this.engine.handles.has(checkRecordId(id, `${this.constructor.name}.has`)); }
+  has(id: RecordId): boolean { this.readable('has'); return this.engine.handles.has(checkRecordId(id, `${this.constructor.name}.has`)); }
 
   /** Every id, in no particular order. */
-  keys(): RecordId[] { return [...this.engine.handles.keys()]; }
+  keys(): RecordId[] { this.readable('keys'); return [...this.engine.handles.keys()]; }
 
   /** Every record's id and metadata (frozen; no vectors are copied), in internal handle order. */
   *entries(): Generator<[RecordId, M | undefined]> {
+    this.readable('entries');
     for (const [id, , meta] of this.engine.records()) yield [id, meta as M | undefined];
   }
 
   /** How many records match a metadata filter (all records without one). */
   count(filter?: Record<string, unknown>): number {
+    this.readable('count');
     if (filter === undefined) return this.engine.size;
     const match = compileFilter(filter);
     let n = 0;
@@ -481,6 +486,7 @@ export abstract class StoreReads<M = unknown> {
    * With a filter, only matching records are considered and k come back whenever k match.
    */
   search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
+    this.readable('search');
     return this.engine.search(query, k, options, `${this.constructor.name}.search`) as StoreHit<M>[];
   }
 
