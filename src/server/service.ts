@@ -131,7 +131,7 @@ function measure(v: unknown, depth: number, acc: { nodes: number; depth: number 
 function idsOf(s: DurableVectorStore, only: readonly RecordId[] | undefined): RecordId[] {
   if (only === undefined) return s.keys();
   const seen = new Set<RecordId>();
-  return only.filter((id) => (seen.has(id) || s.get(id) === undefined ? false : (seen.add(id), true)));
+  return only.filter((id) => (seen.has(id) || !s.has(id) ? false : (seen.add(id), true)));
 }
 
 /** Collections, records and searches over one Database (see the file comment). */
@@ -297,7 +297,7 @@ export class VectorService {
     if (only !== undefined) this.checkBatch(only.length, 'ids');
     const predicate = compileFilter(filter);
     return this.exclusive(name, (s) => {
-      const ids = idsOf(s, only).filter((id) => predicate(s.get(id)!.metadata));
+      const ids = idsOf(s, only).filter((id) => predicate(s.metadataOf(id)));
       return ids.length === 0 ? null : s.deleteMany(ids);
     });
   }
@@ -319,10 +319,10 @@ export class VectorService {
     const predicate = select.filter === undefined ? null : compileFilter(select.filter);
     return this.exclusive(name, (s) => {
       if (predicate === null) {
-        const missing = select.ids!.find((id) => s.get(id) === undefined);
+        const missing = select.ids!.find((id) => !s.has(id));
         if (missing !== undefined) throw new NearestError('NOT_FOUND', `no record with id ${JSON.stringify(missing)}`, { id: missing });
       }
-      const ids = idsOf(s, select.ids).filter((id) => predicate === null || predicate(s.get(id)!.metadata));
+      const ids = idsOf(s, select.ids).filter((id) => predicate === null || predicate(s.metadataOf(id)));
       if (ids.length === 0) return null;
       this.checkBatch(ids.length, 'records');
       return s.upsert(ids.map((id) => {
@@ -354,7 +354,7 @@ export class VectorService {
     if (filter === undefined && only === undefined) return s.size;
     const predicate = filter === undefined ? () => true : compileFilter(filter);
     let n = 0;
-    for (const id of idsOf(s, only)) if (predicate(s.get(id)!.metadata)) n++;
+    for (const id of idsOf(s, only)) if (predicate(s.metadataOf(id))) n++;
     return n;
   }
 
@@ -370,10 +370,10 @@ export class VectorService {
     ids.sort(compareIds);
     const records: RecordOutput[] = [];
     for (const id of ids) {
-      const r = s.get(id)!;
-      if (predicate && !predicate(r.metadata)) continue;
+      const metadata = s.metadataOf(id) as JsonValue | undefined; // no vector copy unless asked for
+      if (predicate && !predicate(metadata)) continue;
       if (records.length === p.limit) return { records, next: id };
-      records.push(p.withVector ? { id, metadata: r.metadata as JsonValue | undefined, vector: r.vector } : { id, metadata: r.metadata as JsonValue | undefined });
+      records.push(p.withVector ? { id, metadata, vector: s.get(id)!.vector } : { id, metadata });
     }
     return { records, next: null };
   }

@@ -458,6 +458,13 @@ export abstract class StoreReads<M = unknown> {
     return this.engine.get(checkRecordId(id, `${this.constructor.name}.get`)) as StoredRecord<M> | undefined;
   }
 
+  /** The metadata of an id (frozen; undefined when the record has none or is absent), without copying its vector. */
+  metadataOf(id: RecordId): M | undefined {
+    this.readable('metadataOf');
+    const h = this.engine.handles.get(checkRecordId(id, `${this.constructor.name}.metadataOf`));
+    return h === undefined ? undefined : this.engine.recordAt(h).metadata as M | undefined;
+  }
+
   /** Whether an id is present. */
   has(id: RecordId): boolean { this.readable('has'); return this.engine.handles.has(checkRecordId(id, `${this.constructor.name}.has`)); }
 
