@@ -86,58 +86,75 @@ function sectionHeader(tag: string, length: number, crc: number): Uint8Array {
 
 /** Serialises a header and sections into one buffer. */
 export function writeContainer(h: ContainerHeader, sections: Section[]): Uint8Array {
+  const out = new Uint8Array(containerBytes(sections));
+  let at = 0;
+  for (const part of containerParts(h, sections)) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+/** The size of a container holding `sections`. */
+function containerBytes(sections: readonly Section[]): number {
   let total = HEADER_BYTES;
   for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
-  const out = new Uint8Array(total);
-  out.set(fileHeader(h, sections.length, total), 0);
-  let at = HEADER_BYTES;
-  for (const s of sections) {
-    out.set(sectionHeader(s.tag, s.bytes.length, crc32(s.bytes)), at);
-    out.set(s.bytes, at + SECTION_HEADER);
-    at += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
+  return total;
+}
+
+/**
+ * Checks a container's 64-byte header against the file's size: magic, CRC, version, total length,
+ * count. `where` prefixes messages and `ctx` is added to details (a file name, or nothing).
+ */
+function parseHeader(head: Uint8Array, size: number, where: string, ctx: Record<string, unknown>): { header: ContainerHeader; nsec: number } {
+  if (head.length < HEADER_BYTES) throw corrupt(`${where}file too short for a header: ${head.length} bytes, need ${HEADER_BYTES}`, { ...ctx, bytes: head.length });
+  const v = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
+  if (v.getUint32(0, true) !== MAGIC) throw corrupt(`${where}wrong magic: not a nearest file`, { ...ctx, magic: v.getUint32(0, true).toString(16) });
+  const stored = v.getUint32(60, true), actual = crc32(head.subarray(0, 60));
+  if (stored !== actual) throw corrupt(`${where}header checksum mismatch`, { ...ctx, stored, actual });
+  const version = v.getUint16(4, true);
+  if (version > FORMAT_VERSION) {
+    throw new NearestError('UNSUPPORTED_VERSION', `${where}file format version ${version} is newer than this library's (${FORMAT_VERSION}); upgrade nearest`, { ...ctx, version, supported: FORMAT_VERSION });
   }
-  return out;
+  if (version < 1) throw corrupt(`${where}invalid format version ${version}`, { ...ctx, version });
+  const header: ContainerHeader = {
+    kind: v.getUint8(6), metric: v.getUint8(7), elementType: v.getUint8(8), flags: v.getUint8(9),
+    dim: v.getUint32(12, true), count: v.getFloat64(16, true),
+  };
+  const total = v.getFloat64(28, true);
+  if (total !== size) throw corrupt(`${where}file is ${size} bytes but its header says ${total}: truncated or extended`, { ...ctx, expected: total, received: size });
+  if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt(`${where}invalid vector count`, { ...ctx, count: header.count });
+  return { header, nsec: v.getUint32(24, true) };
+}
+
+/** Checks the section header `sh` found at offset `at` of a file of `size` bytes. */
+function parseSectionHeader(sh: Uint8Array, at: number, size: number, where: string, ctx: Record<string, unknown>): { tag: string; len: number; padded: number; crc: number } {
+  const v = new DataView(sh.buffer, sh.byteOffset, SECTION_HEADER);
+  const tag = String.fromCharCode(sh[0], sh[1], sh[2], sh[3]);
+  const len = v.getFloat64(8, true);
+  if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > size) {
+    throw corrupt(`${where}section '${tag}' claims ${len} bytes, past the end of the file`, { ...ctx, section: tag, length: len });
+  }
+  if (v.getUint32(4, true) !== 0 || v.getUint32(20, true) !== 0) throw corrupt(`${where}section '${tag}' has non-zero reserved fields`, { ...ctx, section: tag });
+  const padded = Math.ceil(len / 8) * 8;
+  if (at + SECTION_HEADER + padded > size) throw corrupt(`${where}section '${tag}' padding is damaged`, { ...ctx, section: tag });
+  return { tag, len, padded, crc: v.getUint32(16, true) };
 }
 
 /** Parses and verifies a container: header CRC, version, every section's bounds and CRC. */
 export function readContainer(buf: Uint8Array): { header: ContainerHeader; sections: Map<string, Uint8Array> } {
   if (!(buf instanceof Uint8Array)) throw corrupt('not a byte buffer');
-  if (buf.length < HEADER_BYTES) throw corrupt(`file too short for a header: ${buf.length} bytes, need ${HEADER_BYTES}`, { bytes: buf.length });
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (v.getUint32(0, true) !== MAGIC) throw corrupt('wrong magic: not a nearest file', { magic: v.getUint32(0, true).toString(16) });
-  const stored = v.getUint32(60, true), actual = crc32(buf.subarray(0, 60));
-  if (stored !== actual) throw corrupt('header checksum mismatch', { stored, actual });
-  const version = v.getUint16(4, true);
-  if (version > FORMAT_VERSION) {
-    throw new NearestError('UNSUPPORTED_VERSION', `file format version ${version} is newer than this library's (${FORMAT_VERSION}); upgrade nearest`, { version, supported: FORMAT_VERSION });
-  }
-  if (version < 1) throw corrupt(`invalid format version ${version}`, { version });
-  const header: ContainerHeader = {
-    kind: v.getUint8(6), metric: v.getUint8(7), elementType: v.getUint8(8), flags: v.getUint8(9),
-    dim: v.getUint32(12, true), count: v.getFloat64(16, true),
-  };
-  const nsec = v.getUint32(24, true), total = v.getFloat64(28, true);
-  if (total !== buf.length) throw corrupt(`file is ${buf.length} bytes but its header says ${total}: truncated or extended`, { expected: total, received: buf.length });
-  if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt('invalid vector count', { count: header.count });
+  const { header, nsec } = parseHeader(buf, buf.length, '', {});
   const sections = new Map<string, Uint8Array>();
   let at = HEADER_BYTES;
   for (let i = 0; i < nsec; i++) {
     if (at + SECTION_HEADER > buf.length) throw corrupt(`section ${i} header runs past the end of the file`, { section: i });
-    const tag = String.fromCharCode(buf[at], buf[at + 1], buf[at + 2], buf[at + 3]);
-    const len = v.getFloat64(at + 8, true);
-    if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > buf.length) {
-      throw corrupt(`section '${tag}' claims ${len} bytes, past the end of the file`, { section: tag, length: len });
-    }
-    if (v.getUint32(at + 4, true) !== 0 || v.getUint32(at + 20, true) !== 0) throw corrupt(`section '${tag}' has non-zero reserved fields`, { section: tag });
-    for (let p = at + SECTION_HEADER + len; p < at + SECTION_HEADER + Math.ceil(len / 8) * 8; p++) {
-      if (p >= buf.length || buf[p] !== 0) throw corrupt(`section '${tag}' padding is damaged`, { section: tag });
+    const { tag, len, padded, crc } = parseSectionHeader(buf.subarray(at, at + SECTION_HEADER), at, buf.length, '', {});
+    for (let p = at + SECTION_HEADER + len; p < at + SECTION_HEADER + padded; p++) {
+      if (buf[p] !== 0) throw corrupt(`section '${tag}' padding is damaged`, { section: tag });
     }
     const bytes = buf.subarray(at + SECTION_HEADER, at + SECTION_HEADER + len);
-    const crc = v.getUint32(at + 16, true);
     if (crc32(bytes) !== crc) throw corrupt(`section '${tag}' checksum mismatch`, { section: tag });
     if (sections.has(tag)) throw corrupt(`section '${tag}' appears twice`, { section: tag });
     sections.set(tag, bytes);
-    at += SECTION_HEADER + Math.ceil(len / 8) * 8;
+    at += SECTION_HEADER + padded;
   }
   if (at !== buf.length) throw corrupt('trailing bytes after the last section', { end: at, length: buf.length });
   return { header, sections };
@@ -190,10 +207,8 @@ export function jsonBytes(v: unknown): Uint8Array { return new TextEncoder().enc
  * copied) — for writing as a stream. Section CRCs are computed first, over the payloads in place.
  */
 export function* containerParts(h: ContainerHeader, sections: readonly Section[]): Generator<Uint8Array> {
-  let total = HEADER_BYTES;
-  for (const s of sections) total += SECTION_HEADER + Math.ceil(s.bytes.length / 8) * 8;
   const crcs = sections.map((s) => crc32(s.bytes));
-  yield fileHeader(h, sections.length, total);
+  yield fileHeader(h, sections.length, containerBytes(sections));
   const pad = new Uint8Array(8);
   for (let i = 0; i < sections.length; i++) {
     const s = sections[i];
@@ -255,37 +270,18 @@ export async function openContainer(h: { read(position: number, length: number):
   stream(tag: string, chunkBytes: number): AsyncGenerator<Uint8Array>;
 }> {
   const size = await h.size();
-  const head = await h.read(0, Math.min(size, HEADER_BYTES));
-  // The header checks of readContainer, on the header alone.
-  if (head.length < HEADER_BYTES) throw corrupt(`${file}: file too short for a header: ${head.length} bytes, need ${HEADER_BYTES}`, { file, bytes: head.length });
-  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (v.getUint32(0, true) !== MAGIC) throw corrupt(`${file}: wrong magic: not a nearest file`, { file });
-  if (v.getUint32(60, true) !== crc32(head.subarray(0, 60))) throw corrupt(`${file}: header checksum mismatch`, { file });
-  const version = v.getUint16(4, true);
-  if (version > FORMAT_VERSION) throw new NearestError('UNSUPPORTED_VERSION', `${file}: file format version ${version} is newer than this library's (${FORMAT_VERSION}); upgrade nearest`, { file, version, supported: FORMAT_VERSION });
-  if (version < 1) throw corrupt(`${file}: invalid format version ${version}`, { file, version });
-  const header: ContainerHeader = { kind: v.getUint8(6), metric: v.getUint8(7), elementType: v.getUint8(8), flags: v.getUint8(9), dim: v.getUint32(12, true), count: v.getFloat64(16, true) };
-  const nsec = v.getUint32(24, true), total = v.getFloat64(28, true);
-  if (total !== size) throw corrupt(`${file}: file is ${size} bytes but its header says ${total}: truncated or extended`, { file, expected: total, received: size });
-  if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt(`${file}: invalid vector count`, { file });
+  const where = `${file}: `, ctx = { file };
+  const { header, nsec } = parseHeader(await h.read(0, Math.min(size, HEADER_BYTES)), size, where, ctx);
   const table = new Map<string, SectionEntry>();
   let at = HEADER_BYTES;
   for (let i = 0; i < nsec; i++) {
-    if (at + SECTION_HEADER > size) throw corrupt(`${file}: section ${i} header runs past the end of the file`, { file, section: i });
-    const sh = await h.read(at, SECTION_HEADER);
-    const sv = new DataView(sh.buffer, sh.byteOffset, sh.byteLength);
-    const tag = String.fromCharCode(sh[0], sh[1], sh[2], sh[3]);
-    const len = sv.getFloat64(8, true);
-    if (!Number.isSafeInteger(len) || len < 0 || at + SECTION_HEADER + len > size) throw corrupt(`${file}: section '${tag}' claims ${len} bytes, past the end of the file`, { file, section: tag });
-    if (sv.getUint32(4, true) !== 0 || sv.getUint32(20, true) !== 0) throw corrupt(`${file}: section '${tag}' has non-zero reserved fields`, { file, section: tag });
-    const padded = Math.ceil(len / 8) * 8;
-    if (padded > len) {
-      if (at + SECTION_HEADER + padded > size) throw corrupt(`${file}: section '${tag}' padding is damaged`, { file, section: tag });
-      const pad = await h.read(at + SECTION_HEADER + len, padded - len);
-      if (pad.some((b) => b !== 0)) throw corrupt(`${file}: section '${tag}' padding is damaged`, { file, section: tag });
+    if (at + SECTION_HEADER > size) throw corrupt(`${where}section ${i} header runs past the end of the file`, { file, section: i });
+    const { tag, len, padded, crc } = parseSectionHeader(await h.read(at, SECTION_HEADER), at, size, where, ctx);
+    if (padded > len && (await h.read(at + SECTION_HEADER + len, padded - len)).some((b) => b !== 0)) {
+      throw corrupt(`${where}section '${tag}' padding is damaged`, { file, section: tag });
     }
-    if (table.has(tag)) throw corrupt(`${file}: section '${tag}' appears twice`, { file, section: tag });
-    table.set(tag, { offset: at + SECTION_HEADER, length: len, crc: sv.getUint32(16, true) });
+    if (table.has(tag)) throw corrupt(`${where}section '${tag}' appears twice`, { file, section: tag });
+    table.set(tag, { offset: at + SECTION_HEADER, length: len, crc });
     at += SECTION_HEADER + padded;
   }
   if (at !== size) throw corrupt(`${file}: trailing bytes after the last section`, { file, end: at, length: size });

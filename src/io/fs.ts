@@ -9,15 +9,14 @@ import { NearestError } from '../errors.js';
 
 /** An open file. Writes are complete or throw (short writes are retried inside). */
 export interface FileHandle {
-  /** Writes all of `bytes` at `position` (default: the end of the file for append handles). */
-  write(bytes: Uint8Array, position?: number): Promise<void>;
+  /** Writes all of `bytes` at `position`. */
+  write(bytes: Uint8Array, position: number): Promise<void>;
   /** Writes the parts back to back at `position` (one gathered write: no copy into one buffer). */
   writev(parts: readonly Uint8Array[], position: number): Promise<void>;
   /** Reads up to `length` bytes at `position`; returns the bytes read (fewer at the end of the file). */
   read(position: number, length: number): Promise<Uint8Array>;
   /** Flushes the file's data to stable storage (fsync). */
   sync(): Promise<void>;
-  truncate(length: number): Promise<void>;
   size(): Promise<number>;
   close(): Promise<void>;
 }
@@ -31,13 +30,13 @@ export interface FileLock {
 /** The operations the store needs, on absolute paths with '/' separators. */
 export interface FileSystem {
   /**
-   * 'r' read, 'a' append (created if missing), 'rw' read and write at explicit positions (created
-   * if missing, never truncated), 'w' truncate or create, 'wx' create exclusively.
+   * 'r' read, 'rw' read and write (created if missing, never truncated), 'w' truncate or create,
+   * 'wx' create exclusively. Writes are always at explicit positions.
    * With `blocking`, writes and syncs on the handle run on the calling thread (no thread-pool
    * round trip: about half the latency of a small write + fdatasync, the log's group commit) and
    * sync is fdatasync (enough for appends: the size that reaches the data is synced with it).
    */
-  open(path: string, flags: 'r' | 'a' | 'rw' | 'w' | 'wx', options?: { blocking?: boolean }): Promise<FileHandle>;
+  open(path: string, flags: 'r' | 'rw' | 'w' | 'wx', options?: { blocking?: boolean }): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
   /** Atomically replaces `to` with `from` (same directory). */
   rename(from: string, to: string): Promise<void>;
@@ -80,22 +79,9 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   /** Locks this process holds: path -> token (a lock is per process, so two handles of one process conflict too). */
   const held = new Map<string, string>();
 
-  const wrap = (h: import('node:fs/promises').FileHandle, append: boolean, blocking: boolean): FileHandle => {
-    let end = -1; // append position, known after the first size()
-    const writeOnce = blocking
-      ? async (bytes: Uint8Array, off: number, len: number, at: number) => fsSync.writeSync(h.fd, bytes, off, len, at)
-      : async (bytes: Uint8Array, off: number, len: number, at: number) => (await h.write(bytes, off, len, at)).bytesWritten;
+  const wrap = (h: import('node:fs/promises').FileHandle, blocking: boolean): FileHandle => {
     return {
-      async write(bytes, position) {
-        let at = position ?? (append ? (end >= 0 ? end : (end = (await h.stat()).size)) : 0);
-        let done = 0;
-        while (done < bytes.length) {
-          const bytesWritten = await writeOnce(bytes, done, bytes.length - done, at);
-          if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
-          done += bytesWritten; at += bytesWritten;
-        }
-        if (position === undefined && append) end = at;
-      },
+      write(bytes, position) { return this.writev([bytes], position); },
       async writev(parts, position) {
         let at = position;
         let rest = parts.filter((p) => p.length > 0);
@@ -127,7 +113,6 @@ export async function nodeFileSystem(): Promise<FileSystem> {
         return done === length ? out : out.subarray(0, done);
       },
       sync: blocking ? async () => fsSync.fdatasyncSync(h.fd) : () => h.sync(),
-      async truncate(length) { await h.truncate(length); if (append) end = length; },
       async size() { return (await h.stat()).size; },
       close: () => h.close(),
     };
@@ -148,8 +133,8 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   node = {
     async open(p, flags, options) {
       const c = fsSync.constants;
-      const mode = flags === 'a' ? 'a+' : flags === 'rw' ? c.O_RDWR | c.O_CREAT : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r';
-      return wrap(await fs.open(p, mode), flags === 'a', options?.blocking === true);
+      const mode = flags === 'rw' ? c.O_RDWR | c.O_CREAT : flags === 'w' ? 'w+' : flags === 'wx' ? 'wx+' : 'r';
+      return wrap(await fs.open(p, mode), options?.blocking === true);
     },
     async readFile(p) { return new Uint8Array(await fs.readFile(p)); },
     rename: (a, b) => fs.rename(a, b),

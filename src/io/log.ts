@@ -53,8 +53,10 @@ export interface LogRecord {
  * One record's encoded bytes before it is put into a frame: the header and JSON as one part, the
  * vectors as a view of the caller's (owned) array — copied once, into the frame.
  */
+const UTF8 = new TextEncoder();
+
 export function encodeRecord(op: LogOp, json: unknown, vectors: Float32Array | null): Uint8Array[] {
-  const text = new TextEncoder().encode(JSON.stringify(json));
+  const text = UTF8.encode(JSON.stringify(json));
   const head = new Uint8Array(RECORD_HEADER + text.length);
   const v = new DataView(head.buffer);
   v.setUint8(0, op);
@@ -79,7 +81,7 @@ export function frameParts(firstSeq: number, records: readonly (readonly Uint8Ar
   let len = 0, crc = 0;
   const parts: Uint8Array[] = [new Uint8Array(FRAME_HEADER)];
   for (const r of records) for (const part of r) { len += part.length; crc = crc32(part, crc); parts.push(part); }
-  if (len > MAX_FRAME - FRAME_HEADER) throw corrupt(`a log frame of ${len} bytes exceeds the limit of ${MAX_FRAME}`, { bytes: len });
+  if (len > MAX_FRAME - FRAME_HEADER - FRAME_TRAILER) throw corrupt(`a log frame of ${len} bytes exceeds the limit of ${MAX_FRAME}`, { bytes: len });
   const head = parts[0];
   const v = new DataView(head.buffer);
   v.setUint32(0, LOG_MAGIC, true);

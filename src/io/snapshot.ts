@@ -1,6 +1,6 @@
 // The durable store's snapshot file (`snapshot.nrst`): the checksummed container of container.ts
 // with kind StoreSnapshot and these sections —
-//   PARM  JSON: { format: 2, options, resolved, nextHandle, nextAuto, ivfPending, seq, compactedAt }
+//   PARM  JSON: { format: 2, options, nextHandle, nextAuto, ivfPending, seq, compactedAt }
 //   FIDS  flat indexes: the handles, f64, in storage order
 //   FROW  flat indexes: the rows, f32, row-major in the same order
 //   INDX  other indexes (HNSW, IVF): the index image (an index file of index-io.ts, nested,
@@ -24,8 +24,8 @@ export const SNAPSHOT_FORMAT = 2;
 /** What a snapshot holds, as plain data. */
 export interface SnapshotData {
   params: {
+    /** { dim, metric, index } with every index parameter explicit (compared on reopen). */
     options: Record<string, unknown>;
-    resolved: Record<string, unknown>;
     nextHandle: number;
     nextAuto: number;
     ivfPending: boolean;
@@ -85,7 +85,7 @@ export async function readSnapshot(
   fs: FileSystem, file: string, load: LoadOptions,
   onParams: (p: SnapshotData['params']) => void,
   onRecord: (id: string | number, handle: number, metadata: unknown) => boolean,
-): Promise<Omit<SnapshotData, 'records'>> {
+): Promise<Omit<SnapshotData, 'records'> & { bytes: number }> {
   const h = await fs.open(file, 'r');
   try {
     const c = await openContainer(h, file);
@@ -97,7 +97,7 @@ export async function readSnapshot(
       throw corrupt(`${file}: its parameter section is not valid JSON`, { file });
     }
     const o = p?.options as { dim?: unknown; metric?: unknown } | undefined;
-    if (typeof o !== 'object' || o === null || o.dim !== header.dim || !Number.isSafeInteger(p.nextHandle) || !Number.isSafeInteger(p.nextAuto) || !Number.isSafeInteger(p.seq) || typeof p.resolved !== 'object' || p.format !== SNAPSHOT_FORMAT) {
+    if (typeof o !== 'object' || o === null || o.dim !== header.dim || !Number.isSafeInteger(p.nextHandle) || !Number.isSafeInteger(p.nextAuto) || !Number.isSafeInteger(p.seq) || p.format !== SNAPSHOT_FORMAT) {
       throw corrupt(`${file}: its parameter section is inconsistent`, { file });
     }
     if (METRIC_CODES[header.metric] !== o.metric) throw corrupt(`${file}: its header says metric ${METRIC_CODES[header.metric]}, its parameters ${String(o.metric)}`, { file });
@@ -148,7 +148,7 @@ export async function readSnapshot(
     }
     if (carry.length > 0) throw corrupt(`${file}: the record table does not end with a newline`, { file });
     if (records !== header.count || records !== index.size) throw corrupt(`${file}: ${records} records but ${index.size} vectors in its index`, { file });
-    return { params: p, index, count: records };
+    return { params: p, index, count: records, bytes: await h.size() };
   } finally {
     await h.close();
   }

@@ -28,7 +28,7 @@ import { FlatIndex } from '../indexes/flat.js';
 import { freezeJson, type JsonValue } from './json.js';
 import {
   checkRecordId, checkRecordIds, StoreEngine, StoreReads,
-  type Mutation, type RecordId, type StoreRecord, type StoreStats, type VectorStoreOptions,
+  type Mutation, type RecordId, type ResolvedOptions, type StoreRecord, type StoreStats, type VectorStoreOptions,
 } from './vector-store.js';
 import type { VectorLike, VectorsLike } from '../indexes/validate.js';
 
@@ -116,7 +116,7 @@ function decodeMutation(r: LogRecord, dim: number, file: string): Mutation {
   if (!Array.isArray(j.m) || j.m.length !== ids.length || vectors.length !== ids.length * dim) throw bad('lengths disagree');
   const metadata = j.m.map((x) => (Array.isArray(x) && x.length === 1 ? freezeJson(x[0] as JsonValue) : x === 0 ? undefined : (() => { throw bad('bad metadata'); })()));
   if (new Set(ids).size !== ids.length) throw bad('an id repeats');
-  for (let i = 0; i < vectors.length; i++) if (!Number.isFinite(vectors[i])) throw bad('a non-finite value');
+  // Vector values are checked where they are applied (index.add validates before it changes anything).
   return { op: 'upsert', ids, vectors, metadata };
 }
 
@@ -127,16 +127,15 @@ function stable(v: unknown): string {
   return JSON.stringify(v);
 }
 
-async function fileSize(fs: FileSystem, path: string): Promise<number> {
-  const h = await fs.open(path, 'r');
-  try { return await h.size(); } finally { await h.close(); }
+/** Writes `length` zero bytes at `at` (preallocation, or a torn tail turned back into free space). */
+async function writeZeros(h: FileHandle, at: number, length: number): Promise<void> {
+  for (let done = 0; done < length; done += ZEROS.length) await h.write(ZEROS.subarray(0, Math.min(ZEROS.length, length - done)), at + done);
 }
 
 function snapshotData(e: StoreEngine, seq: number, compactedAt: string | null): Parameters<typeof writeSnapshot>[2] {
   return {
     params: {
-      options: { dim: e.dim, metric: e.metric, index: e.resolved.index },
-      resolved: e.resolved as unknown as Record<string, unknown>,
+      options: e.resolved as unknown as Record<string, unknown>,
       nextHandle: e.nextHandle, nextAuto: e.nextAuto, ivfPending: e.ivfPending !== null, seq, compactedAt,
     },
     index: e.index,
@@ -161,9 +160,9 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   private logGen: number;
   private logBytes: number;
   /** Size of the last snapshot (automatic compaction waits for a log at least this big). */
-  private snapshotBytes = 0;
+  private snapshotBytes: number;
   /** The log file's size: [logBytes, logCap) is preallocated zeros. */
-  private logCap = 0;
+  private logCap: number;
   // Small steps: each one is flushed by the next frame's fdatasync, a latency spike of its size.
   private get preallocBytes(): number { return Math.max(4096, Math.min(2 ** 20, this.compactBytes)); }
   private seq: number;
@@ -183,11 +182,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
 
   private constructor(a: {
     dir: string; fs: FileSystem; engine: StoreEngine; lock: FileLock | null; log: FileHandle | null; logGen: number; logBytes: number;
-    seq: number; readOnly: boolean; compactBytes: number; damage: DamageReport | null; lastCompaction: string | null;
+    logCap: number; snapshotBytes: number; seq: number; readOnly: boolean; compactBytes: number; damage: DamageReport | null; lastCompaction: string | null;
   }) {
     super();
     this.dir = a.dir; this.fs = a.fs; this.engine = a.engine; this.lock = a.lock; this.log = a.log; this.logGen = a.logGen;
-    this.logBytes = a.logBytes; this.seq = a.seq; this.readOnly = a.readOnly; this.compactBytes = a.compactBytes;
+    this.logBytes = a.logBytes; this.logCap = a.logCap; this.snapshotBytes = a.snapshotBytes; this.seq = a.seq; this.readOnly = a.readOnly; this.compactBytes = a.compactBytes;
     this.damage = a.damage; this.lastCompaction = a.lastCompaction;
   }
 
@@ -250,8 +249,8 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     let engine: StoreEngine;
     let snapSeq = 0;
     let lastCompaction: string | null = null;
-    let snapshotSize = 0;
-    let stored: { options: Record<string, unknown>; resolved: Record<string, unknown> } | null = null;
+    let snapshotBytes = 0;
+    let stored: ResolvedOptions | null = null;
     if (!names.includes(SNAPSHOT)) {
       if (gens.length > 0) throw new NearestError('CORRUPT_FILE', `${dir}: ${SNAPSHOT} is missing but logs are present`, { dir, file: fs.join(dir, SNAPSHOT) });
       if (given.dim === undefined) throw new NearestError('NOT_FOUND', `VectorStore.open: no store at ${dir}; pass { dim } to create one`, { dir });
@@ -259,7 +258,6 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       engine = new StoreEngine(given as VectorStoreOptions, 'VectorStore.open');
     } else {
       const file = fs.join(dir, SNAPSHOT);
-      snapshotSize = await fileSize(fs, file);
       // The record table streams into the engine (no array of a million tuples in between).
       let target: StoreEngine | null = null;
       const snap = await readSnapshot(fs, file, load, (p) => {
@@ -267,8 +265,9 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         target.restoreBegin(p.nextHandle);
       }, (id, h, meta) => target!.restorePut(id, h, meta === undefined ? undefined : freezeJson(meta as JsonValue)));
       const p = snap.params;
-      stored = { options: p.options, resolved: p.resolved };
       engine = target!;
+      stored = engine.resolved;
+      snapshotBytes = snap.bytes;
       if (!p.ivfPending) engine.ivfPending = null;
       if (p.ivfPending && !(snap.index instanceof FlatIndex)) throw new NearestError('CORRUPT_FILE', `${file}: a store waiting to train holds a non-flat index`, { file });
       if (snap.index.dim !== engine.dim || snap.index.metric !== engine.metric) throw new NearestError('CORRUPT_FILE', `${file}: its index has dim ${snap.index.dim} / ${snap.index.metric}, its parameters ${engine.dim} / ${engine.metric}`, { file });
@@ -282,11 +281,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     // Conflicts between the options given and the store's own.
     let rebuild = false;
     if (stored) {
-      const r = stored.resolved as { dim: number; metric: string; index: unknown };
+      const r = stored;
       if (given.dim !== undefined && given.dim !== r.dim) throw invalidArgument(`VectorStore.open: the store at ${dir} has dim ${r.dim}; the options say ${given.dim}`, { stored: r.dim, received: given.dim });
       if (given.metric !== undefined && given.metric !== r.metric) throw invalidArgument(`VectorStore.open: the store at ${dir} has metric '${r.metric}'; the options say '${given.metric}'`, { stored: r.metric, received: given.metric });
       if (given.index !== undefined) {
-        const want = new StoreEngine({ dim: r.dim, metric: r.metric as never, index: given.index }, 'VectorStore.open').resolved.index;
+        const want = new StoreEngine({ dim: r.dim, metric: r.metric, index: given.index }, 'VectorStore.open').resolved.index;
         if (stable(want) !== stable(r.index)) {
           if (!how.reindex) throw invalidArgument(`VectorStore.open: the store at ${dir} has index ${stable(r.index)}; the options ask for ${stable(want)} (pass reindex: true to rebuild it)`, { stored: r.index, received: want });
           rebuild = true;
@@ -334,12 +333,12 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     }
 
     if (how.readOnly) {
-      return new DurableVectorStore<M>({ dir, fs, engine, lock: null, log: null, logGen: gens.at(-1) ?? 0, logBytes: 0, seq, readOnly: true, compactBytes: how.compactBytes, damage, lastCompaction });
+      return new DurableVectorStore<M>({ dir, fs, engine, lock: null, log: null, logGen: gens.at(-1) ?? 0, logBytes: 0, logCap: 0, snapshotBytes, seq, readOnly: true, compactBytes: how.compactBytes, damage, lastCompaction });
     }
 
     // A writer: a new store records its shape at once (snapshot first, then its first log); a torn
     // tail is cut; logs a snapshot fully covers (left by a crash during compaction) go.
-    const snapshotBytes = stored === null ? await writeSnapshot(fs, fs.join(dir, SNAPSHOT), snapshotData(engine, 0, null)) : snapshotSize;
+    if (stored === null) snapshotBytes = await writeSnapshot(fs, fs.join(dir, SNAPSHOT), snapshotData(engine, 0, null));
     if (rebuild) {
       const next = new StoreEngine({ dim: engine.dim, metric: engine.metric, index: given.index, ...(given.backend ? { backend: given.backend } : {}) }, 'VectorStore.open');
       next.adoptIndexFrom(engine);
@@ -352,23 +351,20 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     if (gen > 0) {
       log = await fs.open(fs.join(dir, logName(gen)), 'rw', { blocking: true });
       logCap = await log.size();
-      if (tornBytes > 0) await log.write(new Uint8Array(logCap - lastPrefix), lastPrefix); // a torn tail becomes free space
+      if (tornBytes > 0) await writeZeros(log, lastPrefix, logCap - lastPrefix); // a torn tail becomes free space
       // What was just read may sit in the page cache only (a process whose fsync failed wrote it):
       // make it durable before serving it, or refuse to open (PostgreSQL fsyncs its WAL at
       // recovery for the same reason).
       await log.sync();
+      for (const g of obsolete) await fs.unlink(fs.join(dir, logName(g)));
       await fs.syncDir(dir);
       logBytes = lastPrefix;
-      for (const g of obsolete) if (g < gen) await fs.unlink(fs.join(dir, logName(g)));
-      if (obsolete.length > 0) await fs.syncDir(dir);
     } else {
       gen = 1;
       log = await fs.open(fs.join(dir, logName(gen)), 'rw', { blocking: true });
       await fs.syncDir(dir);
     }
-    const store = new DurableVectorStore<M>({ dir, fs, engine, lock: how.lock, log, logGen: gen, logBytes, seq, readOnly: false, compactBytes: how.compactBytes, damage: null, lastCompaction });
-    store.logCap = logCap;
-    store.snapshotBytes = snapshotBytes;
+    const store = new DurableVectorStore<M>({ dir, fs, engine, lock: how.lock, log, logGen: gen, logBytes, logCap, snapshotBytes, seq, readOnly: false, compactBytes: how.compactBytes, damage: null, lastCompaction });
     if (rebuild) {
       // The new index becomes the store's only by the snapshot's atomic rename.
       try { await store.compact(); } catch (e) { await store.close().catch(() => {}); throw e; }
@@ -414,12 +410,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         }
         report.damagedRanges += scan.damaged.length;
         await fs.syncDir(abs);
-        let total = 0;
-        for (const f of scan.frames) total += f.end - f.offset;
-        const out = new Uint8Array(total);
-        let at = 0;
-        for (const f of scan.frames) { out.set(bytes.subarray(f.offset, f.end), at); at += f.end - f.offset; }
-        await writeFileAtomic(fs, file, out);
+        await writeFileAtomic(fs, file, (h) => h.writev(scan.frames.map((f) => bytes.subarray(f.offset, f.end)), 0));
       }
       return report;
     } finally {
@@ -534,7 +525,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
         if (this.logBytes + frame.bytes > this.logCap) {
           // Preallocate zeros past the end (the frame's fdatasync makes the new size durable too).
           const grow = Math.max(this.preallocBytes, this.logBytes + frame.bytes - this.logCap);
-          for (let done = 0; done < grow; done += ZEROS.length) await this.log!.write(ZEROS.subarray(0, Math.min(ZEROS.length, grow - done)), this.logCap + done);
+          await writeZeros(this.log!, this.logCap, grow);
           this.logCap += grow;
         }
         await this.log!.writev(frame.parts, this.logBytes);

@@ -130,10 +130,13 @@ class RecordIds {
   get stringIds(): number { return this.strs.size; }
   get(id: RecordId): number | undefined { return typeof id === 'number' ? this.nums.get(id) : this.strs.get(id); }
   has(id: RecordId): boolean { return this.get(id) !== undefined; }
-  set(id: RecordId, h: number): void {
-    if (typeof id === 'number') { this.nums.set(id, h); return; }
-    if (!this.strs.has(id)) this.stringChars += id.length;
+  /** Sets id -> h; returns the handle it had before (one lookup less than get + set). */
+  put(id: RecordId, h: number): number | undefined {
+    if (typeof id === 'number') { const old = this.nums.get(id); this.nums.set(id, h); return old; }
+    const old = this.strs.get(id);
+    if (old === undefined) this.stringChars += id.length;
     this.strs.set(id, h);
+    return old;
   }
   delete(id: RecordId): boolean {
     if (typeof id === 'number') return this.nums.delete(id);
@@ -196,7 +199,7 @@ export class StoreEngine {
       // The store returns vectors from get(): keep exact ones unless told otherwise.
       const refine = params.refine ?? (params.encoding !== undefined && params.encoding !== 'flat');
       const ivf = new IvfIndex({ dim: this.dim, metric: this.metric, backend, ...(params as { nlist: number }), refine: refine as boolean });
-      const need = minTrainSize(ivf);
+      const need = ivf.minTrainSize;
       const at = trainAt === undefined ? Math.max(39 * ivf.nlist, 1000, need) : trainAt;
       if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < need) {
         throw invalidArgument(`${where}.index: trainAt must be an integer ≥ ${need} (training ${describeIndex(ivf)} needs that many vectors), got ${describe(at)}`, { where, received: describe(at), min: need });
@@ -239,7 +242,7 @@ export class StoreEngine {
   prepareAdd(vector: unknown, metadata: unknown, where: string): Mutation {
     const v = toVector(vector, this.dim, where);
     const meta = canonicalMetadata(metadata, `${where}: metadata`);
-    return this.reserveAuto({ op: 'upsert', ids: this.autoIds(1, where), vectors: Float32Array.from(v), metadata: [meta] });
+    return this.reserveAuto({ op: 'upsert', ids: this.autoIds(1, where), vectors: v === vector ? v.slice() : v, metadata: [meta] });
   }
 
   /** Validates `addBatch(vectors, metadatas)`; reserves the auto ids. */
@@ -249,8 +252,13 @@ export class StoreEngine {
     return this.reserveAuto({ op: 'upsert', ids: this.autoIds(n, where), vectors: data === vectors ? data.slice() : data, metadata: meta });
   }
 
+  /** Automatic ids continue after the largest numeric id seen. */
+  private bumpAuto(ids: readonly RecordId[]): void {
+    for (const id of ids) if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
+  }
+
   private reserveAuto(m: Mutation): Mutation {
-    for (const id of m.ids) if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
+    this.bumpAuto(m.ids);
     return m;
   }
 
@@ -317,13 +325,12 @@ export class StoreEngine {
     const replaced: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = m.ids[i], h = handles[i];
-      const old = this.handles.get(id);
+      const old = this.handles.put(id, h);
       if (old !== undefined) replaced.push(old);
-      this.handles.set(id, h);
       this.idOf[h] = id;
       this.metaOf[h] = m.metadata[i];
-      if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = Math.min(id + 1, MAX_AUTO_ID + 1);
     }
+    this.bumpAuto(m.ids); // for mutations replayed from a log (prepared ones reserved already)
     if (replaced.length > 0) { this.index.remove(replaced); this.release(replaced); }
     this.maybeTrain();
     return 0;
@@ -333,8 +340,8 @@ export class StoreEngine {
     for (const h of handles) { this.idOf[h] = undefined; this.metaOf[h] = undefined; this.freeHandles.push(h); }
   }
 
-  /** The record of a handle: id and metadata. */
-  recordAt(h: number): { id: RecordId; metadata: JsonValue | undefined } { return { id: this.idOf[h]!, metadata: this.metaOf[h] }; }
+  /** The metadata of a handle. */
+  metadataAt(h: number): JsonValue | undefined { return this.metaOf[h]; }
 
   /** Every record as [id, handle, metadata], in handle order. */
   *records(): Generator<[RecordId, number, JsonValue | undefined]> {
@@ -352,7 +359,7 @@ export class StoreEngine {
   }
   restorePut(id: RecordId, h: number, metadata: JsonValue | undefined): boolean {
     if (h >= this.nextHandle || this.idOf[h] !== undefined || this.handles.has(id)) return false;
-    this.handles.set(id, h); this.idOf[h] = id; this.metaOf[h] = metadata;
+    this.handles.put(id, h); this.idOf[h] = id; this.metaOf[h] = metadata;
     return true;
   }
   restoreEnd(): void {
@@ -366,8 +373,7 @@ export class StoreEngine {
     if (!pending || this.index.size < pending.trainAt) return;
     const flat = this.index as FlatIndex;
     const handles = flat.ids();
-    const rows = new Float32Array(handles.length * this.dim);
-    handles.forEach((h, i) => rows.set(flat.get(h)!, i * this.dim));
+    const rows = flat.rowView(0, handles.length).slice(); // storage order, the order of ids()
     pending.index.train(rows);
     pending.index.add(rows, handles);
     this.index = pending.index;
@@ -429,13 +435,6 @@ export class StoreEngine {
   }
 }
 
-/** How many vectors an IVF index needs to train (nlist, and 2^nbits for PQ codebooks). */
-function minTrainSize(ivf: IvfIndex): number {
-  const own = (ivf as unknown as { minTrainSize?: number }).minTrainSize;
-  if (typeof own === 'number') return own;
-  return Math.max(ivf.nlist, ivf.encoding === 'pq' ? 2 ** ivf.pqBits : 1);
-}
-
 /** The read side both stores share. */
 export abstract class StoreReads<M = unknown> {
   /** @internal */
@@ -462,7 +461,7 @@ export abstract class StoreReads<M = unknown> {
   metadataOf(id: RecordId): M | undefined {
     this.readable('metadataOf');
     const h = this.engine.handles.get(checkRecordId(id, `${this.constructor.name}.metadataOf`));
-    return h === undefined ? undefined : this.engine.recordAt(h).metadata as M | undefined;
+    return h === undefined ? undefined : this.engine.metadataAt(h) as M | undefined;
   }
 
   /** Whether an id is present. */
