@@ -96,6 +96,30 @@ describe('createServer options', () => {
 });
 
 describe('operations routes', () => {
+  it('GET /docs: an HTML page whose assets load, over the same document as /openapi.json, public with --api-key', async () => {
+    const s = await start({ apiKey: 'rw' });
+    const anon = client(s);
+    expect((await anon.get('/v1/collections')).status).toBe(401);
+    const page = await anon.get('/docs');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets).toEqual(expect.arrayContaining(['/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-ui.css', '/docs/static/swagger-initializer.js']));
+    for (const a of assets) {
+      const r = await fetch(new URL(a, s.url));
+      expect(r.status, a).toBe(200);
+      expect((await r.arrayBuffer()).byteLength, a).toBeGreaterThan(0);
+    }
+    // The page loads ./json, which is /openapi.json.
+    expect((await anon.get('/docs/static/swagger-initializer.js')).text).toContain("resolveUrl('./json')");
+    const doc = await anon.get('/docs/json');
+    expect(doc.status).toBe(200);
+    expect(doc.json).toEqual((await anon.get('/openapi.json')).json);
+    expect(doc.json.components.securitySchemes.apiKey).toBeDefined();
+    expect(Object.keys(doc.json.paths).some((p) => p.startsWith('/docs'))).toBe(false);
+    expect((await anon.get('/docs/static/no-such-file.js')).status).toBe(404);
+  });
+
   it('healthz, readyz, openapi.json list every native route', async () => {
     const s = await start();
     const c = client(s);

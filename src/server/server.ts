@@ -1,6 +1,7 @@
 // createServer: the HTTP server over a database directory. Fastify 5 routes, validates (TypeBox
 // schemas through Fastify's Ajv) and serialises; pino (Fastify's logger) writes JSON logs with a
-// request id; prom-client counts; @fastify/swagger writes /openapi.json from the same schemas.
+// request id; prom-client counts; @fastify/swagger writes /openapi.json from the same schemas and
+// @fastify/swagger-ui serves a docs page over that document at /docs.
 //
 // Request lifecycle: CORS (when enabled) → in-flight limit (429) → API key (401/403) → body parsing
 // and schema validation (400/413/415) → the wire API's handler → the service → the library. Every
@@ -13,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fastify, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
 import { NearestError } from '../index.js';
 import { KeyChecker, type Access } from './auth.js';
@@ -141,6 +143,11 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
     return metrics.text();
   });
   app.get('/openapi.json', { config: publicRoute, schema: { hide: true } }, async () => app.swagger());
+  // The docs page, its assets and its copy of the document (/docs/json) are public like /openapi.json.
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => { route.config = { ...(route.config as object | undefined), access: 'public' }; });
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  });
 
   registerNativeRoutes(app, service, schemas(o.limits));
   await app.register(qdrantPlugin, { service, version: packageVersion() });

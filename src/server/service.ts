@@ -259,6 +259,16 @@ export class VectorService {
     return this.write(name, async (s) => { await s.upsert(records.map((r) => ({ id: r.id, vector: r.vector as Float32Array, metadata: r.metadata }))); return records.length; });
   }
 
+  /**
+   * Adds `rows` (row-major, n × dim) without metadata under ids the store assigns (unused integers
+   * after the largest numeric id it has seen); one durable batch; resolves with the ids in row order.
+   */
+  addRows(name: string, rows: Float32Array): Promise<number[]> {
+    const dim = this.store(name).dim;
+    this.checkBatch(Math.floor(rows.length / dim), 'rows');
+    return this.write(name, (s) => s.addBatch(rows));
+  }
+
   /** Deletes records by id; resolves with how many existed, once on disk. */
   deleteIds(name: string, ids: readonly RecordId[]): Promise<number> {
     this.checkBatch(ids.length, 'ids');

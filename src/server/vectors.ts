@@ -20,9 +20,20 @@ export function decodeVector(v: WireVector, where: string): Float32Array | numbe
   if (bytes.length % 4 !== 0) {
     throw new NearestError('INVALID_ARGUMENT', `${where}: a base64 vector must hold a whole number of float32 values (4 bytes each), got ${bytes.length} bytes`, { where, bytes: bytes.length });
   }
-  const out = new Float32Array(bytes.length / 4);
+  return float32View(bytes, false); // a copy: a small decoded Buffer may be a slice of Node's shared pool
+}
+
+/**
+ * Little-endian float32 bytes (a multiple of 4 long) as a Float32Array. With `view`, the same
+ * memory (no copy) when the bytes sit at a 4-byte-aligned offset on a little-endian host; else,
+ * and without `view`, a copy. A view must not outlive the request or be transferred to a worker.
+ */
+export function float32View(bytes: Uint8Array, view: boolean): Float32Array {
+  const n = bytes.byteLength / 4;
+  if (view && littleEndian && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  const out = new Float32Array(n);
   if (littleEndian) new Uint8Array(out.buffer).set(bytes);
-  else { const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true); }
+  else { const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true); }
   return out;
 }
 

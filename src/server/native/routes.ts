@@ -5,9 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import { NearestError, type RecordId } from '../../index.js';
 import type { HitOutput, RecordOutput, VectorService } from '../service.js';
-import { decodeVector, encodeVector, type VectorEncoding, type WireVector } from '../vectors.js';
+import { decodeVector, encodeVector, float32View, type VectorEncoding, type WireVector } from '../vectors.js';
 import type {
-  CountBody, CreateBody, DeleteBody, GetBody, NameParams, Schemas, ScrollBody, SearchBody, UpsertBody,
+  CountBody, CreateBody, DeleteBody, GetBody, NameParams, Schemas, ScrollBody, SearchBody, UpsertBody, UpsertQuery,
 } from './schemas.js';
 
 type Include = readonly ('metadata' | 'vector')[] | undefined;
@@ -42,6 +42,30 @@ function decodeCursor(c: string): RecordId {
   const s = (typeof v === 'object' && v !== null ? (v as { s?: unknown }).s : undefined);
   if ((typeof s === 'string' && s !== '') || (typeof s === 'number' && Number.isSafeInteger(s) && s >= 0)) return s;
   throw new NearestError('INVALID_ARGUMENT', 'cursor: not a cursor this server issued (pass nextCursor of the previous page, or omit it for the first page)', { received: c.slice(0, 64) });
+}
+
+/**
+ * A binary upsert: the body is n × dim little-endian float32 rows (n from its length), ids
+ * firstId, firstId + 1, … or, without firstId, assigned by the store (and returned).
+ */
+async function upsertRows(service: VectorService, name: string, body: Buffer, firstIdText: string | undefined): Promise<{ upserted: number; ids?: number[] }> {
+  const { dim } = service.shape(name);
+  const rowBytes = dim * 4;
+  if (body.byteLength === 0 || body.byteLength % rowBytes !== 0) {
+    throw new NearestError('INVALID_ARGUMENT', `body: ${body.byteLength} bytes is not a whole, non-zero number of rows of ${dim} little-endian float32 values (${rowBytes} bytes each)`, { bytes: body.byteLength, dim, rowBytes });
+  }
+  const rows = float32View(body, true);
+  const n = body.byteLength / rowBytes;
+  if (firstIdText === undefined) {
+    const ids = await service.addRows(name, rows);
+    return { upserted: ids.length, ids };
+  }
+  const firstId = Number(firstIdText);
+  if (n - 1 > Number.MAX_SAFE_INTEGER - firstId) { // (firstId + n - 1 would round)
+    throw new NearestError('INVALID_ARGUMENT', `firstId: ${n} rows from ${firstIdText} pass 2^53 − 1, the largest integer id`, { firstId: firstIdText, rows: n, max: Number.MAX_SAFE_INTEGER });
+  }
+  const records = Array.from({ length: n }, (_, i) => ({ id: firstId + i, vector: rows.subarray(i * dim, (i + 1) * dim) }));
+  return { upserted: await service.upsert(name, records) };
 }
 
 /** Registers the /v1 routes on an app whose error handler maps NearestError. */
@@ -80,14 +104,29 @@ export function registerNativeRoutes(app: FastifyInstance, service: VectorServic
     return { deleted: true };
   });
 
-  app.post<{ Params: NameParams; Body: UpsertBody }>('/v1/collections/:name/records', {
-    config: write,
-    schema: { ...tags('records'), summary: 'Insert or replace records (all or nothing; answered once on disk)', ...s.upsert },
-  }, async (req) => {
-    const records = req.body.records.map((r, i) => ({
-      id: r.id, vector: decodeVector(r.vector as WireVector, `records[${i}].vector`), ...(r.metadata !== undefined ? { metadata: r.metadata as never } : {}),
-    }));
-    return { upserted: await service.upsert(req.params.name, records) };
+  // One route, two bodies: JSON records, or application/octet-stream rows. The binary parser is
+  // registered in this scope only, so other routes still answer 415 to octet-stream bodies.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body); });
+    scope.post<{ Params: NameParams; Querystring: UpsertQuery; Body: UpsertBody | Buffer | string }>('/v1/collections/:name/records', {
+      config: write,
+      schema: {
+        ...tags('records'),
+        summary: 'Insert or replace records (all or nothing; answered once on disk)',
+        description: 'JSON { records }, or application/octet-stream: n × dim little-endian float32 rows, ids from ?firstId=N (consecutive) or assigned by the store and returned.',
+        ...s.upsert,
+      },
+    }, async (req) => {
+      const { name } = req.params;
+      const body = req.body;
+      if (Buffer.isBuffer(body)) return upsertRows(service, name, body, req.query.firstId);
+      if (req.query.firstId !== undefined) throw new NearestError('INVALID_ARGUMENT', 'firstId: only for application/octet-stream bodies (JSON records carry their ids)', {});
+      if (typeof body !== 'object' || body === null) throw new NearestError('INVALID_ARGUMENT', 'body: expected JSON { records: [...] } (application/json) or float32 rows (application/octet-stream)', {});
+      const records = body.records.map((r, i) => ({
+        id: r.id, vector: decodeVector(r.vector as WireVector, `records[${i}].vector`), ...(r.metadata !== undefined ? { metadata: r.metadata as never } : {}),
+      }));
+      return { upserted: await service.upsert(name, records) };
+    });
   });
 
   app.post<{ Params: NameParams; Body: GetBody }>('/v1/collections/:name/records/get', {

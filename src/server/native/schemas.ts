@@ -86,8 +86,23 @@ export function schemas(limits: ServerLimits) {
     deleteCollection: { params: CollectionName, response: { 200: Type.Object({ deleted: Type.Boolean() }), ...errors } },
     upsert: {
       params: CollectionName,
-      body: Type.Object({ records: Type.Array(Record, { maxItems: limits.batchSize }) }, closed),
-      response: { 200: Type.Object({ upserted: Type.Integer() }), ...errors },
+      querystring: Type.Object({
+        firstId: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$', description: 'application/octet-stream only: the id of the first row; rows get firstId, firstId + 1, … (at most 2^53 − 1). Without it the store assigns ids and returns them.' })),
+      }, closed),
+      // Per content type: JSON records, or raw rows (validated by the handler; no text parsing).
+      body: {
+        content: {
+          'application/json': { schema: Type.Object({ records: Type.Array(Record, { maxItems: limits.batchSize }) }, closed) },
+          'application/octet-stream': { schema: Type.Unsafe<Buffer>({ description: 'Binary: n × dim little-endian float32 values, row after row (n = bytes / (dim × 4), at most the batch limit); no metadata. (No type here: Ajv would check a Buffer as a string.)' }) },
+        },
+      },
+      response: {
+        200: Type.Object({
+          upserted: Type.Integer(),
+          ids: Type.Optional(Type.Array(Type.Integer(), { description: 'application/octet-stream without firstId: the ids the store assigned, in row order.' })),
+        }),
+        ...errors,
+      },
     },
     getRecords: {
       params: CollectionName,
@@ -142,7 +157,8 @@ export function schemas(limits: ServerLimits) {
 export type Schemas = ReturnType<typeof schemas>;
 type S = Schemas;
 export type CreateBody = Static<S['createCollection']['body']>;
-export type UpsertBody = Static<S['upsert']['body']>;
+export type UpsertBody = Static<S['upsert']['body']['content']['application/json']['schema']>;
+export type UpsertQuery = Static<S['upsert']['querystring']>;
 export type GetBody = Static<S['getRecords']['body']>;
 export type DeleteBody = Static<S['deleteRecords']['body']>;
 export type CountBody = Static<S['count']['body']>;
