@@ -2,38 +2,16 @@
 // http://HOST:PORT` once it answers, exits 0 on SIGTERM and SIGINT after a graceful shutdown, keeps
 // its data across restarts, takes flags and environment variables, and refuses bad setups with
 // exit code 1 and a message.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, client, tempDir } from './server-helpers.js';
+import { cleanup, client, spawnServe, tempDir, type ServeProcess } from './server-helpers.js';
 
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); // only after a failed test
-  await cleanup();
-});
+afterAll(cleanup);
 
-const MAIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli', 'main.js');
-
-interface Run { child: ChildProcess; url: Promise<string>; exit: Promise<number | null>; stdout: () => string; stderr: () => string }
+type Run = Omit<ServeProcess, 'exit'> & { exit: Promise<number | null> };
 
 function serve(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '', err = '';
-  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  const url = new Promise<string>((res, rej) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
-      if (m) res(m[1]);
-    });
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8'); });
-    void exit.then((code) => rej(new Error(`exited ${code} before listening: ${err}`)));
-  });
-  url.catch(() => {});
-  return { child, url, exit, stdout: () => out, stderr: () => err };
+  const p = spawnServe(args, env);
+  return { ...p, exit: p.exit.then(([code]) => code) };
 }
 
 describe('nearest serve', () => {

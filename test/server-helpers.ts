@@ -1,10 +1,12 @@
-// Helpers of the server tests: temporary data directories, servers on ephemeral loopback ports, a
-// JSON client over fetch, and a fingerprint of a server's state for "a rejected request changed
-// nothing" checks.
+// Helpers of the server tests: temporary data directories, servers on ephemeral loopback ports
+// (in this process, or `nearest serve` as a child process), a JSON client over fetch, and a
+// fingerprint of a server's state for "a rejected request changed nothing" checks.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, type NearestServer, type ServerOptions } from 'nearest/server';
 
 export interface Reply { status: number; json: any; text: string; headers: Headers }
@@ -27,8 +29,42 @@ export async function start(options: Partial<ServerOptions> = {}): Promise<Neare
   return s;
 }
 
-/** Closes every server started and removes every temporary directory. */
+const MAIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli', 'main.js');
+const children: ChildProcess[] = [];
+
+/** `nearest serve` as a child process (node dist/cli/main.js serve ...ARGS). */
+export interface ServeProcess {
+  child: ChildProcess;
+  /** The URL of its `listening on URL` line; rejects if it ends before printing it. */
+  url: Promise<string>;
+  /** Its exit code and signal. */
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** Starts `nearest serve` with these arguments and extra environment variables (cleanup() kills it if still running). */
+export function spawnServe(args: string[], env: Record<string, string> = {}): ServeProcess {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '', err = '';
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('exit', (code, signal) => res([code, signal])));
+  const url = new Promise<string>((res, rej) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      if (m) res(m[1]);
+    });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8'); });
+    void exit.then(([code, signal]) => rej(new Error(`exited ${code ?? signal} before listening: ${err}`)));
+  });
+  url.catch(() => {});
+  return { child, url, exit, stdout: () => out, stderr: () => err };
+}
+
+/** Closes every server started, kills child servers still running (after a failed test), and removes every temporary directory. */
 export async function cleanup(): Promise<void> {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const s of servers.splice(0)) await s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
