@@ -22,6 +22,7 @@ import { errorBody, HttpError, toWireError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerNativeRoutes } from './native/routes.js';
 import { qdrantPlugin } from './qdrant/routes.js';
+import { chromaPlugin } from './chroma/routes.js';
 import { schemas } from './native/schemas.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { VectorService } from './service.js';
@@ -151,6 +152,7 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
 
   registerNativeRoutes(app, service, schemas(o.limits));
   await app.register(qdrantPlugin, { service, version: packageVersion() });
+  await app.register(chromaPlugin, { service });
   await app.ready();
   return app;
 }
