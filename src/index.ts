@@ -15,7 +15,7 @@ export { kmeans, type KmeansOptions, type KmeansResult } from './indexes/ivf/kme
 export { createIndex, describeIndex, describeIndex as describe, type FactoryOptions, type AnyIndex } from './indexes/factory.js';
 export { indexToBuffer, indexFromBuffer, saveIndex, loadIndex, type LoadOptions, type SavedIndex } from './io/index-io.js';
 export { DurableVectorStore, type DurableOptions, type DurableStoreStats, type DamageReport, type RepairReport } from './store/durable-store.js';
-export { VectorStore, type VectorStoreOptions, type StoreIndexOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type StoreStats, type RecordId } from './store/vector-store.js';
+export { VectorStore, type VectorStoreOptions, type StoreIndexOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type StoreAsyncSearchOptions, type StoreStats, type RecordId } from './store/vector-store.js';
 export type { JsonValue } from './store/json.js';
 export { Database, type DatabaseOptions, type CollectionOptions, type CollectionInfo } from './store/database.js';
 export type { FileSystem, FileHandle, FileLock } from './io/fs.js';

@@ -26,6 +26,7 @@ const LIMITS = [
   ['max-filter-nodes', 'filterNodes', 'most values in one filter (default 1000)'],
   ['max-collections', 'collections', 'most collections (default 1000)'],
   ['max-in-flight', 'inFlight', 'requests answered at once before 429 (default 256)'],
+  ['search-threads', 'searchThreads', 'worker threads that run searches (default: all cores)'],
 ] as const;
 
 const envName = (flag: string) => `NEAREST_${flag.toUpperCase().replace(/-/g, '_')}`;

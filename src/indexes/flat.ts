@@ -15,6 +15,8 @@ import { availableThreads, runParallel } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
 import { unitRows } from './normalize.js';
+import { FLAT_COSINE, FLAT_DOT, FLAT_EUCLIDEAN, flatOutBytes, flatScratchBytes, scanInto, type FlatScanJob } from './flat-jobs.js';
+import { PendingReads, type Read } from './reads.js';
 import { emptyBatch } from './results.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
@@ -44,6 +46,12 @@ export interface IndexStats {
 
 const QUERY_CHUNK = 1024;
 
+let nextUid = 1;
+
+function sharedBuffer(bytes: number): ArrayBuffer {
+  return (typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer;
+}
+
 /** A FlatIndex as plain arrays. */
 export interface FlatState { dim: number; metric: Metric; rows: Float32Array; ids: Float64Array; nextId: number }
 
@@ -67,14 +75,19 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   /** Default threads for searchBatch. */
   readonly threads: number;
   private readonly rows: RowStore;
-  /** slot -> id. */
-  private slotIds = new Float64Array(16);
+  /** slot -> id (shared memory, for worker threads). */
+  private slotIds = new Float64Array(sharedBuffer(16 * 8));
   /** id -> slot. */
   private readonly idSlots = new IdMap();
   /** slot -> |x|^2 (euclidean) or 1/|x| (cosine, 0 for zero rows); empty for dot. */
-  private norms = new Float64Array(16);
+  private norms = new Float64Array(sharedBuffer(16 * 8));
   /** Next id handed out when `add` is called without ids. */
   private nextId = 0;
+  /** Searches in flight on worker threads (settled before any change). */
+  private readonly reads = new PendingReads();
+  /** Names the current state for worker threads' caches; every change makes a new one. */
+  private readonly uid = `flat${nextUid++}`;
+  private generation = 0;
 
   constructor(options: FlatIndexOptions) {
     const o = checkOptions(options, ['dim', 'metric', 'backend', 'threads'], 'FlatIndex');
@@ -100,6 +113,8 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
    * optional ids (non-negative safe integers, unique). All-or-nothing: on any error nothing is added.
    */
   add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
+    this.reads.settleAll();
+    this.generation++;
     const { data, n } = toRows(vectors, this.dim, 'FlatIndex.add');
     if (n === 0) return;
     const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, 'FlatIndex.add');
@@ -119,11 +134,11 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
   private ensureMeta(size: number): void {
     if (size <= this.slotIds.length) return;
     const cap = Math.max(size, Math.ceil(this.slotIds.length * 1.5));
-    const ids = new Float64Array(cap);
+    const ids = new Float64Array(sharedBuffer(cap * 8));
     ids.set(this.slotIds.subarray(0, this.rows.size));
     this.slotIds = ids;
     if (this.metric !== 'dot') {
-      const norms = new Float64Array(cap);
+      const norms = new Float64Array(sharedBuffer(cap * 8));
       norms.set(this.norms.subarray(0, this.rows.size));
       this.norms = norms;
     }
@@ -165,6 +180,8 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
    * does); returns how many were removed. The last row moves into each freed slot: O(dim) per id.
    */
   remove(ids: number | ArrayLike<number>): number {
+    this.reads.settleAll();
+    this.generation++;
     const list = toIdList(ids, 'FlatIndex.remove');
     let removed = 0;
     for (const id of list) {
@@ -206,6 +223,58 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
       hits[i] = { id: ids[i], score: keyToScore(this.metric, keys[i]), distance: keyToDistance(this.metric, keys[i]) };
     }
     return hits;
+  }
+
+  /**
+   * `search` off the calling thread: the scan runs on one of the worker threads (up to `threads`,
+   * default the index's), so the event loop stays free. Same results as `search`. A change to the
+   * index while searches are in flight first waits for them (they see the index as it was).
+   */
+  searchAsync(query: VectorLike, k: number, options?: BatchOptions): Promise<SearchHit[]> {
+    try {
+      return this.readAsync(query, k, options, 'FlatIndex.searchAsync').promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal A search in flight (stores settle theirs before they change). */
+  readAsync(query: VectorLike, k: number, options: BatchOptions | undefined, where: string): Read<SearchHit[]> {
+    const o = checkOptions(options, ['filter', 'threads'], where);
+    const q = toVector(query, this.dim, where);
+    checkK(k, where);
+    const threads = Math.min(checkThreads(o.threads, this.threads, where), availableThreads());
+    const allow = toIdPredicate(o.filter, where);
+    const n = this.rows.size;
+    if (n === 0) return this.reads.start(null, 0, () => {}, () => []);
+    const kk = Math.min(k, n), dim = this.dim;
+    const query32 = new Float32Array(sharedBuffer(dim * 4));
+    query32.set(this.metric === 'cosine' ? unitRows(q, 1, dim) : q);
+    let bits: Uint8Array | null = null;
+    if (allow) {
+      bits = new Uint8Array(sharedBuffer(n));
+      for (let s = 0; s < n; s++) bits[s] = allow(this.slotIds[s]) ? 1 : 0;
+    }
+    const stride = flatScratchBytes(dim), base = alignUp(this.rows.end);
+    const handle = this.rows.arena.handle();
+    if (handle) this.rows.reserveBytes(base + threads * stride);
+    const job: FlatScanJob = {
+      kind: 'flat-scan', state: `${this.uid}.${this.generation}`,
+      shape: {
+        handle: handle!, dim, metric: this.metric === 'euclidean' ? FLAT_EUCLIDEAN : this.metric === 'cosine' ? FLAT_COSINE : FLAT_DOT,
+        rowsOff: this.rows.rowsOff, n, norms: this.norms.buffer, ids: this.slotIds.buffer, scratchBase: base, scratchStride: stride,
+      },
+      query: query32.buffer, k: kk, allow: bits ? bits.buffer : null, out: sharedBuffer(flatOutBytes(kk)),
+    };
+    const local = (): void => scanInto(this.rows.arena, job, this.rows.queryOff, this.rows.outOff);
+    return this.reads.start(handle ? job : null, threads, local, () => {
+      const slots = new Int32Array(job.out, 0, kk), keys = new Float64Array(job.out, alignUp(kk * 4), kk);
+      const hits: SearchHit[] = [];
+      for (let i = 0; i < kk && slots[i] >= 0; i++) {
+        hits.push({ id: this.slotIds[slots[i]], score: keyToScore(this.metric, keys[i]), distance: keyToDistance(this.metric, keys[i]) });
+      }
+      return hits;
+    });
   }
 
   /**
@@ -266,6 +335,8 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
    * most MAX_BATCH_RESULTS; working memory grows with nq·min(k, size) only).
    */
   searchBatch(queries: VectorsLike, k: number, options?: BatchOptions): BatchResult {
+    // Batch scratch goes above the rows, where async searches keep theirs: let those finish.
+    this.reads.settleAll();
     const o = checkOptions(options, ['filter', 'threads'], 'FlatIndex.searchBatch');
     const { data: raw, n: nq } = toRows(queries, this.dim, 'FlatIndex.searchBatch');
     checkBatchK(k, nq, 'FlatIndex.searchBatch');

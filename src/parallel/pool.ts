@@ -17,46 +17,59 @@ const READY = 3;
 /** How long the first parallel call waits for new workers to start before going without them. */
 const START_TIMEOUT_MS = 5000;
 
-/** A job as posted to workers: `kind` selects the handler in worker.ts. */
-export interface Job { readonly kind: string }
+/**
+ * A job as posted to workers: `kind` selects the handler in worker.ts. A job with a `state` (a
+ * name that changes whenever `shape` would) sends its `shape` to a worker only when that worker
+ * may not hold it yet: workers keep the last STATE_CACHE shapes, and forget all after STATE_IDLE_MS
+ * without a job.
+ */
+export interface Job { readonly kind: string; state?: string; shape?: unknown }
+export const STATE_CACHE = 4;
+export const STATE_IDLE_MS = 2000;
 
 /** Runs this thread's share of a job: claim units with Atomics.add(control, NEXT, 1). */
 export type LocalRun = (control: Int32Array, thread: number) => void;
 
-/** Cores available to this process (1 where that cannot be known). */
+let cores = 0;
+
+/** Cores available to this process (1 where that cannot be known); read once. */
 export function availableThreads(): number {
-  if (os) return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  return nav?.hardwareConcurrency ?? 1;
+  if (cores > 0) return cores;
+  if (os) cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  else cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return cores;
+}
+
+interface Entry {
+  worker: NodeWorker;
+  alive: boolean;
+  /** Set once the worker has started (it posts 'ready'); async jobs are posted only then. */
+  ready: boolean;
+  readyWaiters: ((ok: boolean) => void)[];
+  /** Async jobs posted and not yet answered (the worker is ref'd while this is above zero). */
+  pending: number;
+  /** The job states this worker holds (as far as we know), oldest first, and when a job last went. */
+  states: string[];
+  lastPost: number;
 }
 
 interface Pool {
-  workers: { worker: NodeWorker; alive: boolean }[];
+  /** Worker w always runs as thread w + 1 (a dead worker is replaced in its place). */
+  workers: Entry[];
   control: Int32Array;
 }
+
+/** Async jobs posted, by id: resolved by the worker's answer (true) or its death (false). */
+const answers = new Map<number, { entry: Entry; resolve: (ok: boolean) => void }>();
+let nextJobId = 1;
 
 let pool: Pool | null = null;
 
 function ensurePool(size: number): Pool | null {
   if (!workerThreads || typeof SharedArrayBuffer !== 'function') return null;
   if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
+  const started = startWorkers(size);
   const p = pool;
-  p.workers = p.workers.filter((w) => w.alive);
-  let started = false;
-  while (p.workers.length < size) {
-    const worker = new workerThreads.Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { control: p.control },
-    });
-    const entry = { worker, alive: true };
-    const dead = (): void => {
-      if (entry.alive) { entry.alive = false; Atomics.sub(p.control, READY, 1); }
-    };
-    worker.on('error', dead);
-    worker.on('exit', dead);
-    worker.unref();
-    p.workers.push(entry);
-    started = true;
-  }
   if (started) {
     // New workers announce themselves on READY; wait (bounded) so this call can use them.
     const deadline = Date.now() + START_TIMEOUT_MS;
@@ -67,6 +80,143 @@ function ensurePool(size: number): Pool | null {
     }
   }
   return p;
+}
+
+/** Makes the pool hold `size` live workers (replacing dead ones in place); true when any started. */
+function startWorkers(size: number): boolean {
+  const p = pool!;
+  let started = false;
+  for (let w = 0; w < size; w++) {
+    if (p.workers[w]?.alive) continue;
+    const worker = new workerThreads!.Worker(new URL('./worker.js', import.meta.url), {
+      workerData: { control: p.control },
+    });
+    const entry: Entry = { worker, alive: true, ready: false, readyWaiters: [], pending: 0, states: [], lastPost: 0 };
+    const dead = (): void => {
+      if (!entry.alive) return;
+      entry.alive = false;
+      if (entry.ready) Atomics.sub(p.control, READY, 1);
+      for (const wake of entry.readyWaiters.splice(0)) wake(false);
+      for (const a of [...answers.values()]) if (a.entry === entry) a.resolve(false);
+    };
+    worker.on('message', (m: { ready?: boolean }) => {
+      if (m.ready) { entry.ready = true; for (const wake of entry.readyWaiters.splice(0)) wake(true); }
+    });
+    worker.on('error', dead);
+    worker.on('exit', dead);
+    worker.unref();
+    p.workers[w] = entry;
+    started = true;
+  }
+  return started;
+}
+
+/** The job as it should go to this worker: without its shape when the worker holds it. */
+function withoutKnownShape(entry: Entry, job: Job): Job {
+  const now = Date.now();
+  // Half the worker's idle time: by the time the worker could have forgotten, we resend.
+  if (now - entry.lastPost > STATE_IDLE_MS / 2) entry.states = [];
+  entry.lastPost = now;
+  const state = job.state;
+  if (state === undefined) return job;
+  const at = entry.states.indexOf(state);
+  if (at >= 0) {
+    // Only a job that finds its state keeps it fresh in the worker's order too: mirror that.
+    entry.states.splice(at, 1); entry.states.push(state);
+    return { ...job, shape: undefined };
+  }
+  if (entry.states.length >= STATE_CACHE) entry.states.shift();
+  entry.states.push(state);
+  return job;
+}
+
+/** One job handed to a worker thread by `runOnWorker`. */
+export interface WorkerRun {
+  /** Settles once the job is over: true when a worker ran it, false when the caller must run it itself. */
+  readonly done: Promise<boolean>;
+  /**
+   * Blocks the calling thread until the job is over; true when a worker ran it. A job not yet
+   * handed to its worker is withdrawn instead (false: run it on this thread).
+   */
+  wait(): boolean;
+}
+
+/** How long `wait` blocks on a worker at most before giving up on it (the caller then runs the job). */
+const WAIT_LIMIT_MS = 60_000;
+
+/**
+ * Runs a job on one of the first `threads` worker threads (the least busy; thread numbers 1 to
+ * `threads`), off the calling thread. The job carries its own control words, so jobs for different
+ * callers run at once on different workers. Without worker threads or shared memory, or when no
+ * worker starts within a few seconds, `done` resolves false at once (or then) and the caller runs
+ * the job. Never blocks.
+ */
+export function runOnWorker(job: Job, threads: number): WorkerRun {
+  if (!workerThreads || typeof SharedArrayBuffer !== 'function' || threads < 1) return { done: Promise.resolve(false), wait: () => false };
+  if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
+  startWorkers(threads);
+  const p = pool;
+  let entry = p.workers[0]!;
+  for (let w = 1; w < threads; w++) {
+    const e = p.workers[w]!;
+    if (e.pending < entry.pending || (!entry.ready && e.ready)) entry = e;
+  }
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  let state: 'queued' | 'posted' | 'withdrawn' = 'queued';
+  let ok = false;
+  const done = new Promise<boolean>((resolve) => {
+    const post = (): void => {
+      if (state !== 'queued') { resolve(false); return; }
+      if (!entry.alive) { state = 'withdrawn'; resolve(false); return; }
+      state = 'posted';
+      const id = nextJobId++;
+      let answered = false;
+      const answer = (r: boolean): void => {
+        if (answered) return;
+        answered = true; answers.delete(id); ok = r;
+        if (--entry.pending === 0) entry.worker.unref();
+        resolve(r);
+      };
+      answers.set(id, { entry, resolve: answer });
+      if (entry.pending++ === 0) entry.worker.ref();
+      entry.worker.postMessage({ job: withoutKnownShape(entry, job), thread: p.workers.indexOf(entry) + 1, control, id });
+      // The worker answers on the job's DONE word (cheaper than a message back).
+      const finished = (): void => {
+        const failed = Atomics.load(control, FAILED) !== 0;
+        if (failed) entry.states = []; // it may have lost a shape: send them again
+        answer(!failed);
+      };
+      const waiting = Atomics.waitAsync(control, DONE, 0);
+      if (waiting.async) void waiting.value.then(finished);
+      else finished();
+    };
+    if (entry.ready) { post(); return; }
+    // Waiting for the worker to start: it keeps the process alive meanwhile (as a posted job does).
+    entry.pending++; entry.worker.ref();
+    const started = (ok: boolean): void => {
+      clearTimeout(timer);
+      if (--entry.pending === 0) entry.worker.unref();
+      if (ok) post();
+      else { if (state === 'queued') state = 'withdrawn'; resolve(false); }
+    };
+    const timer = setTimeout(() => {
+      const at = entry.readyWaiters.indexOf(started);
+      if (at >= 0) { entry.readyWaiters.splice(at, 1); started(false); }
+    }, START_TIMEOUT_MS);
+    entry.readyWaiters.push(started);
+  });
+  const wait = (): boolean => {
+    if (state === 'queued') { state = 'withdrawn'; return false; }
+    if (state === 'withdrawn') return false;
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    while (Atomics.load(control, DONE) === 0) {
+      if (Date.now() >= deadline) return false;
+      Atomics.wait(control, DONE, 0, 100);
+    }
+    ok = Atomics.load(control, FAILED) === 0;
+    return ok;
+  };
+  return { done, wait };
 }
 
 /**
@@ -80,6 +230,7 @@ export function runParallel(job: Job | null, threads: number, local: LocalRun): 
   const helpers = job === null ? 0 : threads - 1;
   const p = helpers > 0 ? ensurePool(helpers) : null;
   const ready = p ? Math.min(helpers, Atomics.load(p.control, READY), p.workers.length) : 0;
+  // (Workers busy with async jobs take this one after them; worker w is always thread w + 1.)
   if (!p || ready <= 0) {
     local(new Int32Array(4), 0);
     return;

@@ -6,9 +6,10 @@ import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAssignJob } from '../distance/assign.js';
 import { runFlatBatchJob } from '../distance/batch.js';
-import { runHnswJob } from '../indexes/hnsw/jobs.js';
+import { forgetFlatScans, runFlatScanJob } from '../indexes/flat-jobs.js';
+import { forgetHnswCores, runHnswJob } from '../indexes/hnsw/jobs.js';
 import { runYinyangJob } from '../indexes/ivf/yinyang.js';
-import { CONTROL, type Job } from './pool.js';
+import { CONTROL, STATE_CACHE, STATE_IDLE_MS, type Job } from './pool.js';
 
 const control = (workerData as { control: Int32Array }).control;
 
@@ -27,25 +28,53 @@ function scheduleCollect(): void {
 const handlers: Record<string, (job: never, control: Int32Array, thread: number) => void> = {
   'flat-batch': runFlatBatchJob,
   'hnsw': runHnswJob,
+  'flat-scan': runFlatScanJob,
   'assign': runAssignJob,
   'yinyang': runYinyangJob,
 };
 
-parentPort!.on('message', ({ job, thread }: { job: Job; thread: number }) => {
+// Shapes of jobs with a state, oldest first (the pool mirrors this order to know what to send).
+const shapes = new Map<string, unknown>();
+let forgetShapes: ReturnType<typeof setTimeout> | null = null;
+
+function withShape(job: Job): Job {
+  const state = job.state;
+  if (state === undefined) return job;
+  if (job.shape !== undefined) {
+    shapes.delete(state);
+    if (shapes.size >= STATE_CACHE) shapes.delete(shapes.keys().next().value!);
+    shapes.set(state, job.shape);
+    return job;
+  }
+  const shape = shapes.get(state);
+  if (shape === undefined) throw new Error(`job state ${state} is not held here`);
+  shapes.delete(state); shapes.set(state, shape);
+  return { ...job, shape };
+}
+
+// A message is a share of a synchronous parallel job (on the pool's control words) or, with an
+// `id`, a whole async job with its own control words (the caller waits on their DONE word).
+parentPort!.on('message', (m: { job: Job; thread: number; control?: Int32Array; id?: number }) => {
+  const words = m.control ?? control;
   try {
-    const handler = handlers[job.kind];
-    if (!handler) throw new Error(`unknown job kind ${job.kind}`);
-    handler(job as never, control, thread);
+    const handler = handlers[m.job.kind];
+    if (!handler) throw new Error(`unknown job kind ${m.job.kind}`);
+    handler(withShape(m.job) as never, words, m.thread);
   } catch (error) {
-    Atomics.store(control, CONTROL.FAILED, 1);
+    Atomics.store(words, CONTROL.FAILED, 1);
     // Visible when debugging; the caller redoes the work on its own thread.
     if (process.env.NEAREST_DEBUG) console.error('nearest worker failed:', error);
   } finally {
-    Atomics.add(control, CONTROL.DONE, 1);
-    Atomics.notify(control, CONTROL.DONE);
+    Atomics.add(words, CONTROL.DONE, 1);
+    Atomics.notify(words, CONTROL.DONE);
     scheduleCollect();
+    if (forgetShapes) clearTimeout(forgetShapes);
+    // Once idle, let go of what jobs opened, so a dropped index's memory can be collected.
+    forgetShapes = setTimeout(() => { shapes.clear(); forgetHnswCores(); forgetFlatScans(); forgetShapes = null; collect?.(); }, STATE_IDLE_MS);
+    forgetShapes.unref?.();
   }
 });
 
 Atomics.add(control, CONTROL.READY, 1);
 Atomics.notify(control, CONTROL.READY);
+parentPort!.postMessage({ ready: true });

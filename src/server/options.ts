@@ -1,5 +1,6 @@
 // Options of createServer: their defaults, the server's limits, and the checks done before anything
 // listens (a non-loopback host needs an API key unless `insecure`).
+import { availableParallelism } from 'node:os';
 import { NearestError } from '../index.js';
 
 /** The limits a server enforces on every request (defaults in DEFAULT_LIMITS). */
@@ -22,6 +23,8 @@ export interface ServerLimits {
   collections: number;
   /** Requests in flight at once; more are refused with 429. Default 256. */
   inFlight: number;
+  /** Worker threads that run searches (off the event loop). Default: the machine's cores. */
+  searchThreads: number;
 }
 
 /** The default limits. */
@@ -35,6 +38,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   filterNodes: 1_000,
   collections: 1_000,
   inFlight: 256,
+  searchThreads: availableParallelism(),
 });
 
 /** pino's levels, and 'silent'. */
@@ -139,6 +143,7 @@ export function resolveOptions(options: ServerOptions): ResolvedServerOptions {
       limits[k as keyof ServerLimits] = positiveInt(v, `limits.${k}`);
     }
     if (limits.dim > DEFAULT_LIMITS.dim) bad(`limits.dim must be at most ${DEFAULT_LIMITS.dim}`);
+    if (limits.searchThreads > 256) bad('limits.searchThreads must be at most 256');
   }
   const logLevel = o.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) bad(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);

@@ -8,7 +8,7 @@
 import {
   Database, NearestError, compileFilter,
   type CollectionOptions, type DurableStoreStats, type DurableVectorStore, type JsonValue,
-  type Metric, type RecordId, type StoreIndexOptions,
+  type Metric, type RecordId, type StoreAsyncSearchOptions, type StoreIndexOptions,
 } from '../index.js';
 import type { ServerLimits } from './options.js';
 
@@ -65,8 +65,10 @@ export interface SearchParams {
   /** Keep only hits whose score is at least this (applied after the top k; never a default). */
   scoreThreshold?: number;
   withVector?: boolean;
-  /** Only among these ids (missing ones are skipped); the search is then an exact scan of them. */
+  /** Only among these ids (missing ones are skipped). */
   ids?: readonly RecordId[];
+  /** An exact scan instead of the index. */
+  exact?: boolean;
 }
 
 /** Options of a scroll: records in id order (numbers ascending, then strings), from `start` on. */
@@ -388,85 +390,22 @@ export class VectorService {
     return { records, next: null };
   }
 
-  /** The k nearest records to one query, best first. */
-  search(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
-    if (p.ids !== undefined) { const { efSearch: _e, nprobe: _n, ...exact } = p; return this.searchExact(name, query, exact); }
-    this.checkSearch(p);
-    return this.searchOne(this.store(name), query, p);
-  }
-
-  /** The k nearest records to each query (the same options for all), best first. */
-  searchBatch(name: string, queries: readonly (Float32Array | readonly number[])[], p: SearchParams): HitOutput[][] {
-    if (queries.length > this.limits.queries) {
-      throw new NearestError('CAPACITY_EXCEEDED', `vectors: at most ${this.limits.queries} queries per request on this server, got ${queries.length}`, { max: this.limits.queries, received: queries.length });
-    }
-    if (p.ids !== undefined) return queries.map((q) => this.search(name, q, p));
-    this.checkSearch(p);
-    const s = this.store(name);
-    return queries.map((q) => this.searchOne(s, q, p));
-  }
-
   /**
-   * The k nearest records to one query by an exact scan of every record (whatever the index), best
-   * first, ties by id order; the same score and distance conventions as `search`. O(size · dim).
-   * Refuses efSearch / nprobe (they mean nothing to a scan).
+   * The k nearest records to one query, best first, searched on a worker thread (the event loop
+   * stays free). With `ids`, only those records; with `exact`, an exact scan of every (matching)
+   * record whatever the index.
    */
-  searchExact(name: string, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
+  async search(name: string, query: Float32Array | readonly number[], p: SearchParams): Promise<HitOutput[]> {
     this.checkSearch(p);
     if (p.ids !== undefined) this.checkBatch(p.ids.length, 'ids');
-    if (p.efSearch !== undefined || p.nprobe !== undefined) throw new NearestError('INVALID_ARGUMENT', 'an exact search takes no efSearch or nprobe', {});
     const s = this.store(name);
-    const { dim, metric } = s;
-    if (query.length !== dim) throw new NearestError('DIMENSION_MISMATCH', `query: expected ${dim} dimensions, got ${query.length}`, { expected: dim, received: query.length });
-    for (let j = 0; j < dim; j++) {
-      if (!Number.isFinite(query[j])) throw new NearestError('NON_FINITE_VALUE', `query[${j}] is not a finite number`, { index: j });
-    }
-    const predicate = p.filter === undefined ? null : compileFilter(p.filter);
-    let qn = 0;
-    for (let j = 0; j < dim; j++) qn += query[j]! * query[j]!;
-    qn = Math.sqrt(qn);
-    const scored: { id: RecordId; score: number; distance: number; metadata: JsonValue | undefined; vector: Float32Array }[] = [];
-    for (const id of idsOf(s, p.ids)) {
-      const r = s.get(id)!;
-      if (predicate && !predicate(r.metadata)) continue;
-      const v = r.vector;
-      let score: number, distance: number;
-      if (metric === 'euclidean') {
-        let d = 0;
-        for (let j = 0; j < dim; j++) { const t = query[j]! - v[j]!; d += t * t; }
-        distance = Math.sqrt(d); score = -distance;
-      } else {
-        let dot = 0, vn = 0;
-        for (let j = 0; j < dim; j++) { dot += query[j]! * v[j]!; vn += v[j]! * v[j]!; }
-        if (metric === 'dot') { score = dot; distance = -dot; }
-        else {
-          const den = qn * Math.sqrt(vn);
-          score = den === 0 ? 0 : Math.max(-1, Math.min(1, dot / den)); distance = 1 - score;
-        }
-      }
-      scored.push({ id, score, distance, metadata: r.metadata as JsonValue | undefined, vector: v });
-    }
-    scored.sort((a, b) => a.distance - b.distance || compareIds(a.id, b.id));
-    let hits = scored.slice(0, p.k);
-    if (p.scoreThreshold !== undefined) { const t = p.scoreThreshold; hits = hits.filter((h) => h.score >= t); }
-    return hits.map((h) => {
-      const out: HitOutput = { id: h.id, score: h.score, distance: h.distance, metadata: h.metadata };
-      if (p.withVector) out.vector = h.vector;
-      return out;
-    });
-  }
-
-  private checkSearch(p: SearchParams): void {
-    if (p.k > this.limits.k) throw new NearestError('INVALID_ARGUMENT', `k must be at most ${this.limits.k} on this server, got ${p.k}`, { max: this.limits.k, received: p.k });
-    this.checkFilter(p.filter);
-  }
-
-  private searchOne(s: DurableVectorStore, query: Float32Array | readonly number[], p: SearchParams): HitOutput[] {
-    const options: { filter?: Record<string, unknown>; efSearch?: number; nprobe?: number } = {};
+    const options: StoreAsyncSearchOptions = { threads: this.limits.searchThreads };
     if (p.filter !== undefined) options.filter = p.filter;
     if (p.efSearch !== undefined) options.efSearch = p.efSearch;
     if (p.nprobe !== undefined) options.nprobe = p.nprobe;
-    let hits = s.search(query as Float32Array, p.k, options);
+    if (p.ids !== undefined) options.ids = p.ids;
+    if (p.exact) options.exact = true;
+    let hits = await s.searchAsync(query as Float32Array, p.k, options);
     if (p.scoreThreshold !== undefined) { const t = p.scoreThreshold; hits = hits.filter((h) => h.score >= t); }
     return hits.map((h) => {
       const out: HitOutput = { id: h.id, score: h.score, distance: h.distance, metadata: h.metadata as JsonValue | undefined };
@@ -474,4 +413,28 @@ export class VectorService {
       return out;
     });
   }
+
+  /** The k nearest records to each query (the same options for all), best first. */
+  searchBatch(name: string, queries: readonly (Float32Array | readonly number[])[], p: SearchParams): Promise<HitOutput[][]> {
+    if (queries.length > this.limits.queries) {
+      throw new NearestError('CAPACITY_EXCEEDED', `vectors: at most ${this.limits.queries} queries per request on this server, got ${queries.length}`, { max: this.limits.queries, received: queries.length });
+    }
+    return Promise.all(queries.map((q) => this.search(name, q, p)));
+  }
+
+  /**
+   * The k nearest records to one query by an exact scan of every record (whatever the index), best
+   * first; the same score and distance conventions as `search`. O(size · dim).
+   */
+  searchExact(name: string, query: Float32Array | readonly number[], p: SearchParams): Promise<HitOutput[]> {
+    if (p.efSearch !== undefined || p.nprobe !== undefined) throw new NearestError('INVALID_ARGUMENT', 'an exact search takes no efSearch or nprobe', {});
+    return this.search(name, query, { ...p, exact: true });
+  }
+
+  private checkSearch(p: SearchParams): void {
+    if (p.k > this.limits.k) throw new NearestError('INVALID_ARGUMENT', `k must be at most ${this.limits.k} on this server, got ${p.k}`, { max: this.limits.k, received: p.k });
+    this.checkFilter(p.filter);
+  }
+
+
 }

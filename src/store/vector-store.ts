@@ -13,6 +13,9 @@ import { FlatIndex } from '../indexes/flat.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfEncoding } from '../indexes/ivf/ivf-index.js';
 import { describeIndex } from '../indexes/factory.js';
+import type { Read } from '../indexes/reads.js';
+import { PendingReads } from '../indexes/reads.js';
+import type { SearchHit } from '../indexes/types.js';
 import { checkDim, checkK, checkMetric, checkOptions, describe, toRows, toVector, type VectorLike, type VectorsLike } from '../indexes/validate.js';
 import { IdMap } from '../storage/id-map.js';
 import { compileFilter } from './filter.js';
@@ -82,6 +85,28 @@ export interface StoreSearchOptions {
   nprobe?: number;
   /** IVF stores with refine: re-rank refineFactor·k candidates exactly (≥ 1). */
   refineFactor?: number;
+  /** Scan every (matching) record exactly instead of using the index: the exact k best. */
+  exact?: boolean;
+  /** Only these records are considered (ids not in the store are ignored). */
+  ids?: readonly RecordId[];
+}
+
+/** Options of `searchAsync`. */
+export interface StoreAsyncSearchOptions extends StoreSearchOptions {
+  /** Worker threads this search may run on (the least busy is used); default: all cores. */
+  threads?: number;
+}
+
+/** The search options stores take (searchAsync also takes `threads`). */
+const SEARCH_OPTIONS = ['filter', 'efSearch', 'nprobe', 'refineFactor', 'exact', 'ids'];
+
+interface SearchPlan {
+  q: Float32Array;
+  k: number;
+  options: Record<string, unknown>;
+  exact: boolean;
+  /** Which handles may be returned (null: all). */
+  admit: ((h: number) => boolean) | null;
 }
 
 /** What `stats()` reports. */
@@ -169,6 +194,8 @@ export class StoreEngine {
   private idOf: (RecordId | undefined)[] = [];
   /** handle -> metadata (undefined when a record has none). */
   private metaOf: (JsonValue | undefined)[] = [];
+  /** Async searches in flight: settled (answered from the state they started on) before any change. */
+  readonly reads = new PendingReads();
   /** Handles freed by deletes and replacements, reused first (so the tables stay dense). */
   private freeHandles: number[] = [];
   /** Handles ever assigned: [0, nextHandle). */
@@ -306,6 +333,7 @@ export class StoreEngine {
 
   /** Applies a validated mutation; returns how many records a delete removed (0 for upserts). */
   apply(m: Mutation): number {
+    this.reads.settleAll();
     if (m.op === 'delete') {
       let n = 0;
       const gone: number[] = [];
@@ -358,6 +386,7 @@ export class StoreEngine {
     this.metaOf = new Array(nextHandle).fill(undefined);
   }
   restorePut(id: RecordId, h: number, metadata: JsonValue | undefined): boolean {
+    this.reads.settleAll();
     if (h >= this.nextHandle || this.idOf[h] !== undefined || this.handles.has(id)) return false;
     this.handles.put(id, h); this.idOf[h] = id; this.metaOf[h] = metadata;
     return true;
@@ -387,23 +416,86 @@ export class StoreEngine {
   }
 
   search(query: unknown, k: unknown, options: unknown, where: string): StoreHit<unknown>[] {
-    const o = checkOptions(options, ['filter', 'efSearch', 'nprobe', 'refineFactor'], where);
+    const plan = this.planSearch(query, k, options, where, false);
+    if (plan === null) return [];
+    const index = this.index;
+    const hits = index instanceof IvfIndex && plan.exact ? this.scanExact(plan) : index.search(plan.q, plan.k, plan.options);
+    return this.toStoreHits(hits);
+  }
+
+  /**
+   * `search` off the calling thread (HNSW and flat indexes: a worker thread; IVF: this thread, for
+   * now). In flight, it sees the store as it was when called: the next change settles it first.
+   */
+  searchAsync(query: unknown, k: unknown, options: unknown, where: string): Read<StoreHit<unknown>[]> {
+    const plan = this.planSearch(query, k, options, where, true);
+    const index = this.index;
+    if (plan === null) return this.reads.start(null, 0, () => {}, () => []);
+    let inner: Read<SearchHit[]>;
+    if (index instanceof HnswIndex) inner = index.readAsync(plan.q, plan.k, plan.options, where, 'hits') as Read<SearchHit[]>;
+    else if (index instanceof FlatIndex) inner = index.readAsync(plan.q, plan.k, plan.options, where);
+    else {
+      const hits = plan.exact ? this.scanExact(plan) : index.search(plan.q, plan.k, plan.options);
+      inner = this.reads.start(null, 0, () => {}, () => hits);
+    }
+    return this.reads.derive(inner, (hits) => this.toStoreHits(hits));
+  }
+
+  /** Validates a search; null when the store is empty or `ids` names no record. */
+  private planSearch(query: unknown, k: unknown, options: unknown, where: string, async: boolean): SearchPlan | null {
+    const o = checkOptions(options, async ? [...SEARCH_OPTIONS, 'threads'] : SEARCH_OPTIONS, where);
     const q = toVector(query, this.dim, where);
     checkK(k, where);
     const predicate = o.filter === undefined ? null : compileFilter(o.filter);
+    if (o.exact !== undefined && typeof o.exact !== 'boolean') throw invalidArgument(`${where}: exact must be a boolean, got ${describe(o.exact)}`, { option: 'exact' });
+    const exact = o.exact === true;
     if (o.efSearch !== undefined && !(this.index instanceof HnswIndex)) throw invalidArgument(`${where}: efSearch applies to hnsw stores only`, { option: 'efSearch' });
     if (o.nprobe !== undefined && !(this.index instanceof IvfIndex) && !this.ivfPending) throw invalidArgument(`${where}: nprobe applies to ivf stores only`, { option: 'nprobe' });
     const ivf = this.index instanceof IvfIndex ? this.index : this.ivfPending?.index;
     if (o.refineFactor !== undefined && !ivf?.refine) throw invalidArgument(`${where}: refineFactor applies to ivf stores with refine only`, { option: 'refineFactor' });
-    if (this.handles.size === 0) return [];
-    const meta = this.metaOf, idOf = this.idOf;
-    const filter = predicate ? { filter: (h: number) => predicate(meta[h]) } : {};
-    let hits;
-    if (this.index instanceof HnswIndex) hits = this.index.search(q, k as number, o.efSearch === undefined ? filter : { ...filter, efSearch: o.efSearch as number });
-    else if (this.index instanceof IvfIndex) {
-      hits = this.index.search(q, k as number, { ...filter, ...(o.nprobe !== undefined ? { nprobe: o.nprobe as number } : {}), ...(o.refineFactor !== undefined ? { refineFactor: o.refineFactor as number } : {}) });
+    if (exact && (o.efSearch !== undefined || o.nprobe !== undefined || o.refineFactor !== undefined)) {
+      throw invalidArgument(`${where}: an exact search takes no efSearch, nprobe or refineFactor`, { option: 'exact' });
     }
-    else hits = this.index.search(q, k as number, filter);
+    let only: Set<number> | null = null;
+    if (o.ids !== undefined) {
+      if (!Array.isArray(o.ids)) throw invalidArgument(`${where}: ids must be an array of record ids, got ${describe(o.ids)}`, { option: 'ids' });
+      only = new Set();
+      for (const id of o.ids as unknown[]) {
+        const h = this.handles.get(checkRecordId(id, `${where}.ids`));
+        if (h !== undefined) only.add(h);
+      }
+    }
+    if (this.handles.size === 0 || (only !== null && only.size === 0)) return null;
+    const meta = this.metaOf;
+    const admit = predicate && only ? (h: number) => only.has(h) && predicate(meta[h])
+      : predicate ? (h: number) => predicate(meta[h]) : only ? (h: number) => only.has(h) : null;
+    const indexOptions: Record<string, unknown> = admit ? { filter: admit } : {};
+    const index = this.index;
+    if (index instanceof HnswIndex) {
+      if (o.efSearch !== undefined) indexOptions.efSearch = o.efSearch;
+      if (exact) indexOptions.exact = true;
+    }
+    if (index instanceof IvfIndex) {
+      // (An IVF store waiting to train searches its flat index: exactly, so nprobe means nothing yet.)
+      if (o.nprobe !== undefined) indexOptions.nprobe = o.nprobe;
+      if (o.refineFactor !== undefined) indexOptions.refineFactor = o.refineFactor;
+    } else if (o.threads !== undefined) indexOptions.threads = o.threads;
+    return { q, k: k as number, options: indexOptions, exact, admit };
+  }
+
+  /** An exact scan for indexes without one of their own (IVF): every admitted record's vector. */
+  private scanExact(plan: SearchPlan): SearchHit[] {
+    const exact = new FlatIndex({ dim: this.dim, metric: this.metric, threads: 1 });
+    const handles: number[] = [];
+    for (const [, h] of this.handles) if (plan.admit === null || plan.admit(h)) handles.push(h);
+    const rows = new Float32Array(handles.length * this.dim);
+    for (let i = 0; i < handles.length; i++) rows.set(this.index.get(handles[i])!, i * this.dim);
+    exact.add(rows, handles);
+    return exact.search(plan.q, plan.k);
+  }
+
+  private toStoreHits(hits: readonly SearchHit[]): StoreHit<unknown>[] {
+    const meta = this.metaOf, idOf = this.idOf;
     return hits.map((hit) => ({ id: idOf[hit.id]!, score: hit.score, distance: hit.distance, metadata: meta[hit.id] }));
   }
 
@@ -494,6 +586,21 @@ export abstract class StoreReads<M = unknown> {
   search(query: VectorLike, k: number, options?: StoreSearchOptions): StoreHit<M>[] {
     this.readable('search');
     return this.engine.search(query, k, options, `${this.constructor.name}.search`) as StoreHit<M>[];
+  }
+
+  /**
+   * `search` off the calling thread, so the event loop stays free: HNSW and flat stores search on
+   * a worker thread over the same memory (IVF stores, for now, on this one). It answers for the
+   * store as it was when called: a write that comes while it is in flight waits for it (a search
+   * sees all of a write or none of it).
+   */
+  searchAsync(query: VectorLike, k: number, options?: StoreAsyncSearchOptions): Promise<StoreHit<M>[]> {
+    try {
+      this.readable('searchAsync');
+      return this.engine.searchAsync(query, k, options, `${this.constructor.name}.searchAsync`).promise as Promise<StoreHit<M>[]>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Size, dim, metric, the index as a factory string, kernels and memory. */

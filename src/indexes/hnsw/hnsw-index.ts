@@ -12,6 +12,7 @@ import { availableThreads, runParallel } from '../../parallel/pool.js';
 import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { CODE_META, META_ORIGIN, META_STEP, ScalarQuantizer } from '../quant/sq8.js';
+import { PendingReads, type Read } from '../reads.js';
 import { emptyBatch } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
@@ -52,6 +53,8 @@ export interface HnswSearchOptions {
   efSearch?: number;
   /** Only ids passing the filter are returned; k come back whenever k pass. */
   filter?: ((id: number) => boolean) | ReadonlySet<number> | Uint8Array;
+  /** Scan every (admitted) vector exactly instead of walking the graph: the exact k best. */
+  exact?: boolean;
 }
 
 /** Per-call HNSW batch options. */
@@ -70,6 +73,14 @@ function checkInt(v: unknown, name: string, min: number, max: number, where: str
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw invalidArgument(`${where}: ${name} must be an integer from ${min} to ${max}, got ${describe(v)}`, { where, option: name, received: v, min, max });
   }
+  return v;
+}
+
+let nextUid = 1;
+
+function checkExact(v: unknown, where: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw invalidArgument(`${where}: exact must be a boolean, got ${describe(v)}`, { option: 'exact', received: v });
   return v;
 }
 
@@ -129,6 +140,12 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   /** Per slot: the constants of its int8 code (CODE_META values; sq8.ts). */
   private codeMeta: Float64Array;
   private readonly idSlots = new IdMap();
+  /** Searches in flight on worker threads (settled before any change). */
+  private readonly reads = new PendingReads();
+  /** Names this index's current state for worker threads' caches; every add makes a new one. */
+  private readonly uid = `hnsw${nextUid++}`;
+  private generation = 0;
+  private shapeCache: { generation: number; threads: number; shape: HnswShape | null } | null = null;
   /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
   /** Slots of removed vectors taken out of the graph, ready for reuse. */
@@ -221,6 +238,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
    * the index as it was.
    */
   add(vectors: VectorsLike, ids?: ArrayLike<number>): void {
+    this.reads.settleAll();
+    this.generation++;
     const where = 'HnswIndex.add';
     const { data, n } = toRows(vectors, this.dim, where);
     if (n === 0) return;
@@ -380,6 +399,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
    * ignored); their slots are reused by later adds. Returns how many were present.
    */
   remove(ids: number | ArrayLike<number>): number {
+    this.reads.settleAll();
     const list = toIdList(ids, 'HnswIndex.remove');
     let removed = 0;
     for (const id of list) {
@@ -446,13 +466,14 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
    */
   search(query: VectorLike, k: number, options?: HnswSearchOptions): SearchHit[] {
     const where = 'HnswIndex.search';
-    const o = checkOptions(options, ['efSearch', 'filter'], where);
+    const o = checkOptions(options, ['efSearch', 'filter', 'exact'], where);
     const q = toVector(query, this.dim, where);
     checkK(k, where);
     const ef = this.efFor(o, where);
     const pred = toIdPredicate(o.filter, where);
+    const forceExact = checkExact(o.exact, where);
     if (this.size === 0) return [];
-    const exact = pred !== null && this.preferExact(this.estimateMatches(o.filter, pred), k);
+    const exact = forceExact || (pred !== null && this.preferExact(this.estimateMatches(o.filter, pred), k));
     const allow = this.slotFilter(pred);
     const top = this.topFor(Math.min(k, this.size));
     this.core.space.setQuery(q);
@@ -469,15 +490,72 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
    * missing (nq·k at most MAX_BATCH_RESULTS; working memory grows with nq·min(k, size) only).
    */
   searchBatch(queries: VectorsLike, k: number, options?: HnswBatchOptions): BatchResult {
-    const where = 'HnswIndex.searchBatch';
-    const o = checkOptions(options, ['efSearch', 'filter', 'threads'], where);
+    const plan = this.planBatch(queries, k, options, 'HnswIndex.searchBatch');
+    if (plan.job === null) return plan.result;
+    const t = Math.min(plan.threads, plan.job.nq!);
+    const shape = t > 1 ? this.shape(t) : null;
+    const job = plan.job;
+    if (shape) job.shape = shape;
+    runParallel(shape ? job : null, t, (control) => runSearch(this.core, job, control, this.slotIds));
+    return this.collectBatch(plan.result, job, k);
+  }
+
+  /**
+   * `search` off the calling thread: the query runs on one of the index's worker threads (up to
+   * `threads`, default the index's), so the event loop stays free. Same results as `search`. A
+   * change to the index while searches are in flight first waits for them (they see the index as
+   * it was when they started).
+   */
+  async searchAsync(query: VectorLike, k: number, options?: HnswBatchOptions): Promise<SearchHit[]> {
+    const where = 'HnswIndex.searchAsync';
+    const q = toVector(query, this.dim, where);
+    checkK(k, where);
+    return this.readAsync(q, k, options, where, 'hits').promise as Promise<SearchHit[]>;
+  }
+
+  /** `searchBatch` off the calling thread, as one job on one worker thread. */
+  async searchBatchAsync(queries: VectorsLike, k: number, options?: HnswBatchOptions): Promise<BatchResult> {
+    return this.readAsync(queries, k, options, 'HnswIndex.searchBatchAsync', 'batch').promise as Promise<BatchResult>;
+  }
+
+  /**
+   * @internal A search in flight (stores settle theirs before they change): the whole batch, or
+   * the first query's hits with float64 scores like `search`.
+   */
+  readAsync(queries: VectorsLike, k: number, options: HnswBatchOptions | undefined, where: string, as: 'batch' | 'hits'): Read<BatchResult | SearchHit[]> {
+    const plan = this.planBatch(queries, k, options, where);
+    const job = plan.job;
+    if (job === null) return this.reads.start(null, 0, () => {}, () => as === 'batch' ? plan.result : []);
+    const threads = Math.min(plan.threads, availableThreads());
+    const c = this.shapeCache;
+    const shape = c && c.generation === this.generation && c.threads >= threads + 1 ? c.shape : this.shape(threads + 1);
+    this.shapeCache = { generation: this.generation, threads: Math.max(threads + 1, c?.generation === this.generation ? c.threads : 0), shape };
+    if (shape) { job.shape = shape; job.state = `${this.uid}.${this.generation}`; }
+    const collect: () => BatchResult | SearchHit[] = as === 'batch' ? () => this.collectBatch(plan.result, job, k) : () => this.collectHits(job);
+    return this.reads.start(shape ? job : null, threads, () => runSearch(this.core, job, new Int32Array(4), this.slotIds), collect);
+  }
+
+  /** The first query of a job as hits. */
+  private collectHits(job: HnswJob): SearchHit[] {
+    const kk = job.k!, outSlots = new Int32Array(job.outSlots!), outKeys = new Float64Array(job.outKeys!);
+    const hits: SearchHit[] = [];
+    for (let i = 0; i < kk && outSlots[i] >= 0; i++) {
+      hits.push({ id: this.slotIds[outSlots[i]], score: keyToScore(this.metric, outKeys[i]), distance: keyToDistance(this.metric, outKeys[i]) });
+    }
+    return hits;
+  }
+
+  /** Validates a batch search and lays out its job (null when there is nothing to search). */
+  private planBatch(queries: VectorsLike, k: number, options: HnswBatchOptions | undefined, where: string): { job: HnswJob | null; result: BatchResult; threads: number } {
+    const o = checkOptions(options, ['efSearch', 'filter', 'threads', 'exact'], where);
     const { data, n: nq } = toRows(queries, this.dim, where);
     checkBatchK(k, nq, where);
     const ef = this.efFor(o, where);
+    const forceExact = checkExact(o.exact, where);
     const threads = checkThreads(o.threads, this.threads, where);
     const pred = toIdPredicate(o.filter, where);
     const result = emptyBatch(nq, k);
-    if (this.size === 0 || nq === 0) return result;
+    if (this.size === 0 || nq === 0) return { job: null, result, threads };
     // Threads find kk = min(k, size) hits per query; the rest of each row stays −1.
     const kk = Math.min(k, this.size);
     const size = this.rows.size;
@@ -494,17 +572,19 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       allowBuf = bits.buffer;
       exact = pred !== null && this.preferExact(matches, kk);
     }
+    exact ||= forceExact;
     const qbuf = new Float32Array(sharedBuffer(nq * this.dim * 4)); qbuf.set(data);
-    const outSlots = new Int32Array(sharedBuffer(nq * kk * 4));
-    const outKeys = new Float64Array(sharedBuffer(nq * kk * 8));
-    const t = Math.min(threads, nq);
-    const shape = t > 1 ? this.shape(t) : null;
     const job: HnswJob = {
-      kind: 'hnsw', op: 'search', shape: shape!, queries: qbuf.buffer, nq, k: kk, ef, size, allow: allowBuf, exact,
-      outSlots: outSlots.buffer, outKeys: outKeys.buffer,
+      kind: 'hnsw', op: 'search', shape: null!, queries: qbuf.buffer, nq, k: kk, ef, size, allow: allowBuf, exact,
+      outSlots: sharedBuffer(nq * kk * 4), outKeys: sharedBuffer(nq * kk * 8),
     };
-    runParallel(shape ? job : null, t, (control) => runSearch(this.core, job, control, this.slotIds));
-    for (let i = 0; i < nq * kk; i++) {
+    return { job, result, threads };
+  }
+
+  /** The job's slots as ids, scores and distances (before the next change reuses any slot). */
+  private collectBatch(result: BatchResult, job: HnswJob, k: number): BatchResult {
+    const kk = job.k!, outSlots = new Int32Array(job.outSlots!), outKeys = new Float64Array(job.outKeys!);
+    for (let i = 0; i < job.nq! * kk; i++) {
       const slot = outSlots[i];
       if (slot < 0) continue;
       const at = Math.floor(i / kk) * k + (i % kk);

@@ -76,6 +76,11 @@ export interface HnswShape {
 export interface HnswJob {
   kind: 'hnsw';
   shape: HnswShape;
+  /**
+   * Names the index's state (index and generation: any change makes a new one), so a worker keeps
+   * the kernels and views it opened for the last few search jobs instead of reopening them.
+   */
+  state?: string;
   op: 'build' | 'search';
   // build
   efConstruction?: number;
@@ -110,20 +115,36 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
   });
 }
 
+/** Search cores a worker opened, by state and thread; the oldest goes first, and all go when idle. */
+const opened = new Map<string, { core: HnswCore; ids: Float64Array }>();
+const OPENED_MAX = 4;
+
+/** Forgets opened cores (the worker calls this once idle, so dropped indexes can be collected). */
+export function forgetHnswCores(): void { opened.clear(); }
+
+function openCore(shape: HnswShape, thread: number, concurrent: boolean): HnswCore {
+  const rows = openArena(shape.rows);
+  const codes = shape.codes ? openArena(shape.codes) : null;
+  return new HnswCore(new Graph(shape.graph), openSpace(shape, thread, rows, codes), concurrent);
+}
+
 /** Worker handler for 'hnsw' jobs. */
 export function runHnswJob(job: HnswJob, control: Int32Array, thread: number): void {
   const shape = job.shape;
-  const rows = openArena(shape.rows);
-  const codes = shape.codes ? openArena(shape.codes) : null;
-  const space = openSpace(shape, thread, rows, codes);
-  const graph = new Graph(shape.graph);
   if (job.op === 'build') {
-    const core = new HnswCore(graph, space, true);
-    runBuild(core, new Int32Array(job.slots!), job.count!, job.efConstruction!, control);
-  } else {
-    const core = new HnswCore(graph, space, false);
-    runSearch(core, job, control, new Float64Array(shape.ids));
+    runBuild(openCore(shape, thread, true), new Int32Array(job.slots!), job.count!, job.efConstruction!, control);
+    return;
   }
+  const key = job.state === undefined ? null : `${job.state}/${thread}`;
+  let entry = key === null ? undefined : opened.get(key);
+  if (!entry) {
+    entry = { core: openCore(shape, thread, false), ids: new Float64Array(shape.ids) };
+    if (key !== null) {
+      if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value!);
+      opened.set(key, entry);
+    }
+  }
+  runSearch(entry.core, job, control, entry.ids);
 }
 
 /** Inserts the slots claimed from control[NEXT] until none are left. */

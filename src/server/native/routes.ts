@@ -189,11 +189,11 @@ export function registerNativeRoutes(app: FastifyInstance, service: VectorServic
       withVector: wants(b.include, false),
     };
     if (b.vector !== undefined) {
-      const hits = service.search(req.params.name, decodeVector(b.vector as WireVector, 'vector'), params);
+      const hits = await service.search(req.params.name, decodeVector(b.vector as WireVector, 'vector'), params);
       return { hits: hits.map((h) => hitToWire(h, b.include, b.vectorEncoding)) };
     }
     const queries = b.vectors!.map((v, i) => decodeVector(v as WireVector, `vectors[${i}]`));
-    const results = service.searchBatch(req.params.name, queries, params);
+    const results = await service.searchBatch(req.params.name, queries, params);
     return { results: results.map((hits) => ({ hits: hits.map((h) => hitToWire(h, b.include, b.vectorEncoding)) })) };
   });
 }

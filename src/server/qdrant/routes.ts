@@ -443,7 +443,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   // --- search ---
 
   /** Runs a nearest search with Qdrant's limit, offset, params and score_threshold. */
-  const nearest = (name: string, metric: Metric, index: CollectionShape['index'], vector: number[], b: Body, k: number): HitOutput[] => {
+  const nearest = async (name: string, metric: Metric, index: CollectionShape['index'], vector: number[], b: Body, k: number): Promise<HitOutput[]> => {
     const offset = limitOf(b.offset, 0, 'offset');
     const f = translateFilter(b.filter);
     const p: SearchParams = { k: k + offset, withVector: parseWithVector(b.with_vector, false), ...(f.filter !== undefined ? { filter: f.filter } : {}), ...(f.ids !== undefined ? { ids: f.ids } : {}) };
@@ -463,7 +463,7 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
       }
     }
     if (p.k === 0) return [];
-    let hits = exact || f.ids !== undefined ? service.searchExact(name, vector, p) : service.search(name, vector, p);
+    let hits = await (exact ? service.searchExact(name, vector, p) : service.search(name, vector, p));
     hits = hits.slice(offset);
     if (b.score_threshold !== undefined && b.score_threshold !== null) {
       const t = b.score_threshold;
@@ -474,19 +474,19 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
   };
 
   /** A legacy search request (`points/search`, or one of `points/search/batch`). */
-  const runSearch = (name: string, c: CollectionShape, b: Body) => {
+  const runSearch = async (name: string, c: CollectionShape, b: Body) => {
     if (!isObject(b)) invalid('search: expected a search request object');
     refuse(b, ['shard_key'], 'search');
     if (b.vector === undefined) invalid('search: vector is required');
     const vector = parseVector(b.vector, 'vector', c.dim);
     if (b.limit === undefined || b.limit === null) invalid('search: limit is required');
-    const hits = nearest(name, c.metric, c.index, vector, b, limitOf(b.limit, 10, 'limit'));
+    const hits = await nearest(name, c.metric, c.index, vector, b, limitOf(b.limit, 10, 'limit'));
     const sel = parseWithPayload(b.with_payload, false);
     return hits.map((h) => scoredOut(h, sel, c.metric));
   };
 
   /** A universal query (`points/query`, or one of `points/query/batch`). */
-  const runQuery = (name: string, c: CollectionShape, b: Body) => {
+  const runQuery = async (name: string, c: CollectionShape, b: Body) => {
     if (!isObject(b)) invalid('query: expected a query request object');
     refuse(b, ['shard_key', 'prefetch', 'lookup_from'], 'query');
     if (b.using !== undefined && b.using !== null && b.using !== '') invalid('query: "using" (named vectors) is not supported by this server');
@@ -505,13 +505,13 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     const vector = parseVector(q, 'query', c.dim);
     const sel = parseWithPayload(b.with_payload, false);
     if (mmr === null) {
-      const hits = nearest(name, c.metric, c.index, vector, b, limit);
+      const hits = await nearest(name, c.metric, c.index, vector, b, limit);
       return { points: hits.map((h) => scoredOut(h, sel, c.metric)) };
     }
     // MMR: the candidates_limit nearest (filter, params and score_threshold apply to them), then
     // Qdrant's greedy selection; the points keep their query scores, in the order selected.
     const offset = limitOf(b.offset, 0, 'offset');
-    const candidates = nearest(name, c.metric, c.index, vector, { ...b, offset: 0, with_vector: true }, mmr.candidates);
+    const candidates = await nearest(name, c.metric, c.index, vector, { ...b, offset: 0, with_vector: true }, mmr.candidates);
     const picked = maximalMarginalRelevance(candidates, vector, c.metric, 1 - mmr.diversity, limit + offset).slice(offset);
     const withVector = parseWithVector(b.with_vector, false);
     return { points: picked.map((h) => scoredOut(withVector ? h : { ...h, vector: undefined }, sel, c.metric)) };
@@ -525,18 +525,18 @@ export async function qdrantPlugin(app: FastifyInstance, opts: { service: Vector
     return list as Body[];
   };
 
-  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search', { config: read, schema: bodySchema }, async (req) => ok(req, runSearch(req.params.name, describe(req.params.name), req.body)));
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search', { config: read, schema: bodySchema }, async (req) => ok(req, await runSearch(req.params.name, describe(req.params.name), req.body)));
 
   app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/search/batch', { config: read, schema: bodySchema }, async (req) => {
     const c = describe(req.params.name);
-    return ok(req, batchOf(req.body).map((b) => runSearch(req.params.name, c, b)));
+    return ok(req, await Promise.all(batchOf(req.body).map((b) => runSearch(req.params.name, c, b))));
   });
 
-  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query', { config: read, schema: bodySchema }, async (req) => ok(req, runQuery(req.params.name, describe(req.params.name), req.body)));
+  app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query', { config: read, schema: bodySchema }, async (req) => ok(req, await runQuery(req.params.name, describe(req.params.name), req.body)));
 
   app.post<{ Params: NameParams; Body: Body }>('/collections/:name/points/query/batch', { config: read, schema: bodySchema }, async (req) => {
     const c = describe(req.params.name);
-    return ok(req, batchOf(req.body).map((b) => runQuery(req.params.name, c, b)));
+    return ok(req, await Promise.all(batchOf(req.body).map((b) => runQuery(req.params.name, c, b))));
   });
 
   app.get<{ Params: NameParams & { id: string } }>('/collections/:name/points/:id', { config: read, schema: { hide: true, params: Type.Object({ name: Type.String(), id: Type.String() }) } }, async (req) => {
