@@ -8,9 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as netServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromaClient, registerEmbeddingFunction, type Collection, type EmbeddingFunction } from 'chromadb';
+import { ChromaClient, type Collection } from 'chromadb';
 import { cleanup, start, tempDir } from './server-helpers.js';
 import { prng } from './helpers.js';
+import { ef } from './chroma-helpers.js';
 
 /**
  * Differences between Chroma 1.0.0 and this server that the test tolerates, each by name (see
@@ -35,15 +36,6 @@ const EXCEPTIONS = {
 
 afterAll(cleanup);
 
-class NoEmbed implements EmbeddingFunction {
-  name = 'no-embed';
-  async generate(): Promise<number[][]> { throw new Error('test: embeddings are always passed explicitly'); }
-  getConfig() { return {}; }
-  buildFromConfig() { return new NoEmbed(); }
-  static buildFromConfig() { return new NoEmbed(); }
-}
-try { registerEmbeddingFunction('no-embed', NoEmbed as never); } catch { /* registered already in this worker */ }
-const ef = new NoEmbed();
 
 interface Target { name: string; base: string; client: ChromaClient }
 let chroma: ChildProcess | undefined;

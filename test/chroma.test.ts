@@ -5,23 +5,14 @@
 // distances checked against values computed here, metadata merge semantics, bad input (4xx, never
 // 5xx) and rejected requests changing nothing. Embeddings are always passed explicitly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromaClient, registerEmbeddingFunction, type EmbeddingFunction } from 'chromadb';
+import { ChromaClient } from 'chromadb';
 import type { NearestServer } from 'nearest/server';
 import { cleanup, client, fingerprint, start, tempDir } from './server-helpers.js';
 import { prng } from './helpers.js';
+import { ef } from './chroma-helpers.js';
 
 afterAll(cleanup);
 
-/** An embedding function that refuses to embed: every test passes embeddings itself. */
-class NoEmbed implements EmbeddingFunction {
-  name = 'no-embed';
-  async generate(): Promise<number[][]> { throw new Error('test: embeddings are always passed explicitly'); }
-  getConfig() { return {}; }
-  buildFromConfig() { return new NoEmbed(); }
-  static buildFromConfig() { return new NoEmbed(); }
-}
-try { registerEmbeddingFunction('no-embed', NoEmbed as never); } catch { /* registered by another file in this worker */ }
-const ef = new NoEmbed();
 
 let server: NearestServer;
 let cc: ChromaClient;

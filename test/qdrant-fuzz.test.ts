@@ -6,12 +6,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { prng } from './helpers.js';
 import { cleanup, client, fingerprint, start } from './server-helpers.js';
+import { perturb, type Json } from './fuzz-helpers.js';
 
 afterAll(cleanup);
 
 const CASES = Number(process.env.NEAREST_QDRANT_FUZZ_CASES ?? 400);
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const FILTER: Json = { must: [{ key: 'city', match: { value: 'Rome' } }, { key: 'n', range: { gte: 1, lt: 9 } }], should: [{ key: 'tags', match: { any: ['a', 'b'] } }], must_not: [{ key: 'opt', match: { except: ['x'] } }] };
 const SEEDS: { method: 'PUT' | 'POST'; path: string; body: Json }[] = [
@@ -47,25 +46,7 @@ function deep(n: number): Json {
   return f;
 }
 
-/** Walks the body and, at each member with probability p, replaces, drops or adds one. */
-function perturb(v: Json, r: () => number, p: number): Json {
-  if (Array.isArray(v)) {
-    const out = v.map((x) => (r() < p ? ODD[Math.floor(r() * ODD.length)]! : perturb(x, r, p)));
-    if (r() < p) out.push(ODD[Math.floor(r() * ODD.length)]!);
-    return out;
-  }
-  if (v !== null && typeof v === 'object') {
-    const out: { [k: string]: Json } = {};
-    for (const [k, x] of Object.entries(v)) {
-      const roll = r();
-      if (roll < p / 3) continue; // dropped
-      out[k] = roll < p ? (r() < 0.1 ? deep([5, 40, 200][Math.floor(r() * 3)]!) : ODD[Math.floor(r() * ODD.length)]!) : perturb(x, r, p);
-    }
-    if (r() < p / 2) out[['shard_key', 'prefetch', 'using', 'order_by', 'lookup_from', 'sparse_vectors', 'bogus'][Math.floor(r() * 7)]!] = ODD[Math.floor(r() * ODD.length)]!;
-    return out;
-  }
-  return v;
-}
+const HOW = { odd: ODD, deep, extraKeys: ['shard_key', 'prefetch', 'using', 'order_by', 'lookup_from', 'sparse_vectors', 'bogus'] };
 
 describe('qdrant: malformed-request fuzz', () => {
   it(`${CASES} perturbed Qdrant requests: zero 5xx, Qdrant error bodies, rejected ones change nothing`, async () => {
@@ -79,7 +60,7 @@ describe('qdrant: malformed-request fuzz', () => {
     let rejected = 0;
     for (let i = 0; i < CASES; i++) {
       const seed = SEEDS[Math.floor(r() * SEEDS.length)]!;
-      const body = perturb(seed.body, r, [0.1, 0.3, 0.6][i % 3]!);
+      const body = perturb(seed.body, r, [0.1, 0.3, 0.6][i % 3]!, HOW);
       const before = await fingerprint(s);
       const res = seed.method === 'PUT' ? await c.put(seed.path, body) : await c.post(seed.path, body);
       const label = `#${i} ${seed.method} ${seed.path} ${JSON.stringify(body).slice(0, 300)}`;
