@@ -156,6 +156,9 @@ export function runBuild(core: HnswCore, slots: Int32Array, count: number, efCon
   }
 }
 
+/** Per-core result scratch, reused by the jobs that core runs (one at a time). */
+const scratchOf = new WeakMap<HnswCore, { top: TopK; keys: Float64Array; slots: Int32Array; keys2: Float64Array }>();
+
 /** Batch search: queries claimed from control[NEXT]; results to the job's shared output. */
 export function runSearch(core: HnswCore, job: HnswJob, control: Int32Array, ids: Float64Array): void {
   const dim = core.space.dim, k = job.k!;
@@ -164,9 +167,12 @@ export function runSearch(core: HnswCore, job: HnswJob, control: Int32Array, ids
   const outKeys = new Float64Array(job.outKeys!);
   const bits = job.allow ? new Uint8Array(job.allow) : null;
   const allow: SlotFilter = bits ? (slot) => bits[slot] === 1 : null;
-  const top = new TopK(k);
-  const keys = new Float64Array(Math.max(core.space.maxList, 16));
-  const slotsTmp = new Int32Array(k), keysTmp = new Float64Array(k);
+  let scratch = scratchOf.get(core);
+  if (!scratch || scratch.top.k !== k) {
+    scratch = { top: new TopK(k), keys: new Float64Array(Math.max(core.space.maxList, 16)), slots: new Int32Array(k), keys2: new Float64Array(k) };
+    scratchOf.set(core, scratch);
+  }
+  const { top, keys, slots: slotsTmp, keys2: keysTmp } = scratch;
   for (;;) {
     const i = Atomics.add(control, NEXT, 1);
     if (i >= job.nq!) return;
