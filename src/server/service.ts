@@ -62,6 +62,8 @@ export interface SearchParams {
   filter?: Record<string, unknown>;
   efSearch?: number;
   nprobe?: number;
+  /** IVF collections with refine: re-rank refineFactor·k candidates exactly. */
+  refineFactor?: number;
   /** Keep only hits whose score is at least this (applied after the top k; never a default). */
   scoreThreshold?: number;
   withVector?: boolean;
@@ -403,6 +405,7 @@ export class VectorService {
     if (p.filter !== undefined) options.filter = p.filter;
     if (p.efSearch !== undefined) options.efSearch = p.efSearch;
     if (p.nprobe !== undefined) options.nprobe = p.nprobe;
+    if (p.refineFactor !== undefined) options.refineFactor = p.refineFactor;
     if (p.ids !== undefined) options.ids = p.ids;
     if (p.exact) options.exact = true;
     let hits = await s.searchAsync(query as Float32Array, p.k, options);

@@ -185,6 +185,9 @@ export function registerNativeRoutes(app: FastifyInstance, service: VectorServic
       ...(b.filter !== undefined ? { filter: b.filter } : {}),
       ...(b.efSearch !== undefined ? { efSearch: b.efSearch } : {}),
       ...(b.nprobe !== undefined ? { nprobe: b.nprobe } : {}),
+      ...(b.refineFactor !== undefined ? { refineFactor: b.refineFactor } : {}),
+      ...(b.exact !== undefined ? { exact: b.exact } : {}),
+      ...(b.ids !== undefined ? { ids: b.ids } : {}),
       ...(b.scoreThreshold !== undefined ? { scoreThreshold: b.scoreThreshold } : {}),
       withVector: wants(b.include, false),
     };
