@@ -2,7 +2,7 @@
 // (chromadb 3.0.0's `chroma run`, bindings 0.1.3), one run on one machine, the same undici load
 // generator and the same data for both.
 //
-//   npm run bench:server                 # build, then this file: both data sets, 3 repeats (~15 min)
+//   npm run bench:server                 # build, then this file: both data sets, 3 repeats (~10 min)
 //   npx tsx bench/server.ts --quick      # smoke size (5,000 vectors, 200 queries, 1 repeat; < 1 min)
 //   npx tsx bench/server.ts --data wordvecs --repeats 1 --seconds 2
 //
