@@ -3,7 +3,7 @@
 // benchmark can use real learned vectors without downloading any. Installs nothing: it needs
 // Debian's `fasttext` package (apt-get install fasttext; .ci/run installs it) and says so otherwise.
 //
-//   npx tsx bench/lib/wordvecs.ts            # build (or report) the cached set: ~1-3 min on 2 cores
+//   npx tsx bench/lib/wordvecs.ts            # build (or report) the cached set: ~210 CPU-s (< 2 min on 2 idle cores)
 //   npx tsx bench/lib/wordvecs.ts --quick    # the small set --quick benches use (~10 s)
 //   npx tsx bench/lib/wordvecs.ts --rebuild  # train again
 //
