@@ -58,13 +58,13 @@ describe('nearest serve', () => {
     expect(await b.exit).toBe(0);
   });
 
-  it('refuses a non-loopback host without a key, and bad flags, with exit code 1', async () => {
+  it('refuses a non-loopback host without a key (exit code 1), and bad flags (usage: exit code 2)', async () => {
     const a = serve(['--data', tempDir(), '--host', '0.0.0.0', '--port', '0']);
     expect(await a.exit).toBe(1);
     expect(a.stderr()).toMatch(/not a loopback address/);
     expect(a.stdout()).toBe('');
     const b = serve(['--data', tempDir(), '--port', 'eighty']);
-    expect(await b.exit).toBe(1);
+    expect(await b.exit).toBe(2);
     expect(b.stderr()).toMatch(/--port/);
   });
 

@@ -3,6 +3,9 @@
 // the Fashion-MNIST demo of `npm run demo`. Flags and their environment variables are listed by
 // `nearest serve --help`. The server prints exactly `listening on http://HOST:PORT` on stdout once
 // it answers requests; its JSON logs go to stderr. SIGTERM or SIGINT: graceful shutdown, exit 0.
+import { EXIT } from './common.js';
+import { registerCollectionCommands } from './commands/collection.js';
+import { registerDataCommands } from './commands/data.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -76,7 +79,12 @@ async function serve(flags: ServeFlags): Promise<void> {
 
 const program = new Command('nearest')
   .description('Vector search for embeddings: an HTTP server and tools.')
-  .showHelpAfterError();
+  .addHelpText('after', `
+Exit codes: ${EXIT.ok} success, ${EXIT.error} failure (the error is one line on stderr: code and message;
+--verbose adds the stack), ${EXIT.usage} usage error, ${EXIT.damaged} verify found damage.`)
+  .showHelpAfterError()
+  // Usage errors exit 2 (commander's default is 1, which we keep for failures); help exits 0.
+  .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : EXIT.usage); });
 
 const serveCommand = program.command('serve')
   .description('Serve the collections in a data directory over HTTP (native API under /v1).')
@@ -110,5 +118,8 @@ program.command('demo')
     process.argv = [process.argv[0], new URL('./demo.js', import.meta.url).pathname, ...args];
     await import('./demo.js');
   });
+
+registerDataCommands(program);
+registerCollectionCommands(program);
 
 await program.parseAsync(process.argv);
