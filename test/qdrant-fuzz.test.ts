@@ -10,7 +10,7 @@ import { perturb, type Json } from './fuzz-helpers.js';
 
 afterAll(cleanup);
 
-const CASES = Number(process.env.NEAREST_QDRANT_FUZZ_CASES ?? 400);
+const CASES = Number(process.env.NEAREST_QDRANT_FUZZ_CASES ?? 3600);
 
 const FILTER: Json = { must: [{ key: 'city', match: { value: 'Rome' } }, { key: 'n', range: { gte: 1, lt: 9 } }], should: [{ key: 'tags', match: { any: ['a', 'b'] } }], must_not: [{ key: 'opt', match: { except: ['x'] } }] };
 const SEEDS: { method: 'PUT' | 'POST'; path: string; body: Json }[] = [

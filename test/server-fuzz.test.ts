@@ -10,7 +10,7 @@ import { base64, cleanup, client, fingerprint, rawHttp, start } from './server-h
 afterAll(cleanup);
 
 // NEAREST_FUZZ_CASES and NEAREST_FUZZ_SEED widen a run (e.g. 10000 cases, other seeds) by hand.
-const CASES = Number(process.env.NEAREST_FUZZ_CASES ?? 600);
+const CASES = Number(process.env.NEAREST_FUZZ_CASES ?? 4000);
 const DIM = 4;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
