@@ -20,3 +20,5 @@ export type { JsonValue } from './store/json.js';
 export { Database, type DatabaseOptions, type CollectionOptions, type CollectionInfo } from './store/database.js';
 export type { FileSystem, FileHandle, FileLock } from './io/fs.js';
 export { compileFilter } from './store/filter.js';
+export type { SearchDefaults } from './store/vector-store.js';
+export { inspectPath, verifyPath, type IndexFileInfo, type CollectionPathInfo, type DatabasePathInfo, type PathKind, type VerifyReport, type VerifiedFile, type VerifyProblem } from './store/inspect.js';

@@ -264,6 +264,8 @@ interface SectionEntry { offset: number; length: number; crc: number }
  */
 export async function openContainer(h: { read(position: number, length: number): Promise<Uint8Array>; size(): Promise<number> }, file: string): Promise<{
   header: ContainerHeader;
+  /** Every section in file order: its tag, payload offset and length. */
+  sections(): { tag: string; offset: number; length: number }[];
   has(tag: string): boolean;
   length(tag: string): number;
   read(tag: string): Promise<Uint8Array>;
@@ -304,6 +306,7 @@ export async function openContainer(h: { read(position: number, length: number):
   }
   return {
     header,
+    sections: () => [...table].map(([tag, e]) => ({ tag, offset: e.offset, length: e.length })),
     has: (tag) => table.has(tag),
     length: (tag) => entry(tag).length,
     async read(tag) {

@@ -37,8 +37,8 @@ const RECORD_HEADER = 12;
 /** A frame above this is refused on write and treated as damage on read. */
 export const MAX_FRAME = 2 ** 31;
 
-/** Record kinds. */
-export const enum LogOp { Upsert = 1, Delete = 2 }
+/** Record kinds (Settings: a store's search defaults, JSON only). */
+export const enum LogOp { Upsert = 1, Delete = 2, Settings = 3 }
 
 /** One log record as stored. */
 export interface LogRecord {
@@ -132,7 +132,7 @@ export function frameRecords(f: Frame, file: string): LogRecord[] {
     const bad = (why: string) => corrupt(`${file}: record ${f.firstSeq + i} at offset ${f.offset} is malformed (${why})`, { file, offset: f.offset, seq: f.firstSeq + i });
     if (at + RECORD_HEADER > p.length) throw bad('past the end of its frame');
     const op = v.getUint8(at), tlen = v.getUint32(at + 4, true), vlen = v.getUint32(at + 8, true);
-    if (op !== LogOp.Upsert && op !== LogOp.Delete) throw bad(`unknown operation ${op}`);
+    if (op !== LogOp.Upsert && op !== LogOp.Delete && op !== LogOp.Settings) throw bad(`unknown operation ${op}`);
     if (vlen % 4 !== 0 || at + RECORD_HEADER + tlen + vlen > p.length) throw bad('lengths run past its frame');
     let json: unknown;
     try { json = JSON.parse(dec.decode(p.subarray(at + RECORD_HEADER, at + RECORD_HEADER + tlen))); } catch { throw bad('its JSON does not parse'); }

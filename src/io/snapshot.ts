@@ -1,6 +1,7 @@
 // The durable store's snapshot file (`snapshot.nrst`): the checksummed container of container.ts
 // with kind StoreSnapshot and these sections —
-//   PARM  JSON: { format: 2, options, nextHandle, nextAuto, ivfPending, seq, compactedAt }
+//   PARM  JSON: { format: 2, options, nextHandle, nextAuto, ivfPending, seq, compactedAt, search? }
+//         (search: the store's search defaults, absent when there are none)
 //   FIDS  flat indexes: the handles, f64, in storage order
 //   FROW  flat indexes: the rows, f32, row-major in the same order
 //   INDX  other indexes (HNSW, IVF): the index image (an index file of index-io.ts, nested,
@@ -32,6 +33,8 @@ export interface SnapshotData {
     /** The last log sequence number the snapshot covers. */
     seq: number;
     compactedAt: string | null;
+    /** The store's search defaults (absent: none); validated by the store. */
+    search?: Record<string, unknown>;
   };
   index: SavedIndex;
   /** [id, handle, metadata or undefined] per record. */

@@ -14,7 +14,7 @@ import { NearestError, invalidArgument } from '../errors.js';
 import { checkOptions, describe } from '../indexes/validate.js';
 import { nodeFileSystem, writeFileAtomic, type FileLock, type FileSystem } from '../io/fs.js';
 import { DurableVectorStore, type DurableOptions, type DurableStoreStats } from './durable-store.js';
-import type { VectorStoreOptions } from './vector-store.js';
+import { VectorStore, type StoreIndexOptions, type VectorStoreOptions } from './vector-store.js';
 
 /** Options of `Database.open`. */
 export interface DatabaseOptions {
@@ -35,8 +35,8 @@ export interface CollectionInfo extends DurableStoreStats {
   createdAt: string;
 }
 
-interface CatalogEntry { name: string; dir: string; createdAt: string }
-interface Catalog { format: 1; next: number; collections: CatalogEntry[] }
+export interface CatalogEntry { name: string; dir: string; createdAt: string }
+export interface Catalog { format: 1; next: number; collections: CatalogEntry[] }
 
 /** Longest collection name. */
 export const MAX_COLLECTION_NAME = 255;
@@ -174,6 +174,38 @@ export class Database {
     return this.catalog.collections.map((c) => ({ name: c.name, createdAt: c.createdAt, ...this.open.get(c.name)!.stats() }));
   }
 
+  /**
+   * Rebuilds a collection's index as `index` (a store's index options) from its records and swaps it
+   * in atomically (the new snapshot's rename): a crash before that leaves the old index. The
+   * collection is closed for the rebuild (its pending writes finish first) and reopened; if the
+   * rebuild fails, it is reopened as it was. Its search defaults are reset (they were tuned for the
+   * old index). `onProgress(done, total)` reports the records added to the new index.
+   */
+  reindexCollection(name: string, index: StoreIndexOptions, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<DurableVectorStore> {
+    this.writable('reindexCollection');
+    checkCollectionName(name, 'reindexCollection');
+    const o = checkOptions(options, ['onProgress'], 'reindexCollection') as { onProgress?: (done: number, total: number) => void };
+    return this.serial(async () => {
+      this.writable('reindexCollection');
+      const entry = this.catalog.collections.find((c) => c.name === name);
+      if (!entry) throw new NearestError('NOT_FOUND', `reindexCollection: no collection named ${JSON.stringify(name)}`, { name, available: [...this.open.keys()] });
+      const path = this.fs.join(this.dir, 'collections', entry.dir);
+      const old = this.open.get(name)!;
+      // Validate the index options against the collection before closing anything.
+      new VectorStore({ dim: old.dim, metric: old.metric, index });
+      await old.close();
+      let store: DurableVectorStore;
+      try {
+        store = await DurableVectorStore.open(path, { index, reindex: true, fileSystem: this.fs, ...(o.onProgress ? { onReindexProgress: o.onProgress } : {}) });
+      } catch (e) {
+        this.open.set(name, await DurableVectorStore.open(path, { fileSystem: this.fs }));
+        throw e;
+      }
+      this.open.set(name, store);
+      return store;
+    });
+  }
+
   /** Drops a collection and its files; resolves with whether it existed, once the catalog is durable. */
   dropCollection(name: string): Promise<boolean> {
     this.writable('dropCollection');
@@ -208,7 +240,8 @@ export class Database {
   }
 }
 
-function parseCatalog(bytes: Uint8Array, file: string): Catalog {
+/** Parses and checks catalog.json (CORRUPT_FILE naming the file when it is not one). */
+export function parseCatalog(bytes: Uint8Array, file: string): Catalog {
   let c: Catalog;
   try { c = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)); } catch {
     throw new NearestError('CORRUPT_FILE', `${file} is not valid JSON`, { file });

@@ -28,7 +28,7 @@ import { FlatIndex } from '../indexes/flat.js';
 import { freezeJson, type JsonValue } from './json.js';
 import {
   checkRecordId, checkRecordIds, StoreEngine, StoreReads,
-  type Mutation, type RecordId, type ResolvedOptions, type StoreRecord, type StoreStats, type VectorStoreOptions,
+  type Mutation, type RecordId, type ResolvedOptions, type SearchDefaults, type StoreRecord, type StoreStats, type VectorStoreOptions,
 } from './vector-store.js';
 import type { VectorLike, VectorsLike } from '../indexes/validate.js';
 
@@ -46,6 +46,8 @@ export interface DurableOptions extends Partial<VectorStoreOptions> {
    * swap it in atomically (without this, a conflict is INVALID_ARGUMENT).
    */
   reindex?: boolean;
+  /** With `reindex`: called as the new index is filled, `(done, total)` records. */
+  onReindexProgress?: (done: number, total: number) => void;
   /** The file system to use (default: the real one); tests pass a fault-injecting one. */
   fileSystem?: FileSystem;
 }
@@ -89,24 +91,31 @@ export interface DurableStoreStats extends StoreStats {
 interface Pending { m: Mutation; bytes: Uint8Array[]; size: number; resolve(n: number): void; reject(e: unknown): void }
 interface Waiter { resolve(): void; reject(e: unknown): void }
 
-const SNAPSHOT = 'snapshot.nrst';
+/** The snapshot's file name in a store directory. */
+export const SNAPSHOT = 'snapshot.nrst';
 const logName = (gen: number) => `wal-${String(gen).padStart(6, '0')}.log`;
-const LOG_RE = /^wal-(\d{6,})\.log$/;
+/** Log generation file names (the number is the generation). */
+export const LOG_RE = /^wal-(\d{6,})\.log$/;
 /** A frame holds at most this many bytes of records (bigger batches are one frame of their own). */
 const FRAME_BYTES = 32 * 2 ** 20;
 /** Preallocation writes these (shared, never written to). */
 const ZEROS = new Uint8Array(2 ** 20);
 /** Thrown inside load() when a reader should start over. */
 const RETRY = Symbol('retry');
-const OPEN_KEYS = ['dim', 'metric', 'index', 'backend', 'readOnly', 'compactBytes', 'reindex', 'fileSystem'];
+const OPEN_KEYS = ['dim', 'metric', 'index', 'backend', 'readOnly', 'compactBytes', 'reindex', 'onReindexProgress', 'fileSystem'];
 
 function encodeMutation(m: Mutation): Uint8Array[] {
+  if (m.op === 'settings') return encodeRecord(LogOp.Settings, { search: m.search }, null);
   if (m.op === 'delete') return encodeRecord(LogOp.Delete, { ids: m.ids }, null);
   return encodeRecord(LogOp.Upsert, { ids: m.ids, m: m.metadata.map((x) => (x === undefined ? 0 : [x])) }, m.vectors);
 }
 
-function decodeMutation(r: LogRecord, dim: number, file: string): Mutation {
+function decodeMutation(r: LogRecord, engine: StoreEngine, file: string): Mutation {
+  const dim = engine.dim;
   const bad = (why: string) => new NearestError('CORRUPT_FILE', `${file}: record ${r.seq} is intact but invalid (${why})`, { file, seq: r.seq });
+  if (r.op === LogOp.Settings) {
+    try { return engine.prepareSettings((r.json as { search?: unknown } | null)?.search, 'log'); } catch (e) { throw bad(`search defaults: ${(e as Error).message}`); }
+  }
   const j = r.json as { ids?: unknown; m?: unknown };
   if (typeof j !== 'object' || j === null || !Array.isArray(j.ids)) throw bad('no ids');
   let ids: RecordId[];
@@ -137,6 +146,7 @@ function snapshotData(e: StoreEngine, seq: number, compactedAt: string | null): 
     params: {
       options: e.resolved as unknown as Record<string, unknown>,
       nextHandle: e.nextHandle, nextAuto: e.nextAuto, ivfPending: e.ivfPending !== null, seq, compactedAt,
+      ...(Object.keys(e.searchDefaults).length > 0 ? { search: { ...e.searchDefaults } } : {}),
     },
     index: e.index,
     records: e.records(),
@@ -205,7 +215,8 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     const fs = o.fileSystem ?? await nodeFileSystem();
     const abs = fs.resolve(dir);
     // Validate the store options before touching the disk.
-    const { readOnly = false, compactBytes = 64 * 2 ** 20, reindex = false, fileSystem: _fs, ...storeOptions } = o;
+    if (o.onReindexProgress !== undefined && typeof o.onReindexProgress !== 'function') throw invalidArgument(`VectorStore.open: onReindexProgress must be a function, got ${describe(o.onReindexProgress)}`, {});
+    const { readOnly = false, compactBytes = 64 * 2 ** 20, reindex = false, onReindexProgress, fileSystem: _fs, ...storeOptions } = o;
     if (storeOptions.dim !== undefined) new StoreEngine(storeOptions as VectorStoreOptions, 'VectorStore.open');
 
     let lock: FileLock | null = null;
@@ -223,7 +234,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       // between its reads): it retries on a missing file or a gap in the sequence numbers.
       for (let attempt = 1; ; attempt++) {
         try {
-          return await DurableVectorStore.load<M>(fs, abs, storeOptions, { readOnly, compactBytes, reindex, lock, strict: readOnly && attempt < 5 });
+          return await DurableVectorStore.load<M>(fs, abs, storeOptions, { readOnly, compactBytes, reindex, onReindexProgress, lock, strict: readOnly && attempt < 5 });
         } catch (e) {
           if (!(readOnly && attempt < 5 && (e === RETRY || errnoOf(e) === 'ENOENT'))) throw e;
         }
@@ -235,7 +246,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     }
   }
 
-  private static async load<M>(fs: FileSystem, dir: string, given: Partial<VectorStoreOptions>, how: { readOnly: boolean; compactBytes: number; reindex: boolean; lock: FileLock | null; strict: boolean }): Promise<DurableVectorStore<M>> {
+  private static async load<M>(fs: FileSystem, dir: string, given: Partial<VectorStoreOptions>, how: { readOnly: boolean; compactBytes: number; reindex: boolean; onReindexProgress?: (done: number, total: number) => void; lock: FileLock | null; strict: boolean }): Promise<DurableVectorStore<M>> {
     const names = await fs.readdir(dir);
     if (names.includes('catalog.json') && !names.includes(SNAPSHOT)) {
       throw invalidArgument(`VectorStore.open: ${dir} holds a database of collections (Database.open), not a single store`, { dir });
@@ -274,6 +285,11 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
       engine.index = snap.index;
       engine.nextAuto = p.nextAuto;
       engine.restoreEnd();
+      if (p.search !== undefined) {
+        try { engine.searchDefaults = Object.freeze(engine.checkSearchDefaults(p.search, 'snapshot')); } catch (e) {
+          throw new NearestError('CORRUPT_FILE', `${file}: its search defaults are invalid: ${(e as Error).message}`, { file });
+        }
+      }
       snapSeq = p.seq;
       lastCompaction = p.compactedAt;
     }
@@ -311,7 +327,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
           for (const r of frameRecords(f, file)) {
             if (r.seq <= seq) continue; // covered by the snapshot (or a repeated frame)
             if (r.seq !== seq + 1 && how.strict) throw RETRY; // a log removed under us (a repaired log has gaps too)
-            const m = decodeMutation(r, engine.dim, file);
+            const m = decodeMutation(r, engine, file);
             try { engine.apply(m); } catch (e) { throw new NearestError('CORRUPT_FILE', `${file}: record ${r.seq} is intact but cannot be applied: ${(e as Error).message}`, { file, seq: r.seq }); }
             seq = r.seq;
           }
@@ -341,7 +357,7 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     if (stored === null) snapshotBytes = await writeSnapshot(fs, fs.join(dir, SNAPSHOT), snapshotData(engine, 0, null));
     if (rebuild) {
       const next = new StoreEngine({ dim: engine.dim, metric: engine.metric, index: given.index, ...(given.backend ? { backend: given.backend } : {}) }, 'VectorStore.open');
-      next.adoptIndexFrom(engine);
+      next.adoptIndexFrom(engine, how.onReindexProgress);
       engine = next;
     }
     let gen = gens.at(-1) ?? 0;
@@ -482,6 +498,17 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
   async deleteMany(ids: readonly RecordId[]): Promise<number> {
     this.writable('deleteMany');
     return this.submit(this.engine.prepareDelete(checkRecordIds(ids, 'deleteMany')));
+  }
+
+  /**
+   * Sets the search parameters used by searches that pass none of their own (`{ efSearch }` for an
+   * hnsw store, `{ nprobe, refineFactor }` for an ivf one; `{}` restores the index's own), replacing
+   * the previous ones whole. Logged like any write: resolves once durable, and only then do searches
+   * use them; kept by compactions. A reindex to another index starts without defaults.
+   */
+  async setSearchDefaults(defaults: SearchDefaults): Promise<void> {
+    this.writable('setSearchDefaults');
+    await this.submit(this.engine.prepareSettings(defaults, 'setSearchDefaults'));
   }
 
   /** Writes a snapshot and starts a new log; writes issued meanwhile are queued, never lost. */

@@ -91,6 +91,17 @@ export interface StoreSearchOptions {
   ids?: readonly RecordId[];
 }
 
+/**
+ * A store's persisted search defaults (what `nearest tune` saves): used by every search that does
+ * not pass its own. efSearch for hnsw stores; nprobe (and refineFactor with refine) for ivf ones.
+ * An empty object means the index's own defaults.
+ */
+export interface SearchDefaults {
+  efSearch?: number;
+  nprobe?: number;
+  refineFactor?: number;
+}
+
 /** Options of `searchAsync`. */
 export interface StoreAsyncSearchOptions extends StoreSearchOptions {
   /** Worker threads this search may run on (the least busy is used); default: all cores. */
@@ -119,12 +130,18 @@ export interface StoreStats {
   kernels: string;
   /** Bytes held in memory: the index plus the record table (an estimate of JS object sizes). */
   memoryBytes: number;
+  /** The search defaults in force ({} = the index's own; see setSearchDefaults). */
+  searchDefaults: SearchDefaults;
 }
+
+/** An upsert as validated (owned vectors and metadata). */
+export interface UpsertMutation { op: 'upsert'; ids: RecordId[]; vectors: Float32Array; metadata: (JsonValue | undefined)[] }
 
 /** A validated, owned mutation: applying it cannot fail. */
 export type Mutation =
-  | { op: 'upsert'; ids: RecordId[]; vectors: Float32Array; metadata: (JsonValue | undefined)[] }
-  | { op: 'delete'; ids: RecordId[] };
+  | UpsertMutation
+  | { op: 'delete'; ids: RecordId[] }
+  | { op: 'settings'; search: SearchDefaults };
 
 /** Above this, automatic ids would stop being exact integers. */
 const MAX_AUTO_ID = Number.MAX_SAFE_INTEGER;
@@ -201,6 +218,8 @@ export class StoreEngine {
   /** Handles ever assigned: [0, nextHandle). */
   nextHandle = 0;
   nextAuto = 0;
+  /** Search parameters used when a search passes none (see SearchDefaults). */
+  searchDefaults: Readonly<SearchDefaults> = Object.freeze({});
   /** ids named by validated mutations not applied yet (a durable store's queue): id -> count. */
   private readonly pending = new Map<number, number>();
 
@@ -266,14 +285,14 @@ export class StoreEngine {
   }
 
   /** Validates `add(vector, metadata)`; reserves the auto id. */
-  prepareAdd(vector: unknown, metadata: unknown, where: string): Mutation {
+  prepareAdd(vector: unknown, metadata: unknown, where: string): UpsertMutation {
     const v = toVector(vector, this.dim, where);
     const meta = canonicalMetadata(metadata, `${where}: metadata`);
     return this.reserveAuto({ op: 'upsert', ids: this.autoIds(1, where), vectors: v === vector ? v.slice() : v, metadata: [meta] });
   }
 
   /** Validates `addBatch(vectors, metadatas)`; reserves the auto ids. */
-  prepareAddBatch(vectors: unknown, metadatas: unknown, where: string): Mutation {
+  prepareAddBatch(vectors: unknown, metadatas: unknown, where: string): UpsertMutation {
     const { data, n } = toRows(vectors as VectorsLike, this.dim, where);
     const meta = this.metadataOf(metadatas as unknown[] | undefined, n, where);
     return this.reserveAuto({ op: 'upsert', ids: this.autoIds(n, where), vectors: data === vectors ? data.slice() : data, metadata: meta });
@@ -284,13 +303,13 @@ export class StoreEngine {
     for (const id of ids) if (typeof id === 'number' && id >= this.nextAuto) this.nextAuto = id + 1;
   }
 
-  private reserveAuto(m: Mutation): Mutation {
+  private reserveAuto(m: UpsertMutation): UpsertMutation {
     this.bumpAuto(m.ids);
     return m;
   }
 
   /** Validates `upsert(records)`. */
-  prepareUpsert(records: unknown, where: string): Mutation {
+  prepareUpsert(records: unknown, where: string): UpsertMutation {
     const list = Array.isArray(records) ? records : [records];
     const ids: RecordId[] = [];
     const seen = new Set<RecordId>();
@@ -308,6 +327,34 @@ export class StoreEngine {
       ids.push(id);
     });
     return this.reserveAuto({ op: 'upsert', ids, vectors, metadata });
+  }
+
+  /**
+   * Validates search defaults against this store's index: efSearch (1–100000) for hnsw; nprobe
+   * (1–nlist) and refineFactor (1–65536, refine only) for ivf; nothing for flat. Unknown keys and
+   * parameters of another index type are INVALID_ARGUMENT (never ignored).
+   */
+  checkSearchDefaults(defaults: unknown, where: string): SearchDefaults {
+    if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) throw invalidArgument(`${where}: search defaults must be an object { efSearch } or { nprobe, refineFactor }, got ${describe(defaults)}`, { where });
+    const o = checkOptions(defaults, ['efSearch', 'nprobe', 'refineFactor'], where);
+    const ivf = this.index instanceof IvfIndex ? this.index : this.ivfPending?.index;
+    const out: SearchDefaults = {};
+    const int = (key: keyof SearchDefaults, max: number, applies: boolean, why: string) => {
+      const v = o[key];
+      if (v === undefined) return;
+      if (!applies) throw invalidArgument(`${where}: ${key} applies to ${why} only; this store's index is ${this.describe()}`, { option: key });
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) throw invalidArgument(`${where}: ${key} must be an integer from 1 to ${max}, got ${describe(v)}`, { option: key, min: 1, max, received: describe(v) });
+      out[key] = v;
+    };
+    int('efSearch', 100000, this.index instanceof HnswIndex, 'hnsw stores');
+    int('nprobe', ivf?.nlist ?? 1, ivf !== undefined, 'ivf stores');
+    int('refineFactor', 1 << 16, ivf?.refine === true, 'ivf stores with refine');
+    return out;
+  }
+
+  /** Validates `setSearchDefaults(defaults)`. */
+  prepareSettings(defaults: unknown, where: string): Mutation {
+    return { op: 'settings', search: this.checkSearchDefaults(defaults, where) };
   }
 
   /** Validates `delete(id)` / `deleteMany(ids)`. */
@@ -334,6 +381,10 @@ export class StoreEngine {
   /** Applies a validated mutation; returns how many records a delete removed (0 for upserts). */
   apply(m: Mutation): number {
     this.reads.settleAll();
+    if (m.op === 'settings') {
+      this.searchDefaults = Object.freeze({ ...m.search });
+      return 0;
+    }
     if (m.op === 'delete') {
       let n = 0;
       const gone: number[] = [];
@@ -471,14 +522,17 @@ export class StoreEngine {
       : predicate ? (h: number) => predicate(meta[h]) : only ? (h: number) => only.has(h) : null;
     const indexOptions: Record<string, unknown> = admit ? { filter: admit } : {};
     const index = this.index;
+    const d = this.searchDefaults;
     if (index instanceof HnswIndex) {
-      if (o.efSearch !== undefined) indexOptions.efSearch = o.efSearch;
+      const ef = o.efSearch ?? (exact ? undefined : d.efSearch);
+      if (ef !== undefined) indexOptions.efSearch = ef;
       if (exact) indexOptions.exact = true;
     }
     if (index instanceof IvfIndex) {
       // (An IVF store waiting to train searches its flat index: exactly, so nprobe means nothing yet.)
-      if (o.nprobe !== undefined) indexOptions.nprobe = o.nprobe;
-      if (o.refineFactor !== undefined) indexOptions.refineFactor = o.refineFactor;
+      const nprobe = o.nprobe ?? d.nprobe, refineFactor = o.refineFactor ?? d.refineFactor;
+      if (nprobe !== undefined) indexOptions.nprobe = nprobe;
+      if (refineFactor !== undefined) indexOptions.refineFactor = refineFactor;
     } else if (o.threads !== undefined) indexOptions.threads = o.threads;
     return { q, k: k as number, options: indexOptions, exact, admit };
   }
@@ -511,18 +565,29 @@ export class StoreEngine {
     return {
       size: this.size, dim: this.dim, metric: this.metric, index: this.describe(), kernels: this.index.kernels,
       memoryBytes: this.index.stats().memoryBytes + this.size * 30 + this.nextHandle * 16 + idBytes,
+      searchDefaults: { ...this.searchDefaults },
     };
   }
 
-  /** Rebuilds the index from the records (a reindex, or an engine restored from a snapshot). */
-  adoptIndexFrom(other: StoreEngine): void {
+  /**
+   * Rebuilds the index from the records (a reindex, or an engine restored from a snapshot). Graph
+   * and flat indexes are filled in batches of about 2% (each on all the index's threads), reporting
+   * `onProgress(done, total)` after each; an IVF index trains on everything, so it is one batch.
+   */
+  adoptIndexFrom(other: StoreEngine, onProgress?: (done: number, total: number) => void): void {
     const n = other.size;
     const ids: RecordId[] = new Array(n), vectors = new Float32Array(n * this.dim), metadata: (JsonValue | undefined)[] = new Array(n);
     let i = 0;
     for (const [id, h] of other.handles) {
       ids[i] = id; vectors.set(other.index.get(h)!, i * this.dim); metadata[i] = other.metaOf[h]; i++;
     }
-    if (n > 0) this.apply({ op: 'upsert', ids, vectors, metadata });
+    const step = this.ivfPending ? Math.max(n, 1) : Math.max(4096, Math.ceil(n / 50));
+    onProgress?.(0, n);
+    for (let from = 0; from < n; from += step) {
+      const to = Math.min(n, from + step);
+      this.apply({ op: 'upsert', ids: ids.slice(from, to), vectors: vectors.subarray(from * this.dim, to * this.dim), metadata: metadata.slice(from, to) });
+      onProgress?.(to, n);
+    }
     this.nextAuto = Math.max(this.nextAuto, other.nextAuto);
   }
 }
@@ -660,6 +725,15 @@ export class VectorStore<M = unknown> extends StoreReads<M> {
    */
   upsert(records: StoreRecord<M> | readonly StoreRecord<M>[]): void {
     this.engine.apply(this.engine.prepareUpsert(records, 'VectorStore.upsert'));
+  }
+
+  /**
+   * Sets the search parameters used by searches that pass none of their own: `{ efSearch }` for an
+   * hnsw store, `{ nprobe, refineFactor }` for an ivf one; `{}` restores the index's own. Replaces
+   * the previous defaults whole. INVALID_ARGUMENT for a parameter the index does not have.
+   */
+  setSearchDefaults(defaults: SearchDefaults): void {
+    this.engine.apply(this.engine.prepareSettings(defaults, 'VectorStore.setSearchDefaults'));
   }
 
   /** Deletes a record; returns whether it existed. */
