@@ -12,7 +12,7 @@ export { MAX_BATCH_RESULTS, MAX_SQUARED_NORM, type VectorLike, type VectorsLike 
 export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatchOptions } from './indexes/hnsw/hnsw-index.js';
 export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding } from './indexes/ivf/ivf-index.js';
 export { kmeans, type KmeansOptions, type KmeansResult } from './indexes/ivf/kmeans.js';
-export { createIndex, describeIndex, describeIndex as describe, type FactoryOptions, type AnyIndex } from './indexes/factory.js';
+export { createIndex, describeIndex, describeIndex as describe, indexFromFactory, type FactoryOptions, type FactoryIndexOptions, type AnyIndex } from './indexes/factory.js';
 export { indexToBuffer, indexFromBuffer, saveIndex, loadIndex, type LoadOptions, type SavedIndex } from './io/index-io.js';
 export { DurableVectorStore, type DurableOptions, type DurableStoreStats, type DamageReport, type RepairReport } from './store/durable-store.js';
 export { VectorStore, type VectorStoreOptions, type StoreIndexOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type StoreAsyncSearchOptions, type StoreStats, type RecordId } from './store/vector-store.js';

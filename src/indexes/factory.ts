@@ -129,3 +129,39 @@ export function describeIndex(index: AnyIndex): string {
     : `IVF${index.nlist}${index.quantizerKind === 'hnsw' ? `_HNSW${index.hnswM}` : ''},${enc}`;
   return head + (index.refine ? ',RFlat' : '');
 }
+
+/**
+ * The index options a store takes (VectorStoreOptions.index), as `indexFromFactory` returns them.
+ * The same shape as the store's StoreIndexOptions (kept here so that indexes/ imports nothing above it).
+ */
+export type FactoryIndexOptions =
+  | { type: 'flat' }
+  | { type: 'hnsw'; m?: number; quantization?: 'none' | 'int8' }
+  | { type: 'ivf'; nlist: number; encoding: IvfEncoding; refine?: boolean };
+
+const FACTORY_FORMS = "'Flat', 'HNSW', 'HNSW<m>' (optionally ',Flat' or ',SQ8' for int8 traversal), 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]' (optionally ',RFlat')";
+
+/**
+ * Maps an index factory string onto a store's index options: 'Flat', 'HNSW<m>[,Flat|,SQ8]',
+ * 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>][,RFlat]' (whitespace ignored). What the server's collection
+ * spec and `nearest import --index` accept. Anything else is INVALID_ARGUMENT naming the forms; the
+ * numbers are checked by the store when it makes the index.
+ */
+export function indexFromFactory(spec: string): FactoryIndexOptions {
+  const s = String(spec).replace(/\s+/g, '');
+  if (s === 'Flat') return { type: 'flat' };
+  let m = /^HNSW(\d+)?(?:,(Flat|SQ8))?$/.exec(s);
+  if (m) {
+    const out: FactoryIndexOptions = { type: 'hnsw' };
+    if (m[1] !== undefined) out.m = Number(m[1]);
+    if (m[2] === 'SQ8') out.quantization = 'int8';
+    return out;
+  }
+  m = /^IVF(\d+),(Flat|SQ8|PQ(\d+)(?:x(\d+))?)(,RFlat)?$/.exec(s);
+  if (m) {
+    const encoding: IvfEncoding = m[2] === 'Flat' ? 'flat' : m[2] === 'SQ8' ? 'sq8'
+      : { pq: { m: Number(m[3]), ...(m[4] !== undefined ? { nbits: Number(m[4]) } : {}) } };
+    return { type: 'ivf', nlist: Number(m[1]), encoding, ...(m[5] ? { refine: true } : {}) };
+  }
+  throw invalidArgument(`index: ${JSON.stringify(spec)} is not an index factory string; accepted: ${FACTORY_FORMS}, or an options object { type: 'flat' | 'hnsw' | 'ivf', ... }`, { received: spec, accepted: FACTORY_FORMS });
+}

@@ -6,11 +6,14 @@
 //
 // It imports only the package's public API, like every part of src/server.
 import {
-  Database, NearestError, compileFilter,
+  Database, NearestError, compileFilter, indexFromFactory,
   type CollectionOptions, type DurableStoreStats, type DurableVectorStore, type JsonValue,
   type Metric, type RecordId, type StoreAsyncSearchOptions, type StoreIndexOptions,
 } from '../index.js';
 import type { ServerLimits } from './options.js';
+
+/** The factory-string parser now lives in the library (src/indexes/factory.ts); re-exported for the server's users. */
+export { indexFromFactory };
 
 /** How a collection is created: its dim, metric and index (options object or factory string). */
 export interface CollectionSpec {
@@ -88,31 +91,6 @@ export interface ScrollParams {
 export interface ScrollPage {
   records: RecordOutput[];
   next: RecordId | null;
-}
-
-const FACTORY_FORMS = "'Flat', 'HNSW', 'HNSW<m>' (optionally ',Flat' or ',SQ8' for int8 traversal), 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]' (optionally ',RFlat')";
-
-/**
- * Maps an index factory string onto the store's index options: 'Flat', 'HNSW<m>[,Flat|,SQ8]',
- * 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>][,RFlat]'. Anything else is INVALID_ARGUMENT naming the forms.
- */
-export function indexFromFactory(spec: string): StoreIndexOptions {
-  const s = spec.replace(/\s+/g, '');
-  if (s === 'Flat') return { type: 'flat' };
-  let m = /^HNSW(\d+)?(?:,(Flat|SQ8))?$/.exec(s);
-  if (m) {
-    const out: StoreIndexOptions = { type: 'hnsw' };
-    if (m[1] !== undefined) out.m = Number(m[1]);
-    if (m[2] === 'SQ8') out.quantization = 'int8';
-    return out;
-  }
-  m = /^IVF(\d+),(Flat|SQ8|PQ(\d+)(?:x(\d+))?)(,RFlat)?$/.exec(s);
-  if (m) {
-    const encoding = m[2] === 'Flat' ? 'flat' as const : m[2] === 'SQ8' ? 'sq8' as const
-      : { pq: { m: Number(m[3]), ...(m[4] !== undefined ? { nbits: Number(m[4]) } : {}) } };
-    return { type: 'ivf', nlist: Number(m[1]), encoding, ...(m[5] ? { refine: true } : {}) };
-  }
-  throw new NearestError('INVALID_ARGUMENT', `index: ${JSON.stringify(spec)} is not an index factory string this server accepts; accepted: ${FACTORY_FORMS}, or an options object { type: 'flat' | 'hnsw' | 'ivf', ... }`, { received: spec, accepted: FACTORY_FORMS });
 }
 
 /** Total order of record ids: numbers ascending, then strings by UTF-16 code units. */
