@@ -18,8 +18,10 @@ export async function openHdf5(path: string, name: string): Promise<VectorSource
   }
   if (!f.file_id) throw malformed(path, 'offset 0', 'not a readable HDF5 file');
   try {
-    const names = f.keys();
-    const ds = f.get(name);
+    let names: string[], ds: unknown;
+    try { names = f.keys(); ds = f.get(name); } catch (e) {
+      throw malformed(path, 'offset 0', `the HDF5 structure cannot be read (${(e as Error).message ?? String(e)}; a truncated file?)`);
+    }
     if (!(ds instanceof h5.Dataset)) {
       throw new NearestError('NOT_FOUND', `${path}: no dataset "${name}"; datasets: ${names.join(', ') || '(none)'} (--dataset picks one)`, { file: path, available: names });
     }
@@ -49,5 +51,5 @@ export async function openHdf5(path: string, name: string): Promise<VectorSource
         }
       },
     };
-  } catch (e) { f.close(); throw e; }
+  } catch (e) { try { f.close(); } catch { /* already failing */ } throw e; }
 }
