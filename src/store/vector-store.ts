@@ -132,6 +132,8 @@ export interface StoreStats {
   memoryBytes: number;
   /** The search defaults in force ({} = the index's own; see setSearchDefaults). */
   searchDefaults: SearchDefaults;
+  /** The index options with every parameter explicit (what a store of the same index is made with). */
+  indexOptions: StoreIndexOptions;
 }
 
 /** An upsert as validated (owned vectors and metadata). */
@@ -566,6 +568,7 @@ export class StoreEngine {
       size: this.size, dim: this.dim, metric: this.metric, index: this.describe(), kernels: this.index.kernels,
       memoryBytes: this.index.stats().memoryBytes + this.size * 30 + this.nextHandle * 16 + idBytes,
       searchDefaults: { ...this.searchDefaults },
+      indexOptions: structuredClone(this.resolved.index) as StoreIndexOptions,
     };
   }
 
