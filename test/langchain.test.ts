@@ -3,7 +3,9 @@
 // (ours and predicates), MMR, retrievers, index() with a RecordManager in incremental and full
 // cleanup, save / load and durable stores reopened; and a differential against LangChain's
 // MemoryVectorStore (same top-k ids and scores on exact search, recall@10 of an HNSW store).
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -519,5 +521,16 @@ describe('NearestVectorStore vs LangChain\'s MemoryVectorStore', () => {
     }
     const recall = found / (nq * k);
     expect(recall).toBeGreaterThanOrEqual(0.98);
+  });
+});
+
+describe('docs/langchain.md', () => {
+  it('its RAG example runs offline and prints what it says', async () => {
+    const md = await readFile(new URL('../docs/langchain.md', import.meta.url), 'utf8');
+    const code = /```js\n([\s\S]*?)```/.exec(md)![1]!;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), timeout: 60_000 });
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^hnsw \d\.\d{3}$/);
+    expect(lines.slice(2)).toEqual(["[ 'hnsw' ]", "[ 'pq' ]", 'HNSW searches by walking a neighbour graph greedily.', '3']);
   });
 });
