@@ -74,8 +74,11 @@ async function openCollection(db: Database, flags: ImportFlags, source: VectorSo
     if (flags.index && !flags.json) process.stderr.write(`nearest import: collection ${flags.collection} exists; --index applies only when it is created (nearest build changes it)\n`);
     return { store, created: false };
   }
+  // A new collection is filled by this one import: no automatic compaction while it runs (each
+  // would rewrite everything imported so far); the log is compacted by the store's next writer.
   const store = await db.createCollection(flags.collection, {
     dim: source.dim, ...(metric ? { metric } : {}), ...(flags.index ? { index: parseIndex(flags.index) } : {}),
+    compactBytes: Number.MAX_SAFE_INTEGER,
   }) as DurableVectorStore<JsonValue>;
   return { store, created: true };
 }

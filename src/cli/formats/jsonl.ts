@@ -5,7 +5,7 @@
 // is "metadata" takes that field's value as its metadata, which is what `nearest export` writes.
 // Blank lines are ignored. The file is read in 1 MiB chunks and split on newlines across them.
 import type { JsonValue, RecordId } from '../../index.js';
-import { ChunkReader, badRow, lines, malformed, type Block, type Line, type RowPolicy, type VectorSource } from './source.js';
+import { ChunkReader, badRow, lineChunks, malformed, type Block, type Line, type RowPolicy, type VectorSource } from './source.js';
 
 /** Options of the JSONL reader. */
 export interface JsonlOptions {
@@ -53,21 +53,23 @@ function parseLine(text: string, o: JsonlOptions, dim: number | undefined): Pars
 export async function openJsonl(path: string, o: JsonlOptions): Promise<VectorSource> {
   const reader = await ChunkReader.open(path);
   const counter = { consumed: 0 };
-  const it = lines(reader, counter);
-  // Read ahead to the first record for the dim; the lines read on the way are replayed.
-  const ahead: Line[] = [];
+  const it = lineChunks(reader, counter);
+  // Read ahead to the first record for the dim; the chunks read on the way are replayed.
+  const ahead: Line[][] = [];
   const reported = new Set<number>(); // bad lines met while reading ahead (counted once)
   let dim: number | undefined;
   try {
-    for (;;) {
+    search: for (;;) {
       const r = await it.next();
       if (r.done) break;
       ahead.push(r.value);
-      if (r.value.text.trim() === '') continue;
-      const p = parseLine(r.value.text, o, undefined);
-      if (typeof p !== 'string') { dim = p.vector.length; break; }
-      badRow(o.policy, path, `line ${r.value.line}`, p);
-      reported.add(r.value.line);
+      for (const line of r.value) {
+        if (line.text.trim() === '') continue;
+        const p = parseLine(line.text, o, undefined);
+        if (typeof p !== 'string') { dim = p.vector.length; break search; }
+        badRow(o.policy, path, `line ${line.line}`, p);
+        reported.add(line.line);
+      }
     }
   } catch (e) { await reader.close(); throw e; }
   if (dim === undefined) {
@@ -75,7 +77,7 @@ export async function openJsonl(path: string, o: JsonlOptions): Promise<VectorSo
     throw malformed(path, 'line 1', 'no record with a vector in the file, so its dim is unknown');
   }
   const d = dim;
-  async function* all(): AsyncGenerator<Line> { yield* ahead; yield* it; }
+  async function* all(): AsyncGenerator<Line[]> { yield* ahead; yield* it; }
   return {
     format: 'jsonl', dim: d, rows: undefined, bytes: reader.size,
     bytesRead: () => counter.consumed,
@@ -89,16 +91,18 @@ export async function openJsonl(path: string, o: JsonlOptions): Promise<VectorSo
         vectors = new Float32Array(batch * d); ids = []; metadata = []; lineOf = []; rowIndex = [];
         return b;
       };
-      for await (const { text, line } of all()) {
-        if (text.trim() === '') continue;
-        const row = position++;
-        if (reported.has(line)) continue;
-        const p = parseLine(text, o, d);
-        if (typeof p === 'string') { badRow(o.policy, path, `line ${line}`, p); continue; }
-        const at = ids.length * d;
-        for (let j = 0; j < d; j++) vectors[at + j] = p.vector[j];
-        ids.push(p.id ?? row); metadata.push(p.metadata); lineOf.push(line); rowIndex.push(row);
-        if (ids.length === batch) yield flush();
+      for await (const part of all()) {
+        for (const { text, line } of part) {
+          if (text.trim() === '') continue;
+          const row = position++;
+          if (reported.has(line)) continue;
+          const p = parseLine(text, o, d);
+          if (typeof p === 'string') { badRow(o.policy, path, `line ${line}`, p); continue; }
+          const at = ids.length * d;
+          for (let j = 0; j < d; j++) vectors[at + j] = p.vector[j];
+          ids.push(p.id ?? row); metadata.push(p.metadata); lineOf.push(line); rowIndex.push(row);
+          if (ids.length === batch) yield flush();
+        }
       }
       if (ids.length > 0) yield flush();
     },

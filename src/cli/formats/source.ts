@@ -110,25 +110,41 @@ export interface Line { text: string; line: number }
  * a character or a line split across chunks is whole. `consumed` counts the bytes read so far.
  */
 export async function* lines(reader: ChunkReader, counter: { consumed: number }, chunk = 1 << 20): AsyncGenerator<Line> {
+  for await (const part of lineChunks(reader, counter, chunk)) yield* part;
+}
+
+/**
+ * `lines`, a chunk's worth at a time: one await per chunk instead of one per line (an async
+ * generator step per line cost more than a third of JSON.parse's time on 128-d JSONL).
+ */
+export async function* lineChunks(reader: ChunkReader, counter: { consumed: number }, chunk = 1 << 20): AsyncGenerator<Line[]> {
+  // Newlines are found in the bytes (a 0x0A byte is never inside a multi-byte UTF-8 character)
+  // and each line is decoded on its own: no chunk-sized strings to concatenate, scan and slice.
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  let rest = '', number = 0;
+  let carry: Uint8Array = new Uint8Array(0), number = 0;
+  const decode = (bytes: Uint8Array, line: number): string => {
+    try { return decoder.decode(bytes); } catch { throw malformed(reader.path, `line ${line}`, 'not valid UTF-8'); }
+  };
   for (let at = 0; at < reader.size; at += chunk) {
-    const bytes = await reader.readUpTo(at, chunk);
-    counter.consumed = at + bytes.length;
-    let text: string;
-    try { text = rest + decoder.decode(bytes, { stream: at + bytes.length < reader.size }); } catch {
-      throw malformed(reader.path, `line ${number + 1}`, 'not valid UTF-8');
-    }
+    const read = await reader.readUpTo(at, chunk);
+    counter.consumed = at + read.length;
+    let bytes: Uint8Array = read;
+    if (carry.length > 0) { bytes = new Uint8Array(carry.length + read.length); bytes.set(carry); bytes.set(read, carry.length); }
+    const out: Line[] = [];
     let from = 0, nl: number;
-    while ((nl = text.indexOf('\n', from)) !== -1) {
+    while ((nl = bytes.indexOf(10, from)) !== -1) {
       number++;
-      const end = nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield { text: text.slice(from, end), line: number };
+      const end = nl > from && bytes[nl - 1] === 13 ? nl - 1 : nl;
+      out.push({ text: decode(bytes.subarray(from, end), number), line: number });
       from = nl + 1;
     }
-    rest = text.slice(from);
+    carry = bytes.slice(from);
+    if (out.length > 0) yield out;
   }
-  if (rest !== '') yield { text: rest.endsWith('\r') ? rest.slice(0, -1) : rest, line: number + 1 };
+  if (carry.length > 0) {
+    const end = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
+    yield [{ text: decode(carry.subarray(0, end), number + 1), line: number + 1 }];
+  }
 }
 
 /** Element types of binary vector files. */
