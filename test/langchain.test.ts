@@ -213,6 +213,9 @@ describe('NearestVectorStore: the read-write flows', () => {
 
   it('rejects unknown options, mismatched inputs and non-JSON metadata', async () => {
     expect(() => new NearestVectorStore(embeddings(), { metrik: 'cosine' } as never)).toThrow(NearestError);
+    expect(() => new NearestVectorStore(embeddings(), { metric: 'manhattan' } as never)).toThrow(NearestError);
+    expect(() => new NearestVectorStore(embeddings(), { index: { type: 'hnsw', mm: 16 } } as never)).toThrow(/mm/);
+    expect(() => new NearestVectorStore(embeddings(), { index: { type: 'ivf', nlist: 64 } })).not.toThrow();
     const store = new NearestVectorStore(embeddings());
     await expect(store.addVectors([[1, 2, 3, 4, 5, 6]], [foo(), bar()])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.addDocuments([foo()], { ids: ['1', '2'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

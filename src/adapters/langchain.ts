@@ -159,6 +159,8 @@ export class NearestVectorStore extends SaveableVectorStore {
     const a = checkArgs(args);
     super(embeddings, a);
     this.args = { ...a };
+    // Validate metric, index and backend now, not at the first write (a one-dimensional store is cheap).
+    new VectorStore({ dim: a.dim ?? 1, ...(a.metric ? { metric: a.metric } : {}), ...(a.index ? { index: a.index } : {}), ...(a.backend ? { backend: a.backend } : {}) });
   }
 
   /** The nearest store behind this one (null until it has been opened or created). */
@@ -190,19 +192,15 @@ export class NearestVectorStore extends SaveableVectorStore {
   private async create(dimHint?: number): Promise<Store | null> {
     const { dim, metric, index, directory, backend } = this.args;
     const given = { ...(metric ? { metric } : {}), ...(index ? { index } : {}), ...(backend ? { backend } : {}) };
-    if (directory !== undefined) {
-      try {
-        return await VectorStore.open<DocRecord>(directory, { ...given, ...(dim !== undefined ? { dim } : {}) });
-      } catch (e) {
-        if (!(e instanceof NearestError && e.code === 'NOT_FOUND' && dim === undefined && dimHint !== undefined)) {
-          if (e instanceof NearestError && e.code === 'NOT_FOUND' && dim === undefined) return null;
-          throw e;
-        }
-        return VectorStore.open<DocRecord>(directory, { ...given, dim: dimHint });
-      }
-    }
     const d = dim ?? dimHint;
-    return d === undefined ? null : new VectorStore<DocRecord>({ dim: d, ...given });
+    if (directory === undefined) return d === undefined ? null : new VectorStore<DocRecord>({ dim: d, ...given });
+    try {
+      // Without a dim the stored one is used (and a missing store is NOT_FOUND).
+      return await VectorStore.open<DocRecord>(directory, { ...given, ...(dim !== undefined ? { dim } : {}) });
+    } catch (e) {
+      if (!(e instanceof NearestError && e.code === 'NOT_FOUND' && dim === undefined)) throw e;
+      return dimHint === undefined ? null : VectorStore.open<DocRecord>(directory, { ...given, dim: dimHint });
+    }
   }
 
   /**
