@@ -1,0 +1,121 @@
+// LangChain adapter benchmark (issue 12's bars for nearest/langchain), one run:
+//
+//   npm run bench:adapters            # build, then this: 100k documents × 384-d, k = 10
+//   npx tsx bench/adapters.ts --quick # smoke size: 20k × 384
+//
+// Data: nearest/datasets' clusteredDataset (realistic low intrinsic dimension, queries from the same
+// distribution), as number[][] the way LangChain passes embeddings. Systems, all through LangChain's
+// VectorStore API (addVectors, then similaritySearchVectorWithScore one query at a time, awaited):
+// - LangChain's MemoryVectorStore (@langchain/classic; exact brute force over number[]), the baseline
+//   and the ground truth (its answers are checked against our exact store: same ids, |Δscore| ≤ 1e-5);
+// - NearestVectorStore with the flat index (exact) and with HNSW (m 16, efSearch 64 by default).
+// Per system: add seconds, search ms per query (mean over the queries), QPS; HNSW recall@10 against
+// MemoryVectorStore. Bars printed met / not met: search ≥ 50× MemoryVectorStore (flat, and HNSW at
+// recall@10 ≥ 0.98). The bars against LangChain community's HNSWLib (search ≥ 1.5×, add ≥ 2×) need
+// @langchain/community, which is not installed: reported as not measured.
+// Results: bench/results/adapters.json (adapters-quick.json with --quick).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Document } from '@langchain/core/documents';
+import { FakeEmbeddings } from '@langchain/core/utils/testing';
+import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
+import { kernels } from 'nearest';
+import { clusteredDataset } from 'nearest/datasets';
+import { NearestVectorStore } from 'nearest/langchain';
+import { describeEnvironment } from './lib/environment.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100000' }, dim: { type: 'string', default: '384' },
+    queries: { type: 'string', default: '200' }, 'memory-queries': { type: 'string', default: '20' },
+    ef: { type: 'string', default: '64' }, quick: { type: 'boolean', default: false },
+  },
+});
+const n = args.quick ? 20_000 : Number(args.n), dim = Number(args.dim), K = 10;
+const nq = args.quick ? 50 : Number(args.queries), nqMemory = Math.min(nq, args.quick ? 10 : Number(args['memory-queries']));
+const efSearch = Number(args.ef);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+const data = clusteredDataset({ n, nq, dim, clusters: 64, seed: 12 });
+const rows = (a: Float32Array, count: number) => Array.from({ length: count }, (_, i) => Array.from(a.subarray(i * dim, (i + 1) * dim)));
+const vectors = rows(data.train, n), queries = rows(data.test, nq);
+const docs = vectors.map((_, i) => new Document({ pageContent: `document ${i}`, metadata: { i, group: i % 7 }, id: `doc-${i}` }));
+const embeddings = new FakeEmbeddings();
+
+interface Searcher { similaritySearchVectorWithScore(q: number[], k: number): Promise<[Document, number][]> }
+/** Mean ms per query over `qs`, one awaited query at a time, and the answers. */
+async function timeSearches(store: Searcher, qs: number[][]): Promise<{ msPerQuery: number; answers: [Document, number][][] }> {
+  await store.similaritySearchVectorWithScore(qs[0]!, K); // warm-up (workers, JIT)
+  const answers: [Document, number][][] = [];
+  const t = performance.now();
+  for (const q of qs) answers.push(await store.similaritySearchVectorWithScore(q, K));
+  return { msPerQuery: (performance.now() - t) / qs.length, answers };
+}
+async function timeAdd(add: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await add();
+  return (performance.now() - t) / 1000;
+}
+
+log(`${n.toLocaleString('en-US')} × ${dim}, ${nq} queries (${nqMemory} for MemoryVectorStore), k = ${K}, kernels ${kernels.name}`);
+const memory = new MemoryVectorStore(embeddings);
+const memoryAdd = await timeAdd(() => memory.addVectors(vectors, docs));
+const mem = await timeSearches(memory, queries.slice(0, nqMemory));
+log(`MemoryVectorStore: add ${memoryAdd.toFixed(2)} s, ${mem.msPerQuery.toFixed(1)} ms/query`);
+
+const flat = new NearestVectorStore(embeddings, { metric: 'cosine', index: { type: 'flat' } });
+const flatAdd = await timeAdd(() => flat.addVectors(vectors, docs));
+const flatRun = await timeSearches(flat, queries);
+log(`nearest flat: add ${flatAdd.toFixed(2)} s, ${flatRun.msPerQuery.toFixed(3)} ms/query`);
+
+// Our exact answers against MemoryVectorStore's: ids and scores.
+let idsSame = 0, maxScoreDiff = 0;
+mem.answers.forEach((want, qi) => {
+  const got = flatRun.answers[qi]!;
+  if (got.map(([d]) => d.id).join() === want.map(([d]) => d.id).join()) idsSame++;
+  want.forEach(([, s], i) => { maxScoreDiff = Math.max(maxScoreDiff, Math.abs(s - (got[i]?.[1] ?? Infinity))); });
+});
+
+const hnsw = new NearestVectorStore(embeddings, { metric: 'cosine', index: { type: 'hnsw', m: 16, efSearch } });
+const hnswAdd = await timeAdd(() => hnsw.addVectors(vectors, docs));
+const hnswRun = await timeSearches(hnsw, queries);
+// Recall@10 against MemoryVectorStore on its queries; against our exact store (equal to it, above) on all.
+const recallAgainst = (truth: [Document, number][][]) => {
+  let found = 0;
+  truth.forEach((t, qi) => { const ids = new Set(t.map(([d]) => d.id)); for (const [d] of hnswRun.answers[qi]!) if (ids.has(d.id)) found++; });
+  return found / (truth.length * K);
+};
+const recallMemory = recallAgainst(mem.answers), recallAll = recallAgainst(flatRun.answers);
+log(`nearest HNSW16 (efSearch ${efSearch}): add ${hnswAdd.toFixed(2)} s, ${hnswRun.msPerQuery.toFixed(3)} ms/query, recall@10 ${recallMemory.toFixed(3)} (vs MemoryVectorStore), ${recallAll.toFixed(3)} (all ${nq} queries)`);
+
+const flatSpeedup = mem.msPerQuery / flatRun.msPerQuery, hnswSpeedup = mem.msPerQuery / hnswRun.msPerQuery;
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+const bars = [
+  { bar: 'flat search >= 50x MemoryVectorStore (exact)', value: `${flatSpeedup.toFixed(1)}x`, met: flatSpeedup >= 50 },
+  { bar: 'HNSW search >= 50x MemoryVectorStore at recall@10 >= 0.98', value: `${hnswSpeedup.toFixed(1)}x at ${recallMemory.toFixed(3)}`, met: hnswSpeedup >= 50 && recallMemory >= 0.98 },
+  { bar: 'exact answers equal MemoryVectorStore (ids, |dscore| <= 1e-5)', value: `${idsSame}/${nqMemory} queries, max |dscore| ${maxScoreDiff.toExponential(2)}`, met: idsSame === nqMemory && maxScoreDiff <= 1e-5 },
+  { bar: 'search >= 1.5x HNSWLib (@langchain/community) at equal recall', value: 'not measured (@langchain/community not installed)', met: null },
+  { bar: 'addDocuments >= 2x HNSWLib', value: 'not measured (@langchain/community not installed)', met: null },
+];
+console.log(`\nLangChain VectorStore API, ${n.toLocaleString('en-US')} documents × ${dim}-d, k = ${K}, one query at a time (kernels ${kernels.name})`);
+console.log(`system                     add (s)   ms/query      QPS   recall@10`);
+const row = (name: string, add: number, ms: number, recall: string) => console.log(`${name.padEnd(26)} ${add.toFixed(2).padStart(7)} ${ms.toFixed(3).padStart(10)} ${(1000 / ms).toFixed(0).padStart(8)}   ${recall}`);
+row('MemoryVectorStore (exact)', memoryAdd, mem.msPerQuery, '1 (truth)');
+row('nearest flat (exact)', flatAdd, flatRun.msPerQuery, idsSame === nqMemory ? '1' : `${idsSame}/${nqMemory} exact`);
+row(`nearest HNSW16 ef${efSearch}`, hnswAdd, hnswRun.msPerQuery, recallMemory.toFixed(3));
+for (const b of bars) console.log(`${b.bar}: ${b.value}: ${b.met === null ? 'not measured' : verdict(b.met)}`);
+
+const results = join(root, 'bench', 'results');
+mkdirSync(results, { recursive: true });
+writeFileSync(join(results, args.quick ? 'adapters-quick.json' : 'adapters.json'), `${JSON.stringify({
+  environment: describeEnvironment(root, process.env.NEAREST_BENCH_PYTHON ?? '/usr/bin/python3'),
+  params: { n, dim, k: K, queries: nq, memoryQueries: nqMemory, efSearch, kernels: kernels.name },
+  memoryVectorStore: { addSeconds: memoryAdd, msPerQuery: mem.msPerQuery },
+  flat: { addSeconds: flatAdd, msPerQuery: flatRun.msPerQuery, idsSame, maxScoreDiff },
+  hnsw: { addSeconds: hnswAdd, msPerQuery: hnswRun.msPerQuery, recallVsMemory: recallMemory, recallAllQueries: recallAll },
+  bars,
+}, null, 2)}\n`);
+process.exit(0);
