@@ -2,8 +2,8 @@
 // dist/cli/main.js) in a temporary directory, output piped (plain progress lines): --json shapes,
 // exit codes, damaged files for verify, and the tune bar at a small scale (20k clustered vectors:
 // the chosen setting's recall on a second, unseen sample is at least the target − 0.01).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,4 +256,39 @@ describe('nearest tune', () => {
     expect(json((await run(['info', join(flat, 'f'), '--json'])).stdout).searchDefaults).toEqual({});
     expect((await run(['tune', '--db', flat, '--collection', 'f', '--target-recall', '1.5'])).code).toBe(2);
   }, 60_000);
+
+  it('takes the test rows of an ann-benchmarks HDF5 file as queries and its neighbors as the truth', async () => {
+    const dir = join(work, 'h5');
+    const py = `
+import numpy as np, h5py
+rng = np.random.default_rng(3)
+c = rng.normal(size=(30, 16))
+tr = (c[rng.integers(0, 30, 4000)] + 0.5 * rng.normal(size=(4000, 16))).astype('f4')
+te = (c[rng.integers(0, 30, 100)] + 0.5 * rng.normal(size=(100, 16))).astype('f4')
+d = ((te[:, None, :] - tr[None, :, :]) ** 2).sum(-1)
+nb = np.argsort(d, axis=1)[:, :20].astype('i4')
+with h5py.File('ab.hdf5', 'w') as f:
+    f.attrs['distance'] = 'euclidean'; f['train'] = tr; f['test'] = te; f['neighbors'] = nb
+with h5py.File('bad.hdf5', 'w') as f:
+    f['train'] = tr; f['test'] = te; f['neighbors'] = nb + 100000
+`;
+    mkdirSync(dir, { recursive: true });
+    const p = spawnSync('/usr/bin/python3', ['-c', py], { cwd: dir, encoding: 'utf8' });
+    expect(p.status, p.stderr).toBe(0);
+    const hdb = join(dir, 'db');
+    expect((await run(['import', join(dir, 'ab.hdf5'), '--db', hdb, '--collection', 'ab', '--index', 'HNSW8', '--json'])).code).toBe(0);
+    const r = await run(['tune', '--db', hdb, '--collection', 'ab', '--target-recall', '0.9', '--queries', join(dir, 'ab.hdf5'), '--no-save', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json(r.stdout);
+    expect(out.queries).toEqual({ source: 'file', count: 100, heldOut: false, truth: 'file' });
+    expect(out.met).toBe(true);
+    expect(out.chosen.recall).toBeGreaterThanOrEqual(0.9);
+    // k beyond the file's 20 neighbours: the truth is computed instead.
+    const wide = json((await run(['tune', '--db', hdb, '--collection', 'ab', '--target-recall', '0.9', '--k', '30', '--queries', join(dir, 'ab.hdf5'), '--no-save', '--json'])).stdout);
+    expect(wide.queries.truth).toBe('exact');
+    const bad = await run(['tune', '--db', hdb, '--collection', 'ab', '--target-recall', '0.9', '--queries', join(dir, 'bad.hdf5')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/neighbors" names row \d+, which is not a record of ab/);
+  }, 60_000);
 });
+

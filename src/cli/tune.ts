@@ -29,6 +29,8 @@ export interface TuneInput {
   target: number;
   /** Given queries (n × dim rows), or null to sample `sample` records. */
   queries: Float32Array | null;
+  /** The given queries' exact neighbours (ids, best first, at least k per query), or null to compute them. */
+  truth?: RecordId[][] | null;
   sample: number;
   build: boolean;
   seed: number;
@@ -43,6 +45,8 @@ export interface TuneResult {
   queryCount: number;
   baseSize: number;
   querySource: 'sample' | 'file';
+  /** Where the ground truth came from: computed here (exact search) or the file's neighbours. */
+  truthSource: 'exact' | 'file';
   timings: { groundTruthMs: number; buildMs: number; sweepMs: number };
 }
 
@@ -129,8 +133,10 @@ export async function runTune(t: TuneInput): Promise<TuneResult> {
   const flat = new FlatIndex({ dim, metric: store.metric });
   flat.add(base);
   const truth: Set<RecordId>[] = [];
-  const gp = await t.progress('ground truth', nq, 'queries');
-  for (let from = 0; from < nq; from += 256) {
+  const given = t.queries !== null && t.truth ? t.truth : null;
+  if (given) for (const row of given) truth.push(new Set(row.slice(0, k)));
+  const gp = await t.progress('ground truth', given ? 0 : nq, 'queries');
+  for (let from = 0; !given && from < nq; from += 256) {
     const to = Math.min(nq, from + 256);
     const r = flat.searchBatch(queries.subarray(from * dim, to * dim), k);
     for (let i = 0; i < to - from; i++) {
@@ -196,7 +202,7 @@ export async function runTune(t: TuneInput): Promise<TuneResult> {
   const meeting = [...cheapest.values()];
   const chosen = meeting.length === 0 ? null : meeting.reduce((a, b) => (b.qps > a.qps ? b : a));
   const best = sweep.length === 0 ? null : sweep.reduce((a, b) => (b.recall > a.recall || (b.recall === a.recall && b.qps > a.qps) ? b : a));
-  return { sweep, chosen, best, queryCount: nq, baseSize: nb, querySource: t.queries === null ? 'sample' : 'file', timings: { groundTruthMs, buildMs, sweepMs } };
+  return { sweep, chosen, best, queryCount: nq, baseSize: nb, querySource: t.queries === null ? 'sample' : 'file', truthSource: given ? 'file' : 'exact', timings: { groundTruthMs, buildMs, sweepMs } };
 }
 
 const EF_GRID = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096];

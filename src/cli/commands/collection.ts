@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Database, indexFromFactory, inspectPath, verifyPath, type RecordId, type StoreIndexOptions, type StoreSearchOptions } from '../../index.js';
 import { action, EXIT, ExitError, printJson, progress, withCommonFlags, type CommonFlags } from '../common.js';
-import { readQueryNpy } from '../query-file.js';
+import { readQueryNpy, readTuneQueries } from '../query-file.js';
 import { runTune, sweepSvg } from '../tune.js';
 import { InvalidArgumentError, type Command } from 'commander';
 
@@ -123,18 +123,25 @@ async function tune(flags: TuneFlags): Promise<void> {
   await withCollection(flags, false, async (db) => {
     const store = db.collection(flags.collection);
     const n = store.size;
-    let given: Float32Array | null = null;
+    let given: Float32Array | null = null, truth: RecordId[][] | null = null;
     if (flags.queries !== undefined) {
-      const q = await readQueryNpy(flags.queries);
+      const q = await readTuneQueries(flags.queries);
       if (q.dim !== store.dim) throw new ExitError(`${flags.queries} holds ${q.dim}-d rows; the collection's dim is ${store.dim}`, EXIT.error, 'DIMENSION_MISMATCH');
       if (q.n === 0) usage(`${flags.queries} holds no queries`);
       given = q.rows;
+      // An HDF5 file's neighbours are the truth when they cover k and name records of this collection.
+      const nb = q.neighbors;
+      if (nb && nb.width >= flags.k) {
+        truth = Array.from({ length: q.n }, (_, i) => Array.from(nb.rows.subarray(i * nb.width, i * nb.width + flags.k)));
+        const missing = truth.flat().find((id) => !store.has(id));
+        if (missing !== undefined) throw new ExitError(`${flags.queries}: "neighbors" names row ${missing}, which is not a record of ${flags.collection} (import the file's "train" rows with their row numbers as ids)`, EXIT.error, 'INVALID_ARGUMENT');
+      }
     }
     const sample = flags.sample ?? Math.min(1000, Math.max(1, Math.floor(n / 10)));
     if (given === null && (n < 2 || sample >= n)) throw new ExitError(`the collection holds ${n} records: too few to hold out ${sample} as queries (pass --queries FILE.npy or a smaller --sample)`, EXIT.error, 'INVALID_ARGUMENT');
     const before = store.stats();
     const r = await runTune({
-      store, k: flags.k, target, queries: given, sample, build: flags.build === true, seed: flags.seed,
+      store, k: flags.k, target, queries: given, truth, sample, build: flags.build === true, seed: flags.seed,
       progress: (label, total, unit) => progress(label, total, unit, flags),
     });
     let saved = false, reindexed = false;
@@ -158,7 +165,7 @@ async function tune(flags: TuneFlags): Promise<void> {
     const tuningMs = Date.now() - started;
     const result = {
       collection: flags.collection, index: before.index, k: flags.k, targetRecall: target,
-      queries: { source: r.querySource, count: r.queryCount, heldOut: r.querySource === 'sample' }, baseSize: r.baseSize,
+      queries: { source: r.querySource, count: r.queryCount, heldOut: r.querySource === 'sample', truth: r.truthSource }, baseSize: r.baseSize,
       met: r.chosen !== null, chosen: r.chosen, best: r.best, saved, reindexed,
       sweep: r.sweep, svg: flags.svg, tuningMs, timings: r.timings,
     };
@@ -273,7 +280,7 @@ Examples:
   withCommonFlags(target(program.command('tune')
     .description('Measure recall against exact search while sweeping the search parameters; save the cheapest setting that meets the target as the default.')
     .requiredOption('--target-recall <r>', 'recall@k to reach, e.g. 0.95')
-    .option('--queries <file.npy>', 'float32 .npy queries (default: hold out a sample of the collection)')
+    .option('--queries <file>', 'float32 .npy queries, or an ann-benchmarks HDF5 file (its test rows; its neighbors as the exact answers) (default: hold out a sample of the collection)')
     .option('--k <n>', 'k of recall@k', positiveInt('--k'), 10)
     .option('--sample <n>', 'records held out as queries (default min(1000, n/10))', positiveInt('--sample'))
     .option('--build', 'also sweep the build parameters (HNSW m; IVF nlist) and rebuild with the best')
@@ -288,6 +295,7 @@ QPS is one thread, one query at a time. Exits ${EXIT.error} when no setting reac
 Examples:
   nearest tune --db ./data --collection docs --target-recall 0.95
   nearest tune --db ./data --collection docs --target-recall 0.99 --k 100 --queries test.npy --json
+  nearest tune --db ./data --collection sift --target-recall 0.95 --queries sift-128-euclidean.hdf5   # its test rows and neighbors
   nearest tune --db ./data --collection docs --target-recall 0.9 --build --svg curve.svg`)
     .action(action('tune', tune));
 
