@@ -17,7 +17,7 @@ import { maximalMarginalRelevance } from '@langchain/core/utils/math';
 import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
 import { NearestError } from 'nearest';
 import { NearestVectorStore } from 'nearest/langchain';
-import { gaussian, prng } from './helpers.js';
+import { clusteredRows } from './helpers.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -35,21 +35,10 @@ const bar = () => new Document({ pageContent: 'bar', metadata: { id: 2 } });
 const baz = () => new Document({ pageContent: 'baz', metadata: { id: 3 } });
 const plain = (docs: { pageContent: string; metadata: Record<string, unknown>; id?: string }[]) => docs.map((d) => ({ pageContent: d.pageContent, metadata: d.metadata, id: d.id }));
 
-/**
- * Vectors with the structure of real embeddings (FAISS get_dataset_2's idea): clustered points of
- * a low-dimensional latent space, projected at random into `dim` dimensions, plus a little noise;
- * as number[][] the way LangChain passes them.
- */
-function clustered(n: number, dim: number, seed: number, clusters = 24, latent = 10): number[][] {
-  const rand = prng(seed);
-  const gauss = gaussian(seed + 1);
-  const projection = Array.from({ length: latent }, () => Array.from({ length: dim }, gauss));
-  const centres = Array.from({ length: clusters }, () => Array.from({ length: latent }, () => 2 * gauss()));
-  return Array.from({ length: n }, () => {
-    const c = centres[Math.floor(rand() * clusters)]!;
-    const z = c.map((x) => x + gauss());
-    return Array.from({ length: dim }, (_, j) => z.reduce((acc, zi, i) => acc + zi * projection[i]![j]!, 0) + 0.1 * gauss());
-  });
+/** clusteredRows (realistic structure; corpus and queries share it) as number[][], the way LangChain passes vectors. */
+function clustered(n: number, dim: number, seed: number, clusters = 24): number[][] {
+  const rows = clusteredRows(n, dim, clusters, seed);
+  return Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * dim, (i + 1) * dim)));
 }
 
 /** A RecordManager in memory (LangChain ships SQL-backed ones only): keys with their update time and group. */
