@@ -10,9 +10,10 @@ import { Document, type DocumentInterface } from '@langchain/core/documents';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { SaveableVectorStore, type MaxMarginalRelevanceSearchOptions } from '@langchain/core/vectorstores';
 import {
-  FlatIndex, NearestError, VectorStore, compileFilter,
-  type DurableVectorStore, type JsonValue, type Metric, type RecordId, type StoreIndexOptions,
+  NearestError, VectorStore, compileFilter,
+  type DurableVectorStore, type Metric, type RecordId, type StoreIndexOptions,
 } from '../index.js';
+import { StoreHandle, copyRecords, cosineCandidates, jsonMetadata, saveStore, thaw, unpack, type DocRecord } from './records.js';
 
 /**
  * A filter of NearestVectorStore searches and deletes: either a metadata filter in nearest's
@@ -48,17 +49,9 @@ export interface NearestDeleteParams {
   filter?: NearestFilter;
 }
 
-/** What the store keeps per document. */
-interface DocRecord {
-  pageContent: string;
-  metadata: Record<string, JsonValue>;
-}
-
 type Store = VectorStore<DocRecord> | DurableVectorStore<DocRecord>;
 
 const ARG_KEYS = ['dim', 'metric', 'index', 'directory', 'backend'];
-/** Records per write when copying a store (save / load). */
-const COPY_BATCH = 4096;
 
 function invalid(message: string, details: Record<string, unknown> = {}): NearestError {
   return new NearestError('INVALID_ARGUMENT', `NearestVectorStore.${message}`, details);
@@ -73,27 +66,6 @@ function checkArgs(args: unknown): NearestVectorStoreArgs {
   const a = args as NearestVectorStoreArgs;
   if (a.directory !== undefined && (typeof a.directory !== 'string' || a.directory === '')) throw invalid('constructor: directory must be a non-empty path', { option: 'directory' });
   return a;
-}
-
-/** Metadata as JSON: object properties that are undefined are dropped (as JSON.stringify does); the store refuses anything else JSON cannot hold. */
-function jsonMetadata(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(jsonMetadata);
-  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = jsonMetadata(v);
-  return out;
-}
-
-/** A mutable deep copy of frozen stored JSON. */
-function thaw<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
-}
-
-/** The page content and metadata of a stored record (a record the CLI or server wrote has only metadata). */
-function unpack(stored: unknown): DocRecord {
-  const r = stored as Partial<DocRecord> | undefined;
-  if (r && typeof r === 'object' && typeof r.pageContent === 'string' && r.metadata && typeof r.metadata === 'object') return r as DocRecord;
-  return { pageContent: '', metadata: (stored && typeof stored === 'object' && !Array.isArray(stored) ? stored : {}) as Record<string, JsonValue> };
 }
 
 /** Our filter on the record `{ pageContent, metadata }`, from one on the document's metadata. */
@@ -141,10 +113,7 @@ export class NearestVectorStore extends SaveableVectorStore {
 
   /** The options given (dim, metric, index, directory). */
   readonly args: NearestVectorStoreArgs;
-  private store: Store | null = null;
-  /** Serializes opening / creating the store (a first write and a search may race). */
-  private opening: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly handle: StoreHandle<DocRecord>;
 
   _vectorstoreType(): string {
     return 'nearest';
@@ -159,8 +128,11 @@ export class NearestVectorStore extends SaveableVectorStore {
     const a = checkArgs(args);
     super(embeddings, a);
     this.args = { ...a };
-    // Validate metric, index and backend now, not at the first write (a one-dimensional store is cheap).
-    new VectorStore({ dim: a.dim ?? 1, ...(a.metric ? { metric: a.metric } : {}), ...(a.index ? { index: a.index } : {}), ...(a.backend ? { backend: a.backend } : {}) });
+    this.handle = new StoreHandle<DocRecord>(a, () => new NearestError('INVALID_ARGUMENT', 'NearestVectorStore: the store is closed', {}));
+  }
+
+  private get store(): Store | null {
+    return this.handle.store;
   }
 
   /** The nearest store behind this one (null until it has been opened or created). */
@@ -179,28 +151,7 @@ export class NearestVectorStore extends SaveableVectorStore {
 
   /** The store, opened or created as needed; null while there is none and no dim to make one with. */
   private ensure(dimHint?: number): Promise<Store | null> {
-    if (this.closed) return Promise.reject(new NearestError('INVALID_ARGUMENT', 'NearestVectorStore: the store is closed', {}));
-    if (this.store) return Promise.resolve(this.store);
-    const next = this.opening.then(async () => {
-      if (!this.store) this.store = await this.create(dimHint);
-      return this.store;
-    });
-    this.opening = next.catch(() => {});
-    return next;
-  }
-
-  private async create(dimHint?: number): Promise<Store | null> {
-    const { dim, metric, index, directory, backend } = this.args;
-    const given = { ...(metric ? { metric } : {}), ...(index ? { index } : {}), ...(backend ? { backend } : {}) };
-    const d = dim ?? dimHint;
-    if (directory === undefined) return d === undefined ? null : new VectorStore<DocRecord>({ dim: d, ...given });
-    try {
-      // Without a dim the stored one is used (and a missing store is NOT_FOUND).
-      return await VectorStore.open<DocRecord>(directory, { ...given, ...(dim !== undefined ? { dim } : {}) });
-    } catch (e) {
-      if (!(e instanceof NearestError && e.code === 'NOT_FOUND' && dim === undefined)) throw e;
-      return dimHint === undefined ? null : VectorStore.open<DocRecord>(directory, { ...given, dim: dimHint });
-    }
+    return this.handle.ensure(dimHint);
   }
 
   /**
@@ -229,7 +180,7 @@ export class NearestVectorStore extends SaveableVectorStore {
     const records = [...last.values()].sort((a, b) => a - b).map((i) => {
       const doc = documents[i]!;
       if (typeof doc?.pageContent !== 'string') throw invalid(`addVectors: document ${i} has no string pageContent`, { index: i });
-      return { id: ids[i]!, vector: vectors[i]!, metadata: { pageContent: doc.pageContent, metadata: jsonMetadata(doc.metadata ?? {}) as Record<string, JsonValue> } };
+      return { id: ids[i]!, vector: vectors[i]!, metadata: { pageContent: doc.pageContent, metadata: jsonMetadata(doc.metadata ?? {}) as DocRecord['metadata'] } };
     });
     const store = await this.ensure(Array.isArray(vectors[0]) ? vectors[0].length : undefined);
     if (!store) throw invalid('addVectors: the first vector has no length', {});
@@ -327,16 +278,8 @@ export class NearestVectorStore extends SaveableVectorStore {
     if (k === 0 || hits.length === 0) return [];
     const store = this.store!;
     const n = hits.length;
-    const cands = new FlatIndex({ dim: store.dim, metric: 'cosine', threads: 1, ...(this.args.backend ? { backend: this.args.backend } : {}) });
-    const rows = new Float32Array(n * store.dim);
-    hits.forEach((h, i) => rows.set(store.get(h.id)!.vector, i * store.dim));
-    cands.add(rows);
     /** Cosine similarity of a vector to every candidate, by candidate slot. */
-    const sims = (v: ArrayLike<number>) => {
-      const out = new Float64Array(n);
-      for (const hit of cands.search(v as number[], n)) out[hit.id] = hit.score;
-      return out;
-    };
+    const { rows, sims } = cosineCandidates(store, hits.map((h) => h.id), this.args.backend);
     const relevance = sims(query);
     const maxToPicked = new Float64Array(n).fill(-Infinity);
     const picked: number[] = [];
@@ -380,34 +323,12 @@ export class NearestVectorStore extends SaveableVectorStore {
     if (typeof directory !== 'string' || directory === '') throw invalid('save: directory must be a non-empty path', {});
     const store = await this.ensure();
     if (!store) throw invalid('save: the store has no dimension yet (add a document, or pass { dim })', {});
-    const fs = await import('node:fs/promises');
     const path = await import('node:path');
-    const target = path.resolve(directory);
-    if (this.durable && path.resolve(this.args.directory!) === target) {
+    if (this.durable && path.resolve(this.args.directory!) === path.resolve(directory)) {
       await (store as DurableVectorStore<DocRecord>).compact();
       return;
     }
-    const existing = await fs.readdir(target).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return null; throw e; });
-    if (existing && existing.length > 0 && !existing.includes('snapshot.nrst')) {
-      throw invalid(`save: ${target} exists and is not a nearest store directory (refusing to replace it)`, { directory: target });
-    }
-    const tmp = `${target}.tmp-${crypto.randomUUID()}`;
-    const stats = store.stats();
-    const out = await VectorStore.open<DocRecord>(tmp, { dim: store.dim, metric: store.metric, index: stats.indexOptions });
-    try {
-      await copyRecords(store, (records) => out.upsert(records));
-      await out.compact();
-    } finally {
-      await out.close();
-    }
-    if (existing) {
-      const old = `${target}.old-${crypto.randomUUID()}`;
-      await fs.rename(target, old);
-      await fs.rename(tmp, target);
-      await fs.rm(old, { recursive: true, force: true });
-    } else {
-      await fs.rename(tmp, target);
-    }
+    await saveStore(store, directory, (message, details) => invalid(`save: ${message}`, details));
   }
 
   /**
@@ -454,20 +375,7 @@ export class NearestVectorStore extends SaveableVectorStore {
 
   /** Closes a durable store (its writes are on disk already; releases the directory's lock). Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    await this.opening;
-    this.closed = true;
-    const store = this.store;
-    if (store && 'close' in store) await store.close();
+    await this.handle.close();
   }
 }
 
-/** Copies every record of a store, COPY_BATCH at a time. */
-async function copyRecords(from: Store, write: (records: { id: RecordId; vector: Float32Array; metadata: DocRecord | undefined }[]) => unknown): Promise<void> {
-  let batch: { id: RecordId; vector: Float32Array; metadata: DocRecord | undefined }[] = [];
-  for (const [id, metadata] of from.entries()) {
-    batch.push({ id, vector: from.get(id)!.vector, metadata });
-    if (batch.length === COPY_BATCH) { await write(batch); batch = []; }
-  }
-  if (batch.length > 0) await write(batch);
-}

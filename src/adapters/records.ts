@@ -1,0 +1,171 @@
+// What the framework adapters (nearest/langchain, nearest/llamaindex) share: the record layout of a
+// document in a nearest store, metadata as JSON, copies of stored values, and saving a store to a
+// directory / copying one out of it.
+//
+// A document is one record of the store: its id (a string), its embedding, and as the record's
+// metadata `{ pageContent, metadata, ... }` (an adapter may keep more fields beside these two), so
+// that a durable store holds everything a search hands back and a store one adapter wrote reads
+// with the other. Like the adapters, this module imports only the package's public API.
+import {
+  FlatIndex, NearestError, VectorStore,
+  type DurableVectorStore, type JsonValue, type Metric, type RecordId, type StoreIndexOptions,
+} from '../index.js';
+
+/** What the store keeps per document (an adapter may add fields). */
+export interface DocRecord {
+  pageContent: string;
+  metadata: Record<string, JsonValue>;
+}
+
+/** A nearest store in memory or durable. */
+export type AnyStore<R> = VectorStore<R> | DurableVectorStore<R>;
+
+/** Records per write when copying a store (save / load). */
+const COPY_BATCH = 4096;
+
+/** Metadata as JSON: object properties that are undefined are dropped (as JSON.stringify does); the store refuses anything else JSON cannot hold. */
+export function jsonMetadata(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonMetadata);
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = jsonMetadata(v);
+  return out;
+}
+
+/** A mutable deep copy of frozen stored JSON. */
+export function thaw<T>(value: T): T {
+  return value === undefined ? value : structuredClone(value);
+}
+
+/** The page content and metadata of a stored record (a record the CLI or server wrote has only metadata). */
+export function unpack<R extends DocRecord = DocRecord>(stored: unknown): R {
+  const r = stored as Partial<DocRecord> | undefined;
+  if (r && typeof r === 'object' && typeof r.pageContent === 'string' && r.metadata && typeof r.metadata === 'object') return r as R;
+  return { pageContent: '', metadata: (stored && typeof stored === 'object' && !Array.isArray(stored) ? stored : {}) as Record<string, JsonValue> } as R;
+}
+
+/** Copies every record of a store, COPY_BATCH at a time. */
+export async function copyRecords<R>(from: AnyStore<R>, write: (records: { id: RecordId; vector: Float32Array; metadata: R | undefined }[]) => unknown): Promise<void> {
+  let batch: { id: RecordId; vector: Float32Array; metadata: R | undefined }[] = [];
+  for (const [id, metadata] of from.entries()) {
+    batch.push({ id, vector: from.get(id)!.vector, metadata });
+    if (batch.length === COPY_BATCH) { await write(batch); batch = []; }
+  }
+  if (batch.length > 0) await write(batch);
+}
+
+/**
+ * Writes `store` to `directory` in nearest's durable format (a temporary directory beside it,
+ * compacted, then renamed over it), replacing a store saved there before; refuses a directory
+ * that holds anything else (`invalid` makes that error, in the caller's words). `directory` must
+ * not be the store's own (a durable store compacts itself instead).
+ */
+export async function saveStore<R>(store: AnyStore<R>, directory: string, invalid: (message: string, details: Record<string, unknown>) => NearestError): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const target = path.resolve(directory);
+  const existing = await fs.readdir(target).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return null; throw e; });
+  if (existing && existing.length > 0 && !existing.includes('snapshot.nrst')) {
+    throw invalid(`${target} exists and is not a nearest store directory (refusing to replace it)`, { directory: target });
+  }
+  const tmp = `${target}.tmp-${crypto.randomUUID()}`;
+  const stats = store.stats();
+  const out = await VectorStore.open<R>(tmp, { dim: store.dim, metric: store.metric, index: stats.indexOptions });
+  try {
+    await copyRecords(store, (records) => out.upsert(records));
+    await out.compact();
+  } finally {
+    await out.close();
+  }
+  if (existing) {
+    const old = `${target}.old-${crypto.randomUUID()}`;
+    await fs.rename(target, old);
+    await fs.rename(tmp, target);
+    await fs.rm(old, { recursive: true, force: true });
+  } else {
+    await fs.rename(tmp, target);
+  }
+}
+
+/** What an adapter's store is made of (the options of its constructor that reach VectorStore). */
+export interface StoreSpec {
+  dim?: number | undefined;
+  metric?: Metric | undefined;
+  index?: StoreIndexOptions | undefined;
+  directory?: string | undefined;
+  backend?: 'auto' | 'wasm' | 'js' | undefined;
+}
+
+/**
+ * The store of an adapter, made when first needed: an in-memory store takes its dim from the
+ * first vector (unless `dim` is given); a durable one opens `directory` on first use and creates
+ * it on the first write. Opening is serialized (a first write and a search may race).
+ */
+export class StoreHandle<R> {
+  store: AnyStore<R> | null = null;
+  private opening: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly spec: StoreSpec, private readonly closedError: () => NearestError) {
+    // Validate metric, index and backend now, not at the first write (a one-dimensional store is cheap).
+    new VectorStore({ dim: spec.dim ?? 1, ...this.given() });
+  }
+
+  private given() {
+    const { metric, index, backend } = this.spec;
+    return { ...(metric ? { metric } : {}), ...(index ? { index } : {}), ...(backend ? { backend } : {}) };
+  }
+
+  /** The store, opened or created as needed; null while there is none and no dim to make one with. */
+  ensure(dimHint?: number): Promise<AnyStore<R> | null> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.store) return Promise.resolve(this.store);
+    const next = this.opening.then(async () => {
+      if (!this.store) this.store = await this.create(dimHint);
+      return this.store;
+    });
+    this.opening = next.catch(() => {});
+    return next;
+  }
+
+  private async create(dimHint?: number): Promise<AnyStore<R> | null> {
+    const { dim, directory } = this.spec;
+    const given = this.given();
+    const d = dim ?? dimHint;
+    if (directory === undefined) return d === undefined ? null : new VectorStore<R>({ dim: d, ...given });
+    try {
+      // Without a dim the stored one is used (and a missing store is NOT_FOUND).
+      return await VectorStore.open<R>(directory, { ...given, ...(dim !== undefined ? { dim } : {}) });
+    } catch (e) {
+      if (!(e instanceof NearestError && e.code === 'NOT_FOUND' && dim === undefined)) throw e;
+      return dimHint === undefined ? null : VectorStore.open<R>(directory, { ...given, dim: dimHint });
+    }
+  }
+
+  /** Closes a durable store (releases the directory's lock). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.opening;
+    this.closed = true;
+    const store = this.store;
+    if (store && 'close' in store) await store.close();
+  }
+}
+
+/**
+ * The vectors of these records as MMR candidates: `rows` (row-major, one per record, in order) and
+ * `sims(v)`, the cosine similarity of `v` to every candidate by position, computed by our kernels.
+ */
+export function cosineCandidates<R>(store: AnyStore<R>, ids: readonly RecordId[], backend?: 'auto' | 'wasm' | 'js'): { rows: Float32Array; sims: (v: ArrayLike<number>) => Float64Array } {
+  const n = ids.length;
+  const cands = new FlatIndex({ dim: store.dim, metric: 'cosine', threads: 1, ...(backend ? { backend } : {}) });
+  const rows = new Float32Array(n * store.dim);
+  ids.forEach((id, i) => rows.set(store.get(id)!.vector, i * store.dim));
+  cands.add(rows);
+  const sims = (v: ArrayLike<number>) => {
+    const out = new Float64Array(n);
+    for (const hit of cands.search(v as number[], n)) out[hit.id] = hit.score;
+    return out;
+  };
+  return { rows, sims };
+}
