@@ -27,6 +27,9 @@ export interface FileLock {
   release(): Promise<void>;
 }
 
+/** Largest write (and the sync after it) a blocking handle does on the calling thread. */
+const BLOCKING_MAX = 256 * 1024;
+
 /** The operations the store needs, on absolute paths with '/' separators. */
 export interface FileSystem {
   /**
@@ -80,6 +83,10 @@ export async function nodeFileSystem(): Promise<FileSystem> {
   const held = new Map<string, string>();
 
   const wrap = (h: import('node:fs/promises').FileHandle, blocking: boolean): FileHandle => {
+    // A blocking handle runs small writes and their sync on the calling thread; a write above
+    // BLOCKING_MAX (a bulk batch) and the sync after it go to the thread pool, so megabytes
+    // reaching the disk never stall the event loop (a server's other requests, an import's reader).
+    let unsynced = 0;
     return {
       write(bytes, position) { return this.writev([bytes], position); },
       async writev(parts, position) {
@@ -87,7 +94,9 @@ export async function nodeFileSystem(): Promise<FileSystem> {
         let rest = parts.filter((p) => p.length > 0);
         while (rest.length > 0) {
           const total = rest.reduce((n, p) => n + p.length, 0);
-          const written = blocking ? fsSync.writevSync(h.fd, rest as Uint8Array[], at) : (await h.writev(rest as Uint8Array[], at)).bytesWritten;
+          const here = blocking && total <= BLOCKING_MAX;
+          const written = here ? fsSync.writevSync(h.fd, rest as Uint8Array[], at) : (await h.writev(rest as Uint8Array[], at)).bytesWritten;
+          unsynced += Math.max(0, written);
           if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
           at += written;
           if (written === total) break;
@@ -112,7 +121,13 @@ export async function nodeFileSystem(): Promise<FileSystem> {
         }
         return done === length ? out : out.subarray(0, done);
       },
-      sync: blocking ? async () => fsSync.fdatasyncSync(h.fd) : () => h.sync(),
+      async sync() {
+        const big = unsynced > BLOCKING_MAX;
+        unsynced = 0;
+        if (!blocking) await h.sync();
+        else if (big) await h.datasync();
+        else fsSync.fdatasyncSync(h.fd);
+      },
       async size() { return (await h.stat()).size; },
       close: () => h.close(),
     };
