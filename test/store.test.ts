@@ -201,3 +201,30 @@ describe('knn', () => {
     expect(knn([1, 2], [])).toEqual([]);
   });
 });
+
+describe('upsertRows: the columnar upsert', () => {
+  it('equals upsert record by record; bad input is a typed error that changes nothing', () => {
+    const dim = 4;
+    const a = new VectorStore<{ n: number }>({ dim, metric: 'euclidean' });
+    const b = new VectorStore<{ n: number }>({ dim, metric: 'euclidean' });
+    const rows = randomRows(50, dim, 3);
+    const ids = Array.from({ length: 50 }, (_, i) => (i % 2 ? `s${i}` : i));
+    const meta = ids.map((_, i) => (i % 3 ? { n: i } : undefined));
+    a.upsertRows(ids, rows, meta);
+    b.upsert(ids.map((id, i) => ({ id, vector: rows.subarray(i * dim, (i + 1) * dim), ...(meta[i] ? { metadata: meta[i] } : {}) })));
+    const all = (st: VectorStore<{ n: number }>) => st.keys().map((id) => st.get(id));
+    expect(all(a)).toEqual(all(b));
+    expect(all(a)).toHaveLength(50);
+    rows.fill(0); // the store copied the rows
+    expect(a.get(0)!.vector).toEqual(b.get(0)!.vector);
+    const before = JSON.stringify(all(a).map((r) => [r!.id, [...r!.vector], r!.metadata]));
+    const code = (f: () => void) => { try { f(); } catch (e) { expect(e).toBeInstanceOf(NearestError); return (e as NearestError).code; } return 'none'; };
+    expect(code(() => a.upsertRows([1, 2], randomRows(3, dim, 4)))).toBe('INVALID_ARGUMENT');
+    expect(code(() => a.upsertRows([7, 7], randomRows(2, dim, 4)))).toBe('DUPLICATE_ID');
+    expect(code(() => a.upsertRows([7, 8], Float32Array.from([1, 2, 3, 4, 1, NaN, 3, 4])))).toBe('NON_FINITE_VALUE');
+    expect(code(() => a.upsertRows([7], randomRows(1, dim + 1, 4)))).toBe('DIMENSION_MISMATCH');
+    expect(code(() => a.upsertRows([-1], randomRows(1, dim, 4)))).toBe('INVALID_ARGUMENT');
+    expect(code(() => a.upsertRows([9], randomRows(1, dim, 4), [{ n: 1 }, { n: 2 }]))).toBe('INVALID_ARGUMENT');
+    expect(JSON.stringify(all(a).map((r) => [r!.id, [...r!.vector], r!.metadata]))).toBe(before);
+  });
+});

@@ -488,6 +488,12 @@ export class DurableVectorStore<M = unknown> extends StoreReads<M> {
     await this.submit(this.engine.prepareUpsert(records, 'upsert'));
   }
 
+  /** Columnar upsert for bulk loads (see VectorStore.upsertRows); resolves once durable (one log record). */
+  async upsertRows(ids: readonly RecordId[], vectors: VectorsLike, metadata?: readonly (M | undefined)[]): Promise<void> {
+    this.writable('upsertRows');
+    await this.submit(this.engine.prepareUpsertRows(ids, vectors, metadata, 'upsertRows'));
+  }
+
   /** Deletes a record; resolves with whether it existed, once durable. */
   async delete(id: RecordId): Promise<boolean> {
     this.writable('delete');

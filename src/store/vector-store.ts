@@ -332,6 +332,24 @@ export class StoreEngine {
   }
 
   /**
+   * Validates `upsertRows(ids, vectors, metadata?)`: the columnar upsert — ids, row-major vectors
+   * (n·dim, or an array of vectors) and optional metadata per row, without a record object per row.
+   */
+  prepareUpsertRows(ids: unknown, vectors: unknown, metadata: unknown, where: string): UpsertMutation {
+    const list = checkRecordIds(ids, `${where}: ids`);
+    const { data, n } = toRows(vectors as VectorsLike, this.dim, where);
+    if (n !== list.length) throw invalidArgument(`${where}: got ${list.length} ids for ${n} vectors`, { where, expected: n, received: list.length });
+    const seen = new Set<RecordId>();
+    for (let i = 0; i < n; i++) {
+      const id = list[i];
+      if (seen.has(id)) throw new NearestError('DUPLICATE_ID', `${where}: id ${JSON.stringify(id)} appears twice in one call`, { id, position: i });
+      seen.add(id);
+    }
+    const meta = this.metadataOf(metadata as unknown[] | undefined, n, where);
+    return this.reserveAuto({ op: 'upsert', ids: list, vectors: data === vectors ? data.slice() : data, metadata: meta });
+  }
+
+  /**
    * Validates search defaults against this store's index: efSearch (1–100000) for hnsw; nprobe
    * (1–nlist) and refineFactor (1–65536, refine only) for ivf; nothing for flat. Unknown keys and
    * parameters of another index type are INVALID_ARGUMENT (never ignored).
@@ -728,6 +746,15 @@ export class VectorStore<M = unknown> extends StoreReads<M> {
    */
   upsert(records: StoreRecord<M> | readonly StoreRecord<M>[]): void {
     this.engine.apply(this.engine.prepareUpsert(records, 'VectorStore.upsert'));
+  }
+
+  /**
+   * Columnar `upsert` for bulk loads: `ids[i]` gets row i of `vectors` (a row-major Float32Array
+   * of n·dim values, or an array of vectors) and `metadata?.[i]`. The same checks and semantics
+   * as `upsert`, without an object per record.
+   */
+  upsertRows(ids: readonly RecordId[], vectors: VectorsLike, metadata?: readonly (M | undefined)[]): void {
+    this.engine.apply(this.engine.prepareUpsertRows(ids, vectors, metadata, 'VectorStore.upsertRows'));
   }
 
   /**

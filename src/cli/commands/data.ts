@@ -44,21 +44,28 @@ const MAX_IN_FLIGHT = 3;
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 const fmtBytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${fmtInt(n)} bytes`);
 
-/** The records of a block that pass the value checks, with their ids and metadata; bad rows go to the policy. */
-function recordsOf(block: Block, ids: RecordId[] | undefined, metadata: (JsonValue | undefined)[] | undefined, dim: number, policy: RowPolicy, file: string): StoreRecord<JsonValue>[] {
+/** The rows of a block that pass the value checks, columnar, with their ids and metadata; bad rows go to the policy. */
+function rowsOf(block: Block, ids: RecordId[] | undefined, metadata: (JsonValue | undefined)[] | undefined, dim: number, policy: RowPolicy, file: string): { ids: RecordId[]; vectors: Float32Array; metadata: (JsonValue | undefined)[] | undefined } {
   // The last of repeated ids within a batch wins, as it would across batches.
-  const byId = new Map<RecordId, StoreRecord<JsonValue>>();
+  const rowOf = new Map<RecordId, number>();
   for (let i = 0; i < block.rows; i++) {
     const problem = rowProblem(block.vectors, i * dim, dim);
     if (problem) { badRow(policy, file, block.where(i), problem); continue; }
     const id = ids?.[i] ?? block.ids?.[i] ?? block.rowIndex[i];
-    const m = metadata?.[i] ?? block.metadata?.[i];
-    const rec: StoreRecord<JsonValue> = { id, vector: block.vectors.subarray(i * dim, (i + 1) * dim) };
-    if (m !== undefined) rec.metadata = m;
-    byId.delete(id);
-    byId.set(id, rec);
+    rowOf.delete(id);
+    rowOf.set(id, i);
   }
-  return [...byId.values()];
+  const out = [...rowOf.keys()], rows = [...rowOf.values()];
+  const hasMeta = metadata !== undefined || block.metadata !== undefined;
+  const meta = hasMeta ? rows.map((i) => metadata?.[i] ?? block.metadata?.[i]) : undefined;
+  // Every row kept in order: the block's own rows, no copy here (the store copies once).
+  const whole = rows.length === block.rows && rows.every((r, k) => r === k);
+  let vectors = block.vectors.subarray(0, block.rows * dim);
+  if (!whole) {
+    vectors = new Float32Array(rows.length * dim);
+    rows.forEach((r, k) => vectors.set(block.vectors.subarray(r * dim, (r + 1) * dim), k * dim));
+  }
+  return { ids: out, vectors, metadata: meta };
 }
 
 async function openCollection(db: Database, flags: ImportFlags, source: VectorSource): Promise<{ store: DurableVectorStore<JsonValue>; created: boolean }> {
@@ -111,9 +118,10 @@ async function runImport(file: string, flags: ImportFlags): Promise<void> {
       for (const [flag, got] of [['--ids', ids], ['--metadata', meta]] as const) {
         if (got && got.length < block.rows) throw new NearestError('INVALID_ARGUMENT', `${flag} ends at line ${rowsRead + got.length}, before the rows of ${file} do`, { received: rowsRead + got.length });
       }
-      const records = recordsOf(block, ids, meta, source.dim, policy, file);
+      const rows = rowsOf(block, ids, meta, source.dim, policy, file);
       rowsRead += block.rows;
-      if (records.length > 0) inFlight.push(store.upsert(records).then(() => (written += records.length)));
+      const count = rows.ids.length;
+      if (count > 0) inFlight.push(store.upsertRows(rows.ids, rows.vectors, rows.metadata).then(() => (written += count)));
       if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
       const estimate = source.rows ?? (source.bytesRead() > 0 ? Math.round((rowsRead * source.bytes) / source.bytesRead()) : undefined);
       bar.update(written, estimate);
