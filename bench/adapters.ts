@@ -16,7 +16,8 @@
 // recall@10 — both beam widths are swept (ours: --ef-sweep through the store's search defaults;
 // HNSWLib's: --hnswlib-ef through setEf), and the fastest setting of each whose recall@10 (against
 // our exact answers, all queries) reaches --target (default 0.98) is compared; and addVectors of
-// all n ≥ 2× HNSWLib's.
+// all n ≥ 2× HNSWLib's. Also (no bar) HNSWLib on nearest/hnswlib-node, its imports() overridden:
+// the drop-in's cost through the same calls, searched at HNSWLib's matched ef.
 // Results: bench/results/adapters.json (adapters-quick.json with --quick).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import { HNSWLib } from '@langchain/community/vectorstores/hnswlib';
 import { kernels } from 'nearest';
 import { clusteredDataset } from 'nearest/datasets';
 import { NearestVectorStore } from 'nearest/langchain';
+import { HierarchicalNSW as DropinHNSW } from 'nearest/hnswlib-node';
 import { describeEnvironment } from './lib/environment.ts';
 
 const { values: args } = parseArgs({
@@ -124,6 +126,17 @@ async function sweepEf(name: string, efs: string, store: Searcher, setEf: (ef: n
 const sweep = await sweepEf('HNSWLib', args['hnswlib-ef'], hnswlib, (ef) => hnswlib.index.setEf(ef));
 const oursSweep = await sweepEf('nearest HNSW16', args['ef-sweep'], hnsw, (ef) => (hnsw.vectorStore as { setSearchDefaults(d: { efSearch: number }): void }).setSearchDefaults({ efSearch: ef }));
 const matched = sweep.find((r) => r.recall >= target) ?? null, oursMatched = oursSweep.find((r) => r.recall >= target) ?? null;
+// The same HNSWLib calls on nearest/hnswlib-node.
+const nativeImports = HNSWLib.imports;
+HNSWLib.imports = async () => ({ HierarchicalNSW: DropinHNSW as never });
+const dropin = new HNSWLib(embeddings, { space: 'cosine', numDimensions: dim });
+const dropinAdd = await timeAdd(() => dropin.addVectors(vectors, docs));
+HNSWLib.imports = nativeImports;
+const dropinEf = matched?.ef ?? 16;
+dropin.index.setEf(dropinEf);
+const dropinRun = await timeSearches(dropin, queries);
+const dropinRecall = recallOf(dropinRun.answers);
+log(`HNSWLib on nearest/hnswlib-node: add ${dropinAdd.toFixed(2)} s, ef ${dropinEf}: ${dropinRun.msPerQuery.toFixed(3)} ms/query, recall@10 ${dropinRecall.toFixed(3)}`);
 const vsHnswlib = matched && oursMatched ? matched.msPerQuery / oursMatched.msPerQuery : 0;
 const addVsHnswlib = hnswlibAdd / hnswAdd;
 
@@ -150,6 +163,7 @@ row('nearest flat (exact)', flatAdd, flatRun.msPerQuery, idsSame === nqMemory ? 
 row(`nearest HNSW16 ef${efSearch}`, hnswAdd, hnswRun.msPerQuery, recallMemory.toFixed(3));
 for (const r of oursSweep) row(`nearest HNSW16 ef${r.ef}`, hnswAdd, r.msPerQuery, `${r.recall.toFixed(3)} (all ${nq} queries)`);
 for (const r of sweep) row(`HNSWLib hnswlib-node ef${r.ef}`, hnswlibAdd, r.msPerQuery, `${r.recall.toFixed(3)} (all ${nq} queries)`);
+row(`HNSWLib on drop-in ef${dropinEf}`, dropinAdd, dropinRun.msPerQuery, `${dropinRecall.toFixed(3)} (all ${nq} queries)`);
 for (const b of bars) console.log(`${b.bar}: ${b.value}: ${b.met === null ? 'not measured' : verdict(b.met)}`);
 
 const results = join(root, 'bench', 'results');
@@ -161,6 +175,7 @@ writeFileSync(join(results, args.quick ? 'adapters-quick.json' : 'adapters.json'
   flat: { addSeconds: flatAdd, msPerQuery: flatRun.msPerQuery, idsSame, maxScoreDiff },
   hnsw: { addSeconds: hnswAdd, msPerQuery: hnswRun.msPerQuery, recallVsMemory: recallMemory, recallAllQueries: recallAll },
   hnswlib: { addSeconds: hnswlibAdd, sweep, matchedEf: matched?.ef ?? null },
+  hnswlibOnDropin: { addSeconds: dropinAdd, ef: dropinEf, msPerQuery: dropinRun.msPerQuery, recall: dropinRecall },
   efSweep: { target, nearest: oursSweep, matchedEf: oursMatched?.ef ?? null },
   bars,
 }, null, 2)}\n`);
