@@ -2,6 +2,7 @@
 // index and metric, with filters and deletions; an answer describes the state at the call even
 // when writes come while it is in flight; bad input is a typed rejection; and a long search leaves
 // the event loop free.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,5 +161,25 @@ describe('store searchAsync', () => {
     }
     await store.close();
     expect((await rejection(store.searchAsync(vec(), 3))).code).toBe('CLOSED');
+  });
+});
+
+describe('worker threads under inherited flags', () => {
+  it('start with a clean execArgv: code piped to node --input-type=module builds and searches on workers', () => {
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const code = `
+      import { HnswIndex } from ${JSON.stringify(entry)};
+      const dim = 16, n = 3000, data = new Float32Array(n * dim);
+      for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 12.9898) * 0.5;
+      const index = new HnswIndex({ dim, threads: 2 });
+      index.add(data);
+      const hits = await index.searchAsync(data.subarray(0, dim), 3);
+      console.log(JSON.stringify({ size: index.size, first: hits[0].id }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module'], { input: code, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ size: 3000, first: 0 });
+    // Before the fix the workers inherited --input-type, failed to start, and this warning came.
+    expect(r.stderr).not.toMatch(/NEAREST_WORKER_START|failed to start/);
   });
 });

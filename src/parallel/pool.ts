@@ -64,6 +64,8 @@ const answers = new Map<number, { entry: Entry; resolve: (ok: boolean) => void }
 let nextJobId = 1;
 
 let pool: Pool | null = null;
+/** A worker that fails to start is reported once per process. */
+let startFailureReported = false;
 
 function ensurePool(size: number): Pool | null {
   if (!workerThreads || typeof SharedArrayBuffer !== 'function') return null;
@@ -88,8 +90,10 @@ function startWorkers(size: number): boolean {
   let started = false;
   for (let w = 0; w < size; w++) {
     if (p.workers[w]?.alive) continue;
+    // A clean execArgv: the parent's flags (--input-type, --eval, loaders) are not for this file,
+    // and a worker that inherits them fails to start.
     const worker = new workerThreads!.Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { control: p.control },
+      workerData: { control: p.control }, execArgv: [],
     });
     const entry: Entry = { worker, alive: true, ready: false, readyWaiters: [], pending: 0, states: [], lastPost: 0 };
     const dead = (): void => {
@@ -102,7 +106,13 @@ function startWorkers(size: number): boolean {
     worker.on('message', (m: { ready?: boolean }) => {
       if (m.ready) { entry.ready = true; for (const wake of entry.readyWaiters.splice(0)) wake(true); }
     });
-    worker.on('error', dead);
+    worker.on('error', (error: Error) => {
+      if (!entry.ready && !startFailureReported) {
+        startFailureReported = true;
+        process.emitWarning(`nearest: a worker thread failed to start (${error.message}); parallel work runs on the threads that did`, { code: 'NEAREST_WORKER_START' });
+      }
+      dead();
+    });
     worker.on('exit', dead);
     worker.unref();
     p.workers[w] = entry;
