@@ -4,12 +4,11 @@
 // seed's FAISS example ported line by line, LangChain community's HNSWLib and FaissStore flows on
 // the drop-ins (their loaders overridden), and the shim package that stands in for an npm alias.
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import realHnswlib from 'hnswlib-node';
 import { SyntheticEmbeddings } from '@langchain/core/utils/testing';
 import { Document } from '@langchain/core/documents';
@@ -18,15 +17,10 @@ import { FaissStore } from '@langchain/community/vectorstores/faiss';
 import { NearestError, inspectPath } from 'nearest';
 import hnswlib, { BruteforceSearch, HierarchicalNSW, InnerProductSpace, L2Space } from 'nearest/hnswlib-node';
 import faiss, { Index, IndexFlatIP, IndexFlatL2, IndexHNSWFlat, MetricType, normalize_L2 } from 'nearest/faiss-node';
+import { tempDirs } from './adapter-helpers.js';
 import { clusteredRows, gaussian } from './helpers.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'nearest-dropins-'));
-  dirs.push(d);
-  return d;
-}
-afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+const tempDir = tempDirs('dropins');
 
 function rowsOf(flat: Float32Array, dim: number): number[][] {
   return Array.from({ length: flat.length / dim }, (_, i) => Array.from(flat.subarray(i * dim, (i + 1) * dim)));

@@ -3,12 +3,9 @@
 // (ours and predicates), MMR, retrievers, index() with a RecordManager in incremental and full
 // cleanup, save / load and durable stores reopened; and a differential against LangChain's
 // MemoryVectorStore (same top-k ids and scores on exact search, recall@10 of an HNSW store).
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Document } from '@langchain/core/documents';
 import { Embeddings } from '@langchain/core/embeddings';
 import { index, type RecordManagerInterface, type UpdateOptions, type ListKeyOptions } from '@langchain/core/indexing';
@@ -17,15 +14,10 @@ import { maximalMarginalRelevance } from '@langchain/core/utils/math';
 import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
 import { NearestError } from 'nearest';
 import { NearestVectorStore } from 'nearest/langchain';
+import { tempDirs, docExampleLines } from './adapter-helpers.js';
 import { clusteredRows } from './helpers.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'nearest-langchain-'));
-  dirs.push(d);
-  return d;
-}
-afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+const tempDir = tempDirs('langchain');
 
 /** The embeddings of LangChain's standard tests are small and deterministic; these are too. */
 const embeddings = () => new SyntheticEmbeddings({ vectorSize: 6 });
@@ -518,10 +510,7 @@ describe('NearestVectorStore vs LangChain\'s MemoryVectorStore', () => {
 
 describe('docs/langchain.md', () => {
   it('its RAG example runs offline and prints what it says', async () => {
-    const md = await readFile(new URL('../docs/langchain.md', import.meta.url), 'utf8');
-    const code = /```js\n([\s\S]*?)```/.exec(md)![1]!;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), timeout: 60_000 });
-    const lines = stdout.trim().split('\n');
+    const lines = await docExampleLines('langchain.md');
     expect(lines[0]).toMatch(/^hnsw \d\.\d{3}$/);
     expect(lines.slice(2)).toEqual(["[ 'hnsw' ]", "[ 'pq' ]", 'HNSW searches by walking a neighbour graph greedily.', '3']);
   });

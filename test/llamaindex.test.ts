@@ -3,12 +3,8 @@
 // stores reopened, VectorStoreIndex.fromVectorStore with a retriever and a query engine on a mock
 // LLM), and a differential against LlamaIndex's SimpleVectorStore (same top-k ids and scores on
 // exact search, the same filter answers, recall@10 of an HNSW store).
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BaseEmbedding, getTopKMMREmbeddings } from '@llamaindex/core/embeddings';
 import { Settings } from '@llamaindex/core/global';
 import { MockLLM } from '@llamaindex/core/llms/mock';
@@ -16,15 +12,10 @@ import { Document as LiDocument, NodeRelationship, TextNode, type BaseNode } fro
 import type { MetadataFilters, VectorStoreQuery } from '@llamaindex/core/vector-store';
 import { SimpleVectorStore, VectorStoreIndex } from 'llamaindex';
 import { NearestVectorStore } from 'nearest/llamaindex';
+import { tempDirs, docExampleLines } from './adapter-helpers.js';
 import { clusteredRows } from './helpers.js';
 
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'nearest-llamaindex-'));
-  dirs.push(d);
-  return d;
-}
-afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+const tempDir = tempDirs('llamaindex');
 
 /** Deterministic embeddings: each word hashed into one of 32 buckets (texts sharing words are close). */
 class HashedWordEmbedding extends BaseEmbedding {
@@ -389,10 +380,7 @@ describe('NearestVectorStore vs LlamaIndex\'s SimpleVectorStore', () => {
 
 describe('docs/llamaindex.md', () => {
   it('its example runs offline and prints what it says', async () => {
-    const md = await readFile(new URL('../docs/llamaindex.md', import.meta.url), 'utf8');
-    const code = /```js\n([\s\S]*?)```/.exec(md)![1]!;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), timeout: 60_000 });
-    const lines = stdout.trim().split('\n');
+    const lines = await docExampleLines('llamaindex.md');
     expect(lines[0]).toMatch(/^hnsw \d\.\d{3}$/);
     expect(lines.slice(2)).toEqual(["[ 'hnsw', 'pq' ]", "[ 'hnsw', 'ivf' ]", 'HNSW walks a neighbour graph greedily.', '3']);
   });

@@ -11,9 +11,12 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { SaveableVectorStore, type MaxMarginalRelevanceSearchOptions } from '@langchain/core/vectorstores';
 import {
   NearestError, VectorStore, compileFilter,
-  type DurableVectorStore, type Metric, type RecordId, type StoreIndexOptions,
+  type Metric, type RecordId, type StoreIndexOptions,
 } from '../index.js';
-import { StoreHandle, copyRecords, cosineCandidates, jsonMetadata, saveStore, thaw, unpack, type DocRecord } from './records.js';
+import {
+  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, thaw, unpack,
+  type AnyStore, type DocRecord,
+} from './records.js';
 
 /**
  * A filter of NearestVectorStore searches and deletes: either a metadata filter in nearest's
@@ -49,24 +52,9 @@ export interface NearestDeleteParams {
   filter?: NearestFilter;
 }
 
-type Store = VectorStore<DocRecord> | DurableVectorStore<DocRecord>;
+type Store = AnyStore<DocRecord>;
 
 const ARG_KEYS = ['dim', 'metric', 'index', 'directory', 'backend'];
-
-function invalid(message: string, details: Record<string, unknown> = {}): NearestError {
-  return new NearestError('INVALID_ARGUMENT', `NearestVectorStore.${message}`, details);
-}
-
-function checkArgs(args: unknown): NearestVectorStoreArgs {
-  if (args === undefined || args === null) return {};
-  if (typeof args !== 'object' || Array.isArray(args)) throw invalid(`constructor: options must be an object`, {});
-  for (const key of Object.keys(args)) {
-    if (!ARG_KEYS.includes(key)) throw invalid(`constructor: unknown option "${key}" (allowed: ${ARG_KEYS.join(', ')})`, { option: key, allowed: ARG_KEYS });
-  }
-  const a = args as NearestVectorStoreArgs;
-  if (a.directory !== undefined && (typeof a.directory !== 'string' || a.directory === '')) throw invalid('constructor: directory must be a non-empty path', { option: 'directory' });
-  return a;
-}
 
 /** Our filter on the record `{ pageContent, metadata }`, from one on the document's metadata. */
 function underMetadata(filter: Record<string, unknown>, depth = 0): Record<string, unknown> {
@@ -91,11 +79,6 @@ function checkFilter(filter: unknown, where: string): NearestFilter | undefined 
   if (typeof filter === 'function') return filter as NearestFilter;
   if (typeof filter === 'object' && !Array.isArray(filter)) return filter as NearestFilter;
   throw invalid(`${where}: filter must be a metadata filter object or a predicate on the Document, got ${typeof filter}`, { option: 'filter' });
-}
-
-function checkCount(n: unknown, name: string, where: string): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`${where}: ${name} must be an integer ≥ 0, got ${String(n)}`, { option: name, received: n });
-  return n;
 }
 
 /**
@@ -125,7 +108,7 @@ export class NearestVectorStore extends SaveableVectorStore {
    * use and creates it on the first write.
    */
   constructor(embeddings: EmbeddingsInterface, args: NearestVectorStoreArgs = {}) {
-    const a = checkArgs(args);
+    const a = checkOptions<NearestVectorStoreArgs>(args, ARG_KEYS);
     super(embeddings, a);
     this.args = { ...a };
     this.handle = new StoreHandle<DocRecord>(a, () => new NearestError('INVALID_ARGUMENT', 'NearestVectorStore: the store is closed', {}));
@@ -136,17 +119,13 @@ export class NearestVectorStore extends SaveableVectorStore {
   }
 
   /** The nearest store behind this one (null until it has been opened or created). */
-  get vectorStore(): VectorStore<DocRecord> | DurableVectorStore<DocRecord> | null {
+  get vectorStore(): Store | null {
     return this.store;
   }
 
   /** Documents held (0 before the store exists). */
   get size(): number {
     return this.store?.size ?? 0;
-  }
-
-  private get durable(): boolean {
-    return this.args.directory !== undefined;
   }
 
   /** The store, opened or created as needed; null while there is none and no dim to make one with. */
@@ -323,12 +302,7 @@ export class NearestVectorStore extends SaveableVectorStore {
     if (typeof directory !== 'string' || directory === '') throw invalid('save: directory must be a non-empty path', {});
     const store = await this.ensure();
     if (!store) throw invalid('save: the store has no dimension yet (add a document, or pass { dim })', {});
-    const path = await import('node:path');
-    if (this.durable && path.resolve(this.args.directory!) === path.resolve(directory)) {
-      await (store as DurableVectorStore<DocRecord>).compact();
-      return;
-    }
-    await saveStore(store, directory, (message, details) => invalid(`save: ${message}`, details));
+    await saveStore(store, directory, this.args.directory, 'save');
   }
 
   /**

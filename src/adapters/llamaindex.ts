@@ -19,9 +19,12 @@ import {
 } from '@llamaindex/core/vector-store';
 import {
   NearestError, VectorStore,
-  type DurableVectorStore, type JsonValue, type Metric, type RecordId, type StoreIndexOptions,
+  type JsonValue, type Metric, type RecordId, type StoreIndexOptions,
 } from '../index.js';
-import { StoreHandle, copyRecords, cosineCandidates, jsonMetadata, saveStore, thaw, unpack, type AnyStore, type DocRecord } from './records.js';
+import {
+  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, thaw, unpack,
+  type AnyStore, type DocRecord,
+} from './records.js';
 
 /** Options of `new NearestVectorStore(options)`. */
 export interface NearestVectorStoreOptions {
@@ -75,26 +78,6 @@ const LAZY_EMBED_MODEL = Object.freeze({}) as BaseEmbedding;
 const DEFAULT_MMR_PREFETCH_FACTOR = 4;
 const DEFAULT_MMR_THRESHOLD = 0.5;
 
-function invalid(message: string, details: Record<string, unknown> = {}): NearestError {
-  return new NearestError('INVALID_ARGUMENT', `NearestVectorStore.${message}`, details);
-}
-
-function checkOptions(options: unknown): NearestVectorStoreOptions {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || Array.isArray(options)) throw invalid('constructor: options must be an object', {});
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) throw invalid(`constructor: unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`, { option: key, allowed: OPTION_KEYS });
-  }
-  const o = options as NearestVectorStoreOptions;
-  if (o.directory !== undefined && (typeof o.directory !== 'string' || o.directory === '')) throw invalid('constructor: directory must be a non-empty path', { option: 'directory' });
-  return o;
-}
-
-function checkCount(n: unknown, name: string, where: string): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`${where}: ${name} must be an integer ≥ 0, got ${String(n)}`, { option: name, received: n });
-  return n;
-}
-
 /**
  * A LlamaIndex.TS vector store on nearest: exact or HNSW / IVF search on WebAssembly SIMD
  * kernels, in memory, or durable in a directory (`{ directory }`: a write-ahead log, fsynced
@@ -115,7 +98,7 @@ export class NearestVectorStore extends BaseVectorStore<Store | null, NearestQue
 
   /** A store; nothing is created until it is needed (a durable one opens `directory` on first use and creates it on the first write). */
   constructor(options: NearestVectorStoreOptions = {}) {
-    const o = checkOptions(options);
+    const o = checkOptions<NearestVectorStoreOptions>(options, OPTION_KEYS);
     super({ embedModel: o.embedModel ?? LAZY_EMBED_MODEL });
     // The embedding model: the one given, else Settings.embedModel when LlamaIndex asks for it.
     let model: BaseEmbedding | undefined = o.embedModel;
@@ -264,12 +247,7 @@ export class NearestVectorStore extends BaseVectorStore<Store | null, NearestQue
     if (typeof path !== 'string' || path === '') throw invalid('persist: path must be a non-empty directory path', {});
     const store = await this.ensure();
     if (!store) throw invalid('persist: the store has no dimension yet (add a node, or pass { dim })', {});
-    const p = await import('node:path');
-    if (this.options.directory !== undefined && p.resolve(this.options.directory) === p.resolve(path)) {
-      await (store as DurableVectorStore<NodeRecord>).compact();
-      return;
-    }
-    await saveStore(store, path, (message, details) => invalid(`persist: ${message}`, details));
+    await saveStore(store, path, this.options.directory, 'persist');
   }
 
   /**

@@ -23,6 +23,29 @@ export type AnyStore<R> = VectorStore<R> | DurableVectorStore<R>;
 /** Records per write when copying a store (save / load). */
 const COPY_BATCH = 4096;
 
+/** An INVALID_ARGUMENT error of an adapter's NearestVectorStore (`message` starts with the method's name). */
+export function invalid(message: string, details: Record<string, unknown> = {}): NearestError {
+  return new NearestError('INVALID_ARGUMENT', `NearestVectorStore.${message}`, details);
+}
+
+/** The constructor's options, checked: an object (or nothing) of these keys, with a non-empty `directory` if any. */
+export function checkOptions<O extends { directory?: string }>(options: unknown, keys: readonly string[]): O {
+  if (options === undefined || options === null) return {} as O;
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid('constructor: options must be an object', {});
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) throw invalid(`constructor: unknown option "${key}" (allowed: ${keys.join(', ')})`, { option: key, allowed: keys });
+  }
+  const o = options as O;
+  if (o.directory !== undefined && (typeof o.directory !== 'string' || o.directory === '')) throw invalid('constructor: directory must be a non-empty path', { option: 'directory' });
+  return o;
+}
+
+/** A count (k, fetchK, similarityTopK): an integer ≥ 0. */
+export function checkCount(n: unknown, name: string, where: string): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`${where}: ${name} must be an integer ≥ 0, got ${String(n)}`, { option: name, received: n });
+  return n;
+}
+
 /** Metadata as JSON: object properties that are undefined are dropped (as JSON.stringify does); the store refuses anything else JSON cannot hold. */
 export function jsonMetadata(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(jsonMetadata);
@@ -57,16 +80,20 @@ export async function copyRecords<R>(from: AnyStore<R>, write: (records: { id: R
 /**
  * Writes `store` to `directory` in nearest's durable format (a temporary directory beside it,
  * compacted, then renamed over it), replacing a store saved there before; refuses a directory
- * that holds anything else (`invalid` makes that error, in the caller's words). `directory` must
- * not be the store's own (a durable store compacts itself instead).
+ * that holds anything else (the error names `where`). A durable store saved to its own
+ * directory (`ownDirectory`) compacts itself instead.
  */
-export async function saveStore<R>(store: AnyStore<R>, directory: string, invalid: (message: string, details: Record<string, unknown>) => NearestError): Promise<void> {
+export async function saveStore<R>(store: AnyStore<R>, directory: string, ownDirectory: string | undefined, where: string): Promise<void> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const target = path.resolve(directory);
+  if (ownDirectory !== undefined && path.resolve(ownDirectory) === target) {
+    await (store as DurableVectorStore<R>).compact();
+    return;
+  }
   const existing = await fs.readdir(target).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return null; throw e; });
   if (existing && existing.length > 0 && !existing.includes('snapshot.nrst')) {
-    throw invalid(`${target} exists and is not a nearest store directory (refusing to replace it)`, { directory: target });
+    throw invalid(`${where}: ${target} exists and is not a nearest store directory (refusing to replace it)`, { directory: target });
   }
   const tmp = `${target}.tmp-${crypto.randomUUID()}`;
   const stats = store.stats();
