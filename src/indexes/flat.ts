@@ -11,13 +11,13 @@ import type { BackendChoice } from '../distance/backend.js';
 import { BatchMetric, batchScratchBytes, runBatch, UNIT, type BatchParams, type FlatBatchJob } from '../distance/batch.js';
 import { alignUp } from '../distance/kernels.js';
 import { cosineKey, keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
-import { availableThreads, runParallel } from '../parallel/pool.js';
+import { availableThreads, runParallel, sharedBuffer } from '../parallel/pool.js';
 import { TopK } from '../distance/topk.js';
 import { CHUNK, RowStore } from '../storage/row-store.js';
 import { unitRows } from './normalize.js';
 import { FLAT_COSINE, FLAT_DOT, FLAT_EUCLIDEAN, flatOutBytes, flatScratchBytes, scanInto, type FlatScanJob } from './flat-jobs.js';
 import { PendingReads, type Read } from './reads.js';
-import { emptyBatch } from './results.js';
+import { emptyBatch, slotHits } from './results.js';
 import type { BatchOptions, BatchResult, IdFilter, RemovableIndex, SearchHit, SearchOptions, VectorIndex } from './types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from './validate.js';
 
@@ -48,9 +48,6 @@ const QUERY_CHUNK = 1024;
 
 let nextUid = 1;
 
-function sharedBuffer(bytes: number): ArrayBuffer {
-  return (typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer;
-}
 
 /** A FlatIndex as plain arrays. */
 export interface FlatState { dim: number; metric: Metric; rows: Float32Array; ids: Float64Array; nextId: number }
@@ -267,14 +264,8 @@ export class FlatIndex implements VectorIndex, RemovableIndex {
       query: query32.buffer, k: kk, allow: bits ? bits.buffer : null, out: sharedBuffer(flatOutBytes(kk)),
     };
     const local = (): void => scanInto(this.rows.arena, job, this.rows.queryOff, this.rows.outOff);
-    return this.reads.start(handle ? job : null, threads, local, () => {
-      const slots = new Int32Array(job.out, 0, kk), keys = new Float64Array(job.out, alignUp(kk * 4), kk);
-      const hits: SearchHit[] = [];
-      for (let i = 0; i < kk && slots[i] >= 0; i++) {
-        hits.push({ id: this.slotIds[slots[i]], score: keyToScore(this.metric, keys[i]), distance: keyToDistance(this.metric, keys[i]) });
-      }
-      return hits;
-    });
+    return this.reads.start(handle ? job : null, threads, local,
+      () => slotHits(new Int32Array(job.out, 0, kk), new Float64Array(job.out, alignUp(kk * 4), kk), this.slotIds, this.metric));
   }
 
   /**

@@ -16,8 +16,6 @@ export interface Read<T> {
 export class PendingReads {
   private readonly open = new Set<Read<unknown>>();
 
-  get size(): number { return this.open.size; }
-
   /**
    * Starts a read: `job` on a worker thread (one of the first `threads`; none → this thread),
    * `local` runs the same job on this thread when no worker ran it, `collect` turns its output into

@@ -1,5 +1,6 @@
 // The result of a batch search before it is filled: nq·k entries, every id −1 (no hit).
-import type { BatchResult } from './types.js';
+import { keyToDistance, keyToScore, type Metric } from '../distance/metric.js';
+import type { BatchResult, SearchHit } from './types.js';
 
 /** A BatchResult of nq·k entries meaning "no hit": ids −1, scores −Infinity, distances +Infinity. */
 export function emptyBatch(nq: number, k: number): BatchResult {
@@ -9,4 +10,13 @@ export function emptyBatch(nq: number, k: number): BatchResult {
     scores: new Float32Array(nq * k).fill(-Infinity),
     distances: new Float32Array(nq * k).fill(Infinity),
   };
+}
+
+/** A search job's output as hits: slots (−1 ends them) and internal keys, best first. */
+export function slotHits(slots: Int32Array, keys: Float64Array, slotIds: Float64Array, metric: Metric): SearchHit[] {
+  const hits: SearchHit[] = [];
+  for (let i = 0; i < slots.length && slots[i] >= 0; i++) {
+    hits.push({ id: slotIds[slots[i]], score: keyToScore(metric, keys[i]), distance: keyToDistance(metric, keys[i]) });
+  }
+  return hits;
 }

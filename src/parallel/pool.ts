@@ -30,6 +30,11 @@ export const STATE_IDLE_MS = 2000;
 /** Runs this thread's share of a job: claim units with Atomics.add(control, NEXT, 1). */
 export type LocalRun = (control: Int32Array, thread: number) => void;
 
+/** A buffer worker threads can share (a SharedArrayBuffer; a plain one where there is none). */
+export function sharedBuffer(bytes: number): ArrayBuffer {
+  return (typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer;
+}
+
 let cores = 0;
 
 /** Cores available to this process (1 where that cannot be known); read once. */
@@ -48,6 +53,8 @@ interface Entry {
   readyWaiters: ((ok: boolean) => void)[];
   /** Async jobs posted and not yet answered (the worker is ref'd while this is above zero). */
   pending: number;
+  /** Answers of the async jobs posted to it (each called false should the worker die first). */
+  answers: Set<(ok: boolean) => void>;
   /** The job states this worker holds (as far as we know), oldest first, and when a job last went. */
   states: string[];
   lastPost: number;
@@ -59,19 +66,21 @@ interface Pool {
   control: Int32Array;
 }
 
-/** Async jobs posted, by id: resolved by the worker's answer (true) or its death (false). */
-const answers = new Map<number, { entry: Entry; resolve: (ok: boolean) => void }>();
-let nextJobId = 1;
-
 let pool: Pool | null = null;
 /** A worker that fails to start is reported once per process. */
 let startFailureReported = false;
 
-function ensurePool(size: number): Pool | null {
+/** The pool (created on first use), or null without worker threads or shared memory. */
+function thePool(): Pool | null {
   if (!workerThreads || typeof SharedArrayBuffer !== 'function') return null;
   if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
+  return pool;
+}
+
+function ensurePool(size: number): Pool | null {
+  const p = thePool();
+  if (!p) return null;
   const started = startWorkers(size);
-  const p = pool;
   if (started) {
     // New workers announce themselves on READY; wait (bounded) so this call can use them.
     const deadline = Date.now() + START_TIMEOUT_MS;
@@ -95,13 +104,13 @@ function startWorkers(size: number): boolean {
     const worker = new workerThreads!.Worker(new URL('./worker.js', import.meta.url), {
       workerData: { control: p.control }, execArgv: [],
     });
-    const entry: Entry = { worker, alive: true, ready: false, readyWaiters: [], pending: 0, states: [], lastPost: 0 };
+    const entry: Entry = { worker, alive: true, ready: false, readyWaiters: [], pending: 0, answers: new Set(), states: [], lastPost: 0 };
     const dead = (): void => {
       if (!entry.alive) return;
       entry.alive = false;
       if (entry.ready) Atomics.sub(p.control, READY, 1);
       for (const wake of entry.readyWaiters.splice(0)) wake(false);
-      for (const a of [...answers.values()]) if (a.entry === entry) a.resolve(false);
+      for (const answer of [...entry.answers]) answer(false);
     };
     worker.on('message', (m: { ready?: boolean }) => {
       if (m.ready) { entry.ready = true; for (const wake of entry.readyWaiters.splice(0)) wake(true); }
@@ -162,10 +171,9 @@ const WAIT_LIMIT_MS = 60_000;
  * the job. Never blocks.
  */
 export function runOnWorker(job: Job, threads: number): WorkerRun {
-  if (!workerThreads || typeof SharedArrayBuffer !== 'function' || threads < 1) return { done: Promise.resolve(false), wait: () => false };
-  if (!pool) pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)) };
+  const p = threads < 1 ? null : thePool();
+  if (!p) return { done: Promise.resolve(false), wait: () => false };
   startWorkers(threads);
-  const p = pool;
   let entry = p.workers[0]!;
   for (let w = 1; w < threads; w++) {
     const e = p.workers[w]!;
@@ -173,23 +181,19 @@ export function runOnWorker(job: Job, threads: number): WorkerRun {
   }
   const control = new Int32Array(new SharedArrayBuffer(16));
   let state: 'queued' | 'posted' | 'withdrawn' = 'queued';
-  let ok = false;
   const done = new Promise<boolean>((resolve) => {
     const post = (): void => {
       if (state !== 'queued') { resolve(false); return; }
       if (!entry.alive) { state = 'withdrawn'; resolve(false); return; }
       state = 'posted';
-      const id = nextJobId++;
-      let answered = false;
       const answer = (r: boolean): void => {
-        if (answered) return;
-        answered = true; answers.delete(id); ok = r;
+        if (!entry.answers.delete(answer)) return; // answered already
         if (--entry.pending === 0) entry.worker.unref();
         resolve(r);
       };
-      answers.set(id, { entry, resolve: answer });
+      entry.answers.add(answer);
       if (entry.pending++ === 0) entry.worker.ref();
-      entry.worker.postMessage({ job: withoutKnownShape(entry, job), thread: p.workers.indexOf(entry) + 1, control, id });
+      entry.worker.postMessage({ job: withoutKnownShape(entry, job), thread: p.workers.indexOf(entry) + 1, control });
       // The worker answers on the job's DONE word (cheaper than a message back).
       const finished = (): void => {
         const failed = Atomics.load(control, FAILED) !== 0;
@@ -223,8 +227,7 @@ export function runOnWorker(job: Job, threads: number): WorkerRun {
       if (Date.now() >= deadline) return false;
       Atomics.wait(control, DONE, 0, 100);
     }
-    ok = Atomics.load(control, FAILED) === 0;
-    return ok;
+    return Atomics.load(control, FAILED) === 0;
   };
   return { done, wait };
 }

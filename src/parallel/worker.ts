@@ -53,9 +53,9 @@ function withShape(job: Job): Job {
   return { ...job, shape };
 }
 
-// A message is a share of a synchronous parallel job (on the pool's control words) or, with an
-// `id`, a whole async job with its own control words (the caller waits on their DONE word).
-parentPort!.on('message', (m: { job: Job; thread: number; control?: Int32Array; id?: number }) => {
+// A message is a share of a synchronous parallel job (on the pool's control words) or, with its
+// own `control` words, a whole async job (the caller waits on their DONE word).
+parentPort!.on('message', (m: { job: Job; thread: number; control?: Int32Array }) => {
   const words = m.control ?? control;
   try {
     const handler = handlers[m.job.kind];

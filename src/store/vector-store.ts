@@ -488,10 +488,13 @@ export class StoreEngine {
 
   search(query: unknown, k: unknown, options: unknown, where: string): StoreHit<unknown>[] {
     const plan = this.planSearch(query, k, options, where, false);
-    if (plan === null) return [];
+    return plan === null ? [] : this.toStoreHits(this.searchHere(plan));
+  }
+
+  /** A planned search on this thread (IVF has no exact path of its own: scanExact). */
+  private searchHere(plan: SearchPlan): SearchHit[] {
     const index = this.index;
-    const hits = index instanceof IvfIndex && plan.exact ? this.scanExact(plan) : index.search(plan.q, plan.k, plan.options);
-    return this.toStoreHits(hits);
+    return index instanceof IvfIndex && plan.exact ? this.scanExact(plan) : index.search(plan.q, plan.k, plan.options);
   }
 
   /**
@@ -506,8 +509,8 @@ export class StoreEngine {
     if (index instanceof HnswIndex) inner = index.readAsync(plan.q, plan.k, plan.options, where, 'hits') as Read<SearchHit[]>;
     else if (index instanceof FlatIndex) inner = index.readAsync(plan.q, plan.k, plan.options, where);
     else {
-      const hits = plan.exact ? this.scanExact(plan) : index.search(plan.q, plan.k, plan.options);
-      inner = this.reads.start(null, 0, () => {}, () => hits);
+      const hits = this.toStoreHits(this.searchHere(plan));
+      return this.reads.start(null, 0, () => {}, () => hits);
     }
     return this.reads.derive(inner, (hits) => this.toStoreHits(hits));
   }

@@ -2,6 +2,7 @@
 // graph: level 0 in one fixed-stride block ([count, n_1..n_m0] per slot, hnswlib's layout), upper
 // levels in a pool addressed per slot, a level per slot, tombstones, one futex lock per slot, and a
 // few global words. Growing reallocates and copies (main thread only, never during a parallel job).
+import { sharedBuffer } from '../../parallel/pool.js';
 
 /** Indexes into `meta`. */
 export const ENTRY = 0, MAX_LEVEL = 1, GLOBAL_LOCK = 2, UPPER_USED = 3;
@@ -20,9 +21,7 @@ export interface GraphBuffers {
   meta: ArrayBufferLike;
 }
 
-function alloc(bytes: number): ArrayBufferLike {
-  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-}
+const alloc = sharedBuffer;
 
 /** Typed views over GraphBuffers. */
 export class Graph {

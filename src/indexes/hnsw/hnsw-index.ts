@@ -8,12 +8,12 @@ import type { BackendChoice } from '../../distance/backend.js';
 import { alignUp } from '../../distance/kernels.js';
 import { keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
 import { TopK } from '../../distance/topk.js';
-import { availableThreads, runParallel } from '../../parallel/pool.js';
+import { availableThreads, runParallel, sharedBuffer } from '../../parallel/pool.js';
 import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { CODE_META, META_ORIGIN, META_STEP, ScalarQuantizer } from '../quant/sq8.js';
 import { PendingReads, type Read } from '../reads.js';
-import { emptyBatch } from '../results.js';
+import { emptyBatch, slotHits } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { prng } from '../random.js';
@@ -84,9 +84,6 @@ function checkExact(v: unknown, where: string): boolean {
   return v;
 }
 
-function sharedBuffer(bytes: number): ArrayBufferLike {
-  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-}
 
 /** An HnswIndex as plain arrays (slot order; `size` slots including tombstones). */
 export interface HnswState {
@@ -527,22 +524,16 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const job = plan.job;
     if (job === null) return this.reads.start(null, 0, () => {}, () => as === 'batch' ? plan.result : []);
     const threads = Math.min(plan.threads, availableThreads());
-    const c = this.shapeCache;
-    const shape = c && c.generation === this.generation && c.threads >= threads + 1 ? c.shape : this.shape(threads + 1);
-    this.shapeCache = { generation: this.generation, threads: Math.max(threads + 1, c?.generation === this.generation ? c.threads : 0), shape };
-    if (shape) { job.shape = shape; job.state = `${this.uid}.${this.generation}`; }
-    const collect: () => BatchResult | SearchHit[] = as === 'batch' ? () => this.collectBatch(plan.result, job, k) : () => this.collectHits(job);
-    return this.reads.start(shape ? job : null, threads, () => runSearch(this.core, job, new Int32Array(4), this.slotIds), collect);
-  }
-
-  /** The first query of a job as hits. */
-  private collectHits(job: HnswJob): SearchHit[] {
-    const kk = job.k!, outSlots = new Int32Array(job.outSlots!), outKeys = new Float64Array(job.outKeys!);
-    const hits: SearchHit[] = [];
-    for (let i = 0; i < kk && outSlots[i] >= 0; i++) {
-      hits.push({ id: this.slotIds[outSlots[i]], score: keyToScore(this.metric, outKeys[i]), distance: keyToDistance(this.metric, outKeys[i]) });
+    // One shape per state, made for enough threads (workers 1..threads: shape(threads + 1)).
+    let c = this.shapeCache;
+    if (!c || c.generation !== this.generation || c.threads < threads + 1) {
+      c = this.shapeCache = { generation: this.generation, threads: threads + 1, shape: this.shape(threads + 1) };
     }
-    return hits;
+    const shape = c.shape;
+    if (shape) { job.shape = shape; job.state = `${this.uid}.${this.generation}`; }
+    const collect: () => BatchResult | SearchHit[] = as === 'batch' ? () => this.collectBatch(plan.result, job, k)
+      : () => slotHits(new Int32Array(job.outSlots!), new Float64Array(job.outKeys!), this.slotIds, this.metric);
+    return this.reads.start(shape ? job : null, threads, () => runSearch(this.core, job, new Int32Array(4), this.slotIds), collect);
   }
 
   /** Validates a batch search and lays out its job (null when there is nothing to search). */
