@@ -44,11 +44,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { VectorStore } from 'nearest';
 import { rng } from 'nearest/datasets';
-import { log } from './lib/args.ts';
+import { benchArgs, log } from './lib/args.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { spawnJson } from './lib/spawn.ts';
 import { median, summariseLatencies, type LatencySummary } from './lib/stats.ts';
@@ -81,25 +80,13 @@ const USAGE = `usage: tsx bench/durable.ts [--quick] [--repeats 3] [--shapes 96,
   --seconds S   wall seconds per throughput cell
   --records N   records in the store that is compacted / checkpointed during the latency runs`;
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    repeats: { type: 'string' },
-    shapes: { type: 'string' },
-    seconds: { type: 'string' },
-    records: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-  strict: true,
+const { args, fail } = benchArgs(USAGE, {
+  quick: { type: 'boolean', default: false },
+  repeats: { type: 'string' },
+  shapes: { type: 'string' },
+  seconds: { type: 'string' },
+  records: { type: 'string' },
 });
-if (args.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const fail = (message: string): never => {
-  log(`${message}\n${USAGE}`);
-  process.exit(2);
-};
 
 const quick = args.quick;
 const repeats = args.repeats === undefined ? 3 : Number(args.repeats);

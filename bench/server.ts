@@ -55,11 +55,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { Pool } from 'undici';
 import { Database } from 'nearest';
-import { log } from './lib/args.ts';
+import { benchArgs, log } from './lib/args.ts';
 import { loadBenchData, parseBenchData, type BenchData, type BenchDataId } from './lib/bench-data.ts';
 import { describeEnvironment } from './lib/environment.ts';
 import { kthDistances, recall } from './lib/exact.ts';
@@ -93,31 +92,19 @@ const USAGE = `usage: tsx bench/server.ts [--quick] [--data wordvecs,fashion-mni
   --systems a,b    nearest, chroma (default both)     --ef E       our efSearch (skips the tuning)
   --no-cache       recompute the ground truth`;
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    data: { type: 'string' },
-    repeats: { type: 'string' },
-    seconds: { type: 'string' },
-    warmup: { type: 'string' },
-    settle: { type: 'string' },
-    n: { type: 'string' },
-    nq: { type: 'string' },
-    systems: { type: 'string' },
-    ef: { type: 'string' },
-    'no-cache': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-  strict: true,
+const { args, fail } = benchArgs(USAGE, {
+  quick: { type: 'boolean', default: false },
+  data: { type: 'string' },
+  repeats: { type: 'string' },
+  seconds: { type: 'string' },
+  warmup: { type: 'string' },
+  settle: { type: 'string' },
+  n: { type: 'string' },
+  nq: { type: 'string' },
+  systems: { type: 'string' },
+  ef: { type: 'string' },
+  'no-cache': { type: 'boolean', default: false },
 });
-if (args.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const fail = (message: string): never => {
-  log(`${message}\n${USAGE}`);
-  process.exit(2);
-};
 const num = (name: string, v: string | undefined, fallback: number, min: number, integer = false): number => {
   if (v === undefined) return fallback;
   const x = Number(v);
@@ -534,7 +521,7 @@ if (!threadsFlag) log(`note: \`nearest serve\` has no ${SEARCH_THREADS_FLAG} fla
 
 async function runData(data: BenchData, truth: Truth, gtMeta: unknown): Promise<DataResult> {
   const result: DataResult = {
-    data: { id: data.id, key: data.key, label: data.label, metric: data.metric, dim: data.dim, n: data.n, nq: data.nq, source: data.source },
+  data: { id: data.id, key: data.key, label: data.label, metric: data.metric, dim: data.dim, n: data.n, nq: data.nq, source: data.source },
     groundTruth: gtMeta, tuning: [], chromaHnsw: null, repeats: [],
   };
   let ef = efArg ?? CHROMA_EF_SEARCH;

@@ -117,3 +117,20 @@ hnsw suite (--suite hnsw)
   --stop-recall R      stop a sweep once recall@10 reaches R (default 0.999)
   --replot             only redraw the charts from bench/results/<stem>.json (stem: --out, or hnsw / hnsw-quick)
 `;
+
+/**
+ * The command line of a single-file bench: `options` parsed strictly (plus --help, which prints
+ * `usage` and exits 0), and `fail`, which prints a message with the usage and exits 2.
+ */
+export function benchArgs<const O extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(usage: string, options: O) {
+  const { values } = parseArgs({ options: { ...options, help: { type: 'boolean', default: false } }, strict: true });
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const fail = (message: string): never => {
+    log(`${message}\n${usage}`);
+    process.exit(2);
+  };
+  return { args: values as ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values'], fail };
+}
