@@ -87,6 +87,17 @@ export function toWireError(e: unknown): WireError {
   return { status: 500, code: 'INTERNAL', message: 'internal error (see the server log)', details: {} };
 }
 
+/**
+ * Translates a failure of a request (toWireError) and logs it: a 5xx with the error itself, a 4xx
+ * as one info line. Every wire API's error handler starts here.
+ */
+export function loggedWireError(e: unknown, log: { error(o: object, m: string): void; info(o: object, m: string): void }): WireError {
+  const w = toWireError(e);
+  if (w.status >= 500) log.error({ err: e }, 'request failed');
+  else log.info({ code: w.code, status: w.status }, w.message);
+  return w;
+}
+
 /** The response body of a WireError. */
 export function errorBody(w: WireError): { error: { code: string; message: string; details: Record<string, unknown> } } {
   return { error: { code: w.code, message: w.message, details: w.details } };

@@ -18,7 +18,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
 import { NearestError } from '../index.js';
 import { KeyChecker, type Access } from './auth.js';
-import { errorBody, HttpError, toWireError } from './errors.js';
+import { errorBody, HttpError, loggedWireError, toWireError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerNativeRoutes } from './native/routes.js';
 import { qdrantPlugin } from './qdrant/routes.js';
@@ -89,9 +89,7 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
   let inFlight = 0;
 
   app.setErrorHandler((err, req, reply) => {
-    const w = toWireError(err);
-    if (w.status >= 500) req.log.error({ err }, 'request failed');
-    else req.log.info({ code: w.code, status: w.status }, w.message);
+    const w = loggedWireError(err, req.log);
     return reply.code(w.status).send(errorBody(w));
   });
   app.setNotFoundHandler((req, reply) => {

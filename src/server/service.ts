@@ -116,6 +116,12 @@ function idsOf(s: DurableVectorStore, only: readonly RecordId[] | undefined): Re
   return only.filter((id) => (seen.has(id) || !s.has(id) ? false : (seen.add(id), true)));
 }
 
+/** The ids (among `only`, as idsOf) whose metadata passes `predicate` (every one without it). */
+function matching(s: DurableVectorStore, predicate: ((m: unknown) => boolean) | null, only: readonly RecordId[] | undefined): RecordId[] {
+  const ids = idsOf(s, only);
+  return predicate === null ? ids : ids.filter((id) => predicate(s.metadataOf(id)));
+}
+
 /** Collections, records and searches over one Database (see the file comment). */
 export class VectorService {
   readonly db: Database;
@@ -289,7 +295,7 @@ export class VectorService {
     if (only !== undefined) this.checkBatch(only.length, 'ids');
     const predicate = compileFilter(filter);
     return this.exclusive(name, (s) => {
-      const ids = idsOf(s, only).filter((id) => predicate(s.metadataOf(id)));
+      const ids = matching(s, predicate, only);
       return ids.length === 0 ? null : s.deleteMany(ids);
     });
   }
@@ -314,7 +320,7 @@ export class VectorService {
         const missing = select.ids!.find((id) => !s.has(id));
         if (missing !== undefined) throw new NearestError('NOT_FOUND', `no record with id ${JSON.stringify(missing)}`, { id: missing });
       }
-      const ids = idsOf(s, select.ids).filter((id) => predicate === null || predicate(s.metadataOf(id)));
+      const ids = matching(s, predicate, select.ids);
       if (ids.length === 0) return null;
       this.checkBatch(ids.length, 'records');
       return s.upsert(ids.map((id) => {
@@ -344,15 +350,24 @@ export class VectorService {
     if (only !== undefined) this.checkBatch(only.length, 'ids');
     const s = this.store(name);
     if (filter === undefined && only === undefined) return s.size;
-    const predicate = filter === undefined ? () => true : compileFilter(filter);
-    let n = 0;
-    for (const id of idsOf(s, only)) if (predicate(s.metadataOf(id))) n++;
-    return n;
+    return matching(s, filter === undefined ? null : compileFilter(filter), only).length;
+  }
+
+  /**
+   * Every record matching a filter (among `only`, if given), without vectors, in id order: what
+   * paging through `scroll` to the end gives, with one sort instead of one a page.
+   */
+  select(name: string, filter?: Record<string, unknown>, only?: readonly RecordId[]): RecordOutput[] {
+    this.checkFilter(filter);
+    if (only !== undefined) this.checkBatch(only.length, 'ids');
+    const s = this.store(name);
+    return matching(s, filter === undefined ? null : compileFilter(filter), only).sort(compareIds)
+      .map((id) => ({ id, metadata: s.metadataOf(id) as JsonValue | undefined }));
   }
 
   /** A page of records in id order (see ScrollParams). */
   scroll(name: string, p: ScrollParams): ScrollPage {
-    if (p.limit > this.limits.batchSize) this.checkBatch(p.limit, 'limit');
+    this.checkBatch(p.limit, 'limit');
     this.checkFilter(p.filter);
     const predicate = p.filter === undefined ? null : compileFilter(p.filter);
     if (p.ids !== undefined) this.checkBatch(p.ids.length, 'ids');

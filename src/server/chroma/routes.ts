@@ -16,7 +16,7 @@
 // wrote: merges, "add ignores existing" and insertion numbers need that).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NearestError, type JsonValue, type Metric, type RecordId } from '../../index.js';
-import type { HitOutput, RecordInput, RecordOutput, VectorService } from '../service.js';
+import type { HitOutput, RecordInput, VectorService } from '../service.js';
 import { ChromaCatalog, DEFAULT_DATABASE, DEFAULT_TENANT, storeOf, type CollectionEntry, type HnswConfig, type Space } from './catalog.js';
 import { fromStored, mergeMetadata, toStored, type ChromaMetadata, type ChromaParts, type Scalar } from './records.js';
 import { compileWhereDocument, translateWhere, type DocumentPredicate } from './where.js';
@@ -182,23 +182,11 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     return p;
   }
 
-  /** Every record of a store passing `filter` (among `ids`), without vectors, in id order. */
-  function scan(store: string, filter: Record<string, unknown> | undefined, ids: readonly RecordId[] | undefined): RecordOutput[] {
-    const out: RecordOutput[] = [];
-    let start: RecordId | undefined;
-    for (;;) {
-      const page = service.scroll(store, { limit: batch, ...(start !== undefined ? { start } : {}), ...(filter ? { filter } : {}), ...(ids ? { ids } : {}) });
-      out.push(...page.records);
-      if (page.next === null) return out;
-      start = page.next;
-    }
-  }
-
   function takeSeq(c: CollectionEntry, store: string | null): number {
     let n = nextSeq.get(c.id);
     if (n === undefined) {
       n = 1;
-      if (store) for (const r of scan(store, undefined, undefined)) n = Math.max(n, fromStored(r.metadata).seq + 1);
+      if (store) for (const r of service.select(store)) n = Math.max(n, fromStored(r.metadata).seq + 1);
     }
     nextSeq.set(c.id, n + 1);
     return n;
@@ -461,7 +449,7 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     const chunks = s.ids === undefined ? [undefined] : Array.from({ length: Math.ceil(s.ids.length / batch) }, (_, i) => s.ids!.slice(i * batch, (i + 1) * batch));
     const seen = new Set<RecordId>();
     for (const ids of chunks) {
-      for (const r of scan(store, s.filter, ids)) {
+      for (const r of service.select(store, s.filter, ids)) {
         if (seen.has(r.id)) continue;
         seen.add(r.id);
         const parts = fromStored(r.metadata);

@@ -5,7 +5,7 @@
 // checks here throw the same.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NearestError } from '../../index.js';
-import { toWireError } from '../errors.js';
+import { loggedWireError } from '../errors.js';
 import type { Scalar } from './records.js';
 
 /** A failure with Chroma's own status and error name. */
@@ -39,9 +39,7 @@ export function chromaError(err: unknown, req: FastifyRequest, reply: FastifyRep
     req.log.info({ status: err.status }, err.message);
     return reply.code(err.status).send({ error: err.error, message: err.message });
   }
-  const w = toWireError(err);
-  if (w.status >= 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ code: w.code, status: w.status }, w.message);
+  const w = loggedWireError(err, req.log);
   let message = w.message;
   const reason = typeof w.details.reason === 'string' ? w.details.reason : '';
   if (w.status === 400 && (reason.startsWith('FST_ERR_CTP') || err instanceof SyntaxError)) message = `Failed to parse the request body as JSON: ${w.message}`;

@@ -14,7 +14,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { NearestError, type JsonValue, type Metric, type RecordId, type StoreIndexOptions } from '../../index.js';
-import { toWireError } from '../errors.js';
+import { loggedWireError } from '../errors.js';
 import type { CollectionShape, HitOutput, RecordOutput, SearchParams, VectorService } from '../service.js';
 import { translateFilter } from './filter.js';
 import { parseId } from './ids.js';
@@ -38,9 +38,7 @@ function isObject(v: unknown): v is Body {
 
 /** Error handling of the plugin: Qdrant's body and statuses. */
 function qdrantError(err: unknown, req: FastifyRequest, reply: FastifyReply, started: number): FastifyReply {
-  const w = toWireError(err);
-  if (w.status >= 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ code: w.code, status: w.status }, w.message);
+  const w = loggedWireError(err, req.log);
   const prefix = w.status === 404 ? 'Not found: ' : w.status === 400 ? 'Wrong input: ' : '';
   const message = w.code === 'INTERNAL' ? 'Service internal error: see the server log' : `${prefix}${w.message}`;
   return reply.code(w.status).send({ status: { error: message }, time: (performance.now() - started) / 1000 });
