@@ -1,7 +1,7 @@
 // What every command shares: one line per error (the NearestError code and message; the stack
 // only with --verbose), exit codes, --json output, and progress that is a bar with rate and ETA on
 // a terminal and plain lines otherwise (both on stderr, so stdout stays the command's answer).
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** Exit codes (documented in `nearest --help`). */
 export const EXIT = {
@@ -43,6 +43,15 @@ export function action<A extends unknown[]>(name: string, run: (...args: A) => P
       if (flags.verbose && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = typeof err.exitCode === 'number' ? err.exitCode : EXIT.error;
     }
+  };
+}
+
+/** A commander argParser for a positive integer flag (a bad value is a usage error, exit 2). */
+export function positiveInt(name: string): (value: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
   };
 }
 

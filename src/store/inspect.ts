@@ -99,7 +99,7 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-interface Target { kind: PathKind; path: string; name?: string; dirs?: { name: string; dir: string }[] }
+interface Target { kind: PathKind; path: string; name?: string }
 
 async function resolveTarget(fs: FileSystem, path: string, where: string): Promise<Target> {
   const abs = fs.resolve(path);

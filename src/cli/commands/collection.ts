@@ -2,22 +2,14 @@
 // and verify, on any index file, collection or database path). Only the public API is used.
 import { writeFile } from 'node:fs/promises';
 import { Database, indexFromFactory, inspectPath, verifyPath, type RecordId, type StoreIndexOptions, type StoreSearchOptions } from '../../index.js';
-import { action, EXIT, ExitError, printJson, progress, withCommonFlags, type CommonFlags } from '../common.js';
+import { action, EXIT, ExitError, positiveInt, printJson, progress, withCommonFlags, type CommonFlags } from '../common.js';
 import { readQueryNpy, readTuneQueries } from '../query-file.js';
 import { runTune, sweepSvg } from '../tune.js';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 
 interface TargetFlags extends CommonFlags { db: string; collection: string }
 
 function usage(message: string): never { throw new ExitError(message, EXIT.usage, 'USAGE'); }
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
 
 function jsonArg(name: string, text: string): unknown {
   try { return JSON.parse(text); } catch (e) { return usage(`${name} is not valid JSON: ${(e as Error).message}`); }

@@ -17,7 +17,7 @@ import {
   Database, NearestError, indexFromFactory,
   type DurableVectorStore, type JsonValue, type Metric, type RecordId, type StoreIndexOptions, type StoreRecord,
 } from '../../index.js';
-import { action, printJson, progress, withCommonFlags, type CommonFlags } from '../common.js';
+import { action, positiveInt, printJson, progress, withCommonFlags, type CommonFlags } from '../common.js';
 import { FORMATS, guessFormat, openSource, type Format } from '../formats/index.js';
 import { openIds, openMetadata, type Sidecar } from '../formats/sidecar.js';
 import { badRow, rowProblem, type Block, type RowPolicy, type VectorSource } from '../formats/source.js';
@@ -241,14 +241,6 @@ async function runExport(flags: ExportFlags): Promise<void> {
     for (const f of files) await f.abort();
     await db.close();
   }
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-    return n;
-  };
 }
 
 /** Registers `import` and `export`. */

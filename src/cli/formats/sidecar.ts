@@ -4,7 +4,7 @@
 // export); any other line is the string itself.
 import type { JsonValue, RecordId } from '../../index.js';
 import { openNpyIds } from './binary.js';
-import { ChunkReader, lines, malformed, type Line } from './source.js';
+import { ChunkReader, lineChunks, malformed, type Line } from './source.js';
 
 /** A file read n lines (values) at a time. */
 export interface Sidecar<T> {
@@ -32,16 +32,20 @@ async function countLines(path: string): Promise<number> {
 async function textSidecar<T>(path: string, parse: (l: Line) => T): Promise<Sidecar<T>> {
   const total = await countLines(path);
   const reader = await ChunkReader.open(path);
-  const it = lines(reader, { consumed: 0 });
+  const it = lineChunks(reader, { consumed: 0 });
+  let chunk: Line[] = [], at = 0; // lines read ahead: one await per chunk, not per line
   return {
     total,
     close: () => reader.close(),
     async take(n: number): Promise<T[]> {
       const out: T[] = [];
       while (out.length < n) {
-        const r = await it.next();
-        if (r.done) break;
-        out.push(parse(r.value));
+        if (at === chunk.length) {
+          const r = await it.next();
+          if (r.done) break;
+          chunk = r.value; at = 0;
+        }
+        out.push(parse(chunk[at++]));
       }
       return out;
     },
