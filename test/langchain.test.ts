@@ -185,11 +185,20 @@ describe('NearestVectorStore: the read-write flows', () => {
     expect((await dot.similaritySearchWithScore('q', 2)).map(([d, s]) => [d.id, s])).toEqual([['b', 7.5], ['a', 2.5]]);
   });
 
-  it('searches run through the store\'s searchAsync (worker threads)', async () => {
+  it('short searches run on the calling thread, long flat scans through searchAsync (worker threads)', async () => {
     const store = await NearestVectorStore.fromTexts(['foo', 'bar'], {}, embeddings());
-    const spy = vi.spyOn(store.vectorStore!, 'searchAsync');
+    const sync = vi.spyOn(store.vectorStore!, 'search'), async = vi.spyOn(store.vectorStore!, 'searchAsync');
     await store.similaritySearch('foo', 1);
-    expect(spy).toHaveBeenCalledTimes(1);
+    expect([sync.mock.calls.length, async.mock.calls.length]).toEqual([1, 0]);
+    // A flat store of more than 2^20 values scans on a worker; an HNSW one of the same size does not.
+    const rows = clustered(1100, 1000, 3);
+    for (const [type, calls] of [['flat', [0, 1]], ['hnsw', [1, 0]]] as const) {
+      const big = new NearestVectorStore(new FakeEmbeddings(), { index: { type } });
+      await big.addVectors(rows, rows.map((_, i) => new Document({ pageContent: `${i}`, metadata: {} })));
+      const s = vi.spyOn(big.vectorStore!, 'search'), a = vi.spyOn(big.vectorStore!, 'searchAsync');
+      expect((await big.similaritySearchVectorWithScore(rows[7]!, 1))[0]![0].pageContent).toBe('7');
+      expect([s.mock.calls.length, a.mock.calls.length]).toEqual(calls);
+    }
   });
 
   it('rejects unknown options, mismatched inputs and non-JSON metadata', async () => {
@@ -491,6 +500,23 @@ describe('NearestVectorStore vs LangChain\'s MemoryVectorStore', () => {
       const want = await memMmr.maxMarginalRelevanceSearch(q, { k: 5, fetchK: 30, lambda: 0.5 });
       const got = await ourMmr.maxMarginalRelevanceSearch(q, { k: 5, fetchK: 30, lambda: 0.5 });
       expect(got.map((d) => d.id)).toEqual(want.map((d) => d.id));
+    }
+  });
+
+  it('a flat scan long enough to run on a worker thread gives the same answers', async () => {
+    // 3000 × 384 values is past the adapter's inline limit (2^20): searchAsync on a worker.
+    const big = clustered(3000, 384, 13), bigQueries = clustered(8, 384, 14);
+    const bigDocs = big.map((_, i) => new Document({ pageContent: `doc ${i}`, metadata: { i }, id: `doc-${i}` }));
+    const mem = new MemoryVectorStore(new FakeEmbeddings());
+    await mem.addVectors(big, bigDocs);
+    const store = new NearestVectorStore(new FakeEmbeddings(), { index: { type: 'flat' } });
+    await store.addVectors(big, bigDocs);
+    expect(big.length * 384).toBeGreaterThan(1 << 20);
+    for (const q of bigQueries) {
+      const want = await mem.similaritySearchVectorWithScore(q, k);
+      const got = await store.similaritySearchVectorWithScore(q, k);
+      expect(got.map(([d]) => d.id)).toEqual(want.map(([d]) => d.id));
+      got.forEach(([, s], i) => expect(Math.abs(s - want[i]![1])).toBeLessThan(1e-5));
     }
   });
 

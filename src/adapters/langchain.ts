@@ -14,7 +14,7 @@ import {
   type Metric, type RecordId, type StoreIndexOptions,
 } from '../index.js';
 import {
-  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, thaw, unpack,
+  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, searchStore, thaw, unpack,
   type AnyStore, type DocRecord,
 } from './records.js';
 
@@ -89,7 +89,9 @@ function checkFilter(filter: unknown, where: string): NearestFilter | undefined 
  * Scores are similarities, higher is better: cosine similarity in [−1, 1] for 'cosine' (the
  * default; the same number MemoryVectorStore reports), the dot product for 'dot', minus the
  * Euclidean distance for 'euclidean'. Ids are strings; adding a document under an id the store
- * holds replaces it. Searches run on a worker thread (`searchAsync`), so the event loop stays free.
+ * holds replaces it. A long exact scan (a flat index of more than about a million values) runs on a
+ * worker thread (`searchAsync`), so the event loop stays free; a graph or IVF search, or a short
+ * scan, runs on the calling thread, where it costs less than the hand-off.
  */
 export class NearestVectorStore extends SaveableVectorStore {
   declare FilterType: NearestFilter;
@@ -232,7 +234,7 @@ export class NearestVectorStore extends SaveableVectorStore {
     } else if (filter !== undefined) {
       options.filter = underMetadata(filter);
     }
-    return store.searchAsync(query, Math.min(k, store.size), options);
+    return searchStore(store, query, Math.min(k, store.size), options);
   }
 
   /**

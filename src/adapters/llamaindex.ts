@@ -22,7 +22,7 @@ import {
   type JsonValue, type Metric, type RecordId, type StoreIndexOptions,
 } from '../index.js';
 import {
-  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, thaw, unpack,
+  StoreHandle, checkCount, checkOptions, copyRecords, cosineCandidates, invalid, jsonMetadata, saveStore, searchStore, thaw, unpack,
   type AnyStore, type DocRecord,
 } from './records.js';
 
@@ -86,7 +86,8 @@ const DEFAULT_MMR_THRESHOLD = 0.5;
  *
  * Scores (`similarities`) are higher-is-better: cosine similarity for 'cosine' (the default; the
  * number SimpleVectorStore reports), the dot product for 'dot', minus the Euclidean distance for
- * 'euclidean'. Searches run on a worker thread (`searchAsync`).
+ * 'euclidean'. A long exact scan runs on a worker thread (`searchAsync`); a graph or IVF search,
+ * or a short scan, on the calling thread (see searchStore in records.ts).
  */
 export class NearestVectorStore extends BaseVectorStore<Store | null, NearestQueryParams> {
   storesText = true;
@@ -228,7 +229,7 @@ export class NearestVectorStore extends BaseVectorStore<Store | null, NearestQue
     const fetch = mode === 'mmr'
       ? Math.max(k, params.mmrPrefetchK ?? Math.ceil(k * (params.mmrPrefetchFactor ?? DEFAULT_MMR_PREFETCH_FACTOR)))
       : k;
-    let hits = await store.searchAsync(query.queryEmbedding, Math.min(fetch, store.size), options);
+    let hits = await searchStore(store, query.queryEmbedding, Math.min(fetch, store.size), options);
     if (mode === 'mmr') hits = mmrPick(store, hits, query.queryEmbedding, k, threshold, this.options.backend);
     return {
       ids: hits.map((h) => String(h.id)),
