@@ -223,3 +223,50 @@ describe('factory strings', () => {
     expect(code(() => createIndex('', { dim: 8 }))).toBe('INVALID_ARGUMENT');
   });
 });
+
+describe('IvfIndex.searchBatch on several threads', () => {
+  const dim = 24, rows = clusteredRows(6000, dim, 20, 31), queries = clusteredRows(300, dim, 20, 32);
+  const configs: { label: string; metric: Metric; encoding: 'flat' | 'sq8' | { pq: { m: number; nbits?: number } }; refine?: boolean; quantizer?: 'flat' | { hnsw: { m?: number } } }[] = [
+    { label: 'flat, cosine', metric: 'cosine', encoding: 'flat' },
+    { label: 'flat, euclidean, HNSW coarse quantizer', metric: 'euclidean', encoding: 'flat', quantizer: { hnsw: { m: 8 } } },
+    { label: 'sq8, dot', metric: 'dot', encoding: 'sq8' },
+    { label: 'sq8 + refine, euclidean', metric: 'euclidean', encoding: 'sq8', refine: true },
+    { label: 'pq, euclidean', metric: 'euclidean', encoding: { pq: { m: 8 } } },
+    { label: 'pq4 + refine, cosine', metric: 'cosine', encoding: { pq: { m: 12, nbits: 4 } }, refine: true },
+  ];
+  for (const c of configs) {
+    it(`answers each query exactly as search does (${c.label}), with filters and after removals`, () => {
+      const index = new IvfIndex({ dim, metric: c.metric, nlist: 32, nprobe: 4, encoding: c.encoding, refine: c.refine ?? false, quantizer: c.quantizer ?? 'flat', threads: 2 });
+      index.train(rows);
+      index.add(rows);
+      index.remove(Array.from({ length: 400 }, (_, i) => i * 7));
+      const odd = (id: number) => id % 2 === 1;
+      for (const options of [{}, { nprobe: 9 }, { filter: odd }, { filter: (id: number) => id % 97 === 0 }, ...(c.refine ? [{ refineFactor: 3 }] : [])]) {
+        const two = index.searchBatch(queries, 10, { ...options, threads: 2 });
+        const one = index.searchBatch(queries, 10, { ...options, threads: 1 });
+        expect(Array.from(two.ids)).toEqual(Array.from(one.ids));
+        expect(Array.from(two.scores)).toEqual(Array.from(one.scores));
+        for (let i = 0; i < 300; i += 13) {
+          const hits = index.search(queries.subarray(i * dim, (i + 1) * dim), 10, options);
+          expect(Array.from(two.ids.subarray(i * 10, i * 10 + hits.length))).toEqual(hits.map((h) => h.id));
+          hits.forEach((h, j) => expect(two.scores[i * 10 + j]).toBe(Math.fround(h.score)));
+        }
+        if ('filter' in options) for (const id of two.ids) if (id >= 0) expect(options.filter!(id)).toBe(true);
+      }
+      // A change after a batch: the next batch sees it (worker threads hold no stale state).
+      index.add(queries.subarray(0, dim), [1_000_000]);
+      const again = index.searchBatch(queries.subarray(0, 2 * dim), 1, { threads: 2 });
+      expect(again.ids[0]).toBe(index.search(queries.subarray(0, dim), 1)[0]!.id);
+      if (c.metric !== 'dot') expect(again.ids[0]).toBe(1_000_000); // under dot a row need not be its own best
+    });
+  }
+
+  it('checks threads and leaves search without it', () => {
+    const index = new IvfIndex({ dim, nlist: 8 });
+    index.train(rows.subarray(0, 500 * dim));
+    index.add(rows.subarray(0, 500 * dim));
+    expect(code(() => index.searchBatch(queries, 5, { threads: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => index.search(queries.subarray(0, dim), 5, { threads: 2 } as never))).toBe('INVALID_ARGUMENT');
+    expect(index.searchBatch(queries.subarray(0, 0), 5, { threads: 2 }).nq).toBe(0);
+  });
+});

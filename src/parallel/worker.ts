@@ -8,6 +8,7 @@ import { runAssignJob } from '../distance/assign.js';
 import { runFlatBatchJob } from '../distance/batch.js';
 import { forgetFlatScans, runFlatScanJob } from '../indexes/flat-jobs.js';
 import { forgetHnswCores, runHnswJob } from '../indexes/hnsw/jobs.js';
+import { forgetIvfScanners, runIvfJob } from '../indexes/ivf/scan.js';
 import { runYinyangJob } from '../indexes/ivf/yinyang.js';
 import { CONTROL, STATE_CACHE, STATE_IDLE_MS, type Job } from './pool.js';
 
@@ -32,6 +33,7 @@ const handlers: Record<string, (job: never, control: Int32Array, thread: number)
   'flat-scan': runFlatScanJob,
   'assign': runAssignJob,
   'yinyang': runYinyangJob,
+  'ivf': runIvfJob,
 };
 
 // Shapes of jobs with a state, oldest first (the pool mirrors this order to know what to send).
@@ -71,7 +73,7 @@ parentPort!.on('message', (m: { job: Job; thread: number; control?: Int32Array }
     scheduleCollect();
     if (forgetShapes) clearTimeout(forgetShapes);
     // Once idle, let go of what jobs opened, so a dropped index's memory can be collected.
-    forgetShapes = setTimeout(() => { shapes.clear(); forgetHnswCores(); forgetFlatScans(); forgetShapes = null; collect?.(); }, STATE_IDLE_MS);
+    forgetShapes = setTimeout(() => { shapes.clear(); forgetHnswCores(); forgetFlatScans(); forgetIvfScanners(); forgetShapes = null; collect?.(); }, STATE_IDLE_MS);
     forgetShapes.unref?.();
   }
 });

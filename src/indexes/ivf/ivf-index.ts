@@ -8,12 +8,12 @@ import { IdMap } from '../../storage/id-map.js';
 import { NearestError, invalidArgument } from '../../errors.js';
 import { createArena, type BackendChoice } from '../../distance/backend.js';
 import { alignUp, type Arena } from '../../distance/kernels.js';
-import { cosineKey, keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
+import { keyToDistance, keyToScore, type Metric } from '../../distance/metric.js';
 import { TopK } from '../../distance/topk.js';
-import { availableThreads } from '../../parallel/pool.js';
+import { availableThreads, runParallel, sharedBuffer } from '../../parallel/pool.js';
 import { ListStore } from '../../storage/list-store.js';
 import { RowStore } from '../../storage/row-store.js';
-import { FlatIndex, toIdPredicate, type IndexStats } from '../flat.js';
+import { toIdPredicate, type IndexStats } from '../flat.js';
 import { DEFAULT_M, HnswIndex } from '../hnsw/hnsw-index.js';
 import { unitRows } from '../normalize.js';
 import { ProductQuantizer } from '../quant/pq.js';
@@ -22,6 +22,10 @@ import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../typ
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
+import {
+  ENC_FLAT, ENC_PQ, ENC_SQ8, IvfScanner, SCAN_CHUNK, ivfScratchBytes, rowScratchBytes, runIvfQueries,
+  type IvfJob, type IvfParams, type IvfShape, type IvfView,
+} from './scan.js';
 
 /** How vectors are stored in the lists. */
 export type IvfEncoding = 'flat' | 'sq8' | { pq: { m: number; nbits?: number } };
@@ -66,7 +70,12 @@ export interface IvfSearchOptions {
   refineFactor?: number;
 }
 
-const SCAN_CHUNK = 4096;
+/** Options of IvfIndex.searchBatch: the search options and the threads to spread the queries over. */
+export interface IvfBatchOptions extends IvfSearchOptions {
+  threads?: number;
+}
+
+let nextUid = 0;
 
 function intOption(v: unknown, name: string, min: number, max: number, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -135,8 +144,16 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private readonly pqCenOff: number;
   private readonly baseOff: number;
   private readonly preOff: number;
+  private readonly centOff: number;
   private lists: ListStore | null = null;
-  private coarse: FlatIndex | HnswIndex | null = null;
+  /** The HNSW coarse quantizer; null for a flat one (the centroids in the arena are scanned). */
+  private coarse: HnswIndex | null = null;
+  /** The calling thread's searcher (made on first search after training). */
+  private scanner: IvfScanner | null = null;
+  /** Names the current state for worker threads' caches; every change makes a new one. */
+  private readonly uid = `ivf${nextUid++}`;
+  private generation = 0;
+  private shapeCache: { generation: number; threads: number; shape: IvfShape | null } | null = null;
   private centroids: Float32Array | null = null;
   private pq: ProductQuantizer | null = null;
   /** L2 PQ: [nlist][m][ksub] = |r|² + 2⟨c_list, r⟩ per sub-centroid r. */
@@ -209,7 +226,9 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.baseOff = alignUp(this.pqCenOff + (pqM ? this.dim * ksub * 4 : 0));
     this.preOff = alignUp(this.baseOff + (pqM ? pqM * ksub * 4 : 0));
     const preBytes = pqM && this.metric === 'euclidean' ? this.nlist * pqM * ksub * 4 : 0;
-    const listsBase = alignUp(this.preOff + preBytes);
+    // The centroids, scanned for the coarse probe by every searching thread.
+    this.centOff = alignUp(this.preOff + preBytes);
+    const listsBase = alignUp(this.centOff + this.nlist * this.dim * 4);
     this.arena = createArena(this.backend, listsBase);
     this.listsBase = listsBase;
     this.rows = this.refine ? new RowStore(this.dim, this.backend) : null;
@@ -352,6 +371,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.requireTrained(where);
     const { data: raw, n } = toRows(vectors, this.dim, where);
     if (n === 0) return;
+    this.generation++;
     const newIds = newIdsFor(ids, n, this.idSlots, this.nextId, where);
     const dim = this.dim;
     const data = this.metric === 'cosine' ? unitRows(raw, n, dim) : raw;
@@ -383,6 +403,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   remove(ids: number | ArrayLike<number>): number {
     const list = toIdList(ids, 'IvfIndex.remove');
     if (!this.lists) return 0;
+    this.generation++;
     let removed = 0;
     for (const id of list) {
       const slot = this.idSlots.get(id);
@@ -421,26 +442,32 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     return out;
   }
 
-  private parseSearch(options: unknown, where: string): { nprobe: number; allow: ((id: number) => boolean) | null; refineFactor: number } {
-    const o = checkOptions(options, ['nprobe', 'filter', 'refineFactor'], where);
+  private parseSearch(options: unknown, where: string, batch: boolean): { nprobe: number; allow: ((id: number) => boolean) | null; refineFactor: number; threads: number } {
+    const o = checkOptions(options, batch ? ['nprobe', 'filter', 'refineFactor', 'threads'] : ['nprobe', 'filter', 'refineFactor'], where);
     const nprobe = o.nprobe === undefined ? this.nprobe : intOption(o.nprobe, 'nprobe', 1, this.nlist, where);
     let refineFactor = this.refineFactor;
     if (o.refineFactor !== undefined) {
       if (!this.refine) throw invalidArgument(`${where}: refineFactor needs an index built with refine: true`, { option: 'refineFactor' });
       refineFactor = intOption(o.refineFactor, 'refineFactor', 1, 1 << 16, where);
     }
-    return { nprobe, allow: toIdPredicate(o.filter, where), refineFactor };
+    const threads = batch ? checkThreads(o.threads, this.threads, where) : 1;
+    return { nprobe, allow: toIdPredicate(o.filter, where), refineFactor, threads };
   }
 
   /** The approximately k best vectors, best first. `nprobe` lists are scanned. */
   search(query: VectorLike, k: number, options?: IvfSearchOptions): SearchHit[] {
     const where = 'IvfIndex.search';
     this.requireTrained(where);
-    const p = this.parseSearch(options, where);
+    const p = this.parseSearch(options, where, false);
     const q = toVector(query, this.dim, where);
     checkK(k, where);
     if (this.size === 0) return [];
-    const top = this.searchOne(q, Math.min(k, this.size), p.nprobe, p.allow, p.refineFactor);
+    const kk = Math.min(k, this.size), unit = this.metric === 'cosine' ? unitRows(q, 1, this.dim) : q;
+    const pred = p.allow, slotIds = this.slotIds;
+    const probes = this.coarse ? this.hnswProbes(unit, 1, p.nprobe, 1) : null;
+    const top = new TopK(kk);
+    this.mainScanner().search(unit, kk, this.size, p.nprobe, pred ? (slot) => pred(slotIds[slot]) : null, p.refineFactor,
+      probes ? probes.lists : null, probes ? probes.keys : null, top);
     const keys = new Float64Array(top.size), ids = new Float64Array(top.size);
     const count = top.drain(keys, ids, null);
     const out: SearchHit[] = new Array(count);
@@ -452,120 +479,131 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private score(key: number): number { return keyToScore(this.metric, key); }
   private distance(key: number): number { return keyToDistance(this.metric, key); }
 
-  /** Many queries (scanned one after the other on the calling thread); nq·k at most MAX_BATCH_RESULTS. */
-  searchBatch(queries: VectorsLike, k: number, options?: IvfSearchOptions): BatchResult {
+  /**
+   * Many queries at once, spread over `threads` threads (default: the index's; each thread takes
+   * the next query), each answered exactly as `search` answers it. nq·k ids/scores/distances
+   * row-major, id −1 where fewer than k; nq·k at most MAX_BATCH_RESULTS.
+   */
+  searchBatch(queries: VectorsLike, k: number, options?: IvfBatchOptions): BatchResult {
     const where = 'IvfIndex.searchBatch';
     this.requireTrained(where);
-    const p = this.parseSearch(options, where);
+    const p = this.parseSearch(options, where, true);
     const { data, n: nq } = toRows(queries, this.dim, where);
     checkBatchK(k, nq, where);
     const result = emptyBatch(nq, k);
-    if (this.size === 0) return result;
-    const kk = Math.min(k, this.size);
-    const keys = new Float64Array(kk), ids = new Float64Array(kk);
+    if (this.size === 0 || nq === 0) return result;
+    const kk = Math.min(k, this.size), dim = this.dim;
+    const qs = new Float32Array(sharedBuffer(nq * dim * 4));
+    qs.set(this.metric === 'cosine' ? unitRows(data, nq, dim) : data);
+    let bits: Uint8Array | null = null;
+    if (p.allow) {
+      bits = new Uint8Array(sharedBuffer(this.slotCount));
+      for (let slot = 0; slot < this.slotCount; slot++) bits[slot] = p.allow(this.slotIds[slot]) ? 1 : 0;
+    }
+    const threads = Math.min(p.threads, availableThreads(), nq);
+    const probes = this.coarse ? this.hnswProbes(qs, nq, p.nprobe, threads) : null;
+    const shape = threads > 1 ? this.shape(threads) : null;
+    const job: IvfJob = {
+      kind: 'ivf', shape: shape!, nq, k: kk, size: this.size, nprobe: p.nprobe, refineFactor: p.refineFactor,
+      queries: qs.buffer, allow: bits ? bits.buffer : null,
+      probeLists: probes ? probes.lists.buffer : null, probeKeys: probes ? probes.keys.buffer : null,
+      outSlots: sharedBuffer(nq * kk * 4), outKeys: sharedBuffer(nq * kk * 8),
+    };
+    if (shape) job.state = `${this.uid}.${this.generation}`;
+    runParallel(shape ? job : null, threads, (control) => runIvfQueries(this.mainScanner(), job, control));
+    const outSlots = new Int32Array(job.outSlots), outKeys = new Float64Array(job.outKeys);
     for (let i = 0; i < nq; i++) {
-      const top = this.searchOne(data.subarray(i * this.dim, (i + 1) * this.dim), kk, p.nprobe, p.allow, p.refineFactor);
-      const count = top.drain(keys, ids, null);
-      for (let j = 0; j < count; j++) {
-        result.ids[i * k + j] = ids[j];
-        result.scores[i * k + j] = this.score(keys[j]);
-        result.distances[i * k + j] = this.distance(keys[j]);
+      for (let j = 0; j < kk; j++) {
+        const slot = outSlots[i * kk + j];
+        if (slot < 0) break;
+        const key = outKeys[i * kk + j];
+        result.ids[i * k + j] = this.slotIds[slot];
+        result.scores[i * k + j] = this.score(key);
+        result.distances[i * k + j] = this.distance(key);
       }
     }
     return result;
   }
 
-  private searchOne(query: Float32Array, k: number, nprobe: number, allow: ((id: number) => boolean) | null, refineFactor: number): TopK {
-    const q = this.metric === 'cosine' ? unitRows(query, 1, this.dim) : query;
-    const want = this.refine ? Math.min(this.size, k * refineFactor) : k;
-    let top = this.scanLists(q, want, nprobe, allow);
-    if (allow !== null && top.size < want && nprobe < this.nlist) top = this.scanLists(q, want, this.nlist, allow);
-    if (!this.refine) return top;
-    // Exact re-ranking of the candidates with the float32 rows.
-    const cosine = this.metric === 'cosine';
-    const slots = new Int32Array(top.size), keys = new Float64Array(top.size);
-    const count = top.drain(keys, null, slots);
-    const rows = this.rows!, kr = rows.kernels;
-    rows.setQuery(q);
-    const final = new TopK(k);
-    for (let off = 0; off < count; off += 4096) {
-      const part = Math.min(4096, count - off);
-      rows.arena.i32().set(slots.subarray(off, off + part), rows.slotsOff >> 2);
-      if (this.ip) kr.gatherDotF32(rows.queryOff, rows.rowsOff, rows.slotsOff, part, this.dim, rows.outOff);
-      else kr.gatherL2sqF32(rows.queryOff, rows.rowsOff, rows.slotsOff, part, this.dim, rows.outOff);
-      const f = rows.arena.f32(), base = rows.outOff >> 2;
-      for (let i = 0; i < part; i++) {
-        const v = f[base + i], slot = slots[off + i];
-        final.push(cosine ? cosineKey(v) : this.ip ? -v : v, this.slotIds[slot], slot);
-      }
+  /**
+   * The nprobe lists of each of nq queries by the HNSW coarse quantizer (its searchBatch, for one
+   * query too, so that search and searchBatch probe alike), with their coarse keys: |q − c|² or ⟨q, c⟩.
+   */
+  private hnswProbes(qs: Float32Array, nq: number, nprobe: number, threads: number): { lists: Int32Array; keys: Float64Array } {
+    const r = this.coarse!.searchBatch(qs.subarray(0, nq * this.dim), nprobe, { efSearch: Math.max(64, 2 * nprobe), threads });
+    const lists = new Int32Array(sharedBuffer(nq * nprobe * 4)), keys = new Float64Array(sharedBuffer(nq * nprobe * 8));
+    for (let i = 0; i < nq * nprobe; i++) {
+      lists[i] = r.ids[i];
+      keys[i] = this.ip ? r.scores[i] : r.distances[i] * r.distances[i];
     }
-    return final;
+    return { lists, keys };
   }
 
-  /** Scans the nprobe nearest lists; keys are internal (smaller is better). */
-  private scanLists(q: Float32Array, want: number, nprobe: number, allow: ((id: number) => boolean) | null): TopK {
-    const dim = this.dim, arena = this.arena, kr = arena.kernels, lists = this.lists!;
-    const probes = this.coarse instanceof HnswIndex
-      ? this.coarse.search(q, nprobe, { efSearch: Math.max(64, 2 * nprobe) })
-      : this.coarse!.search(q, nprobe);
-    let f = arena.f32();
-    f.set(q, this.qOff >> 2);
-    const top = new TopK(want);
-    const pq = this.pq;
-    let constant = 0;
-    if (this.encoding === 'sq8') {
-      const lo = this.sqMin!, sc = this.sqScale!;
-      for (let j = 0; j < dim; j++) {
-        if (this.ip) { f[(this.q2Off >> 2) + j] = q[j] * sc[j]; constant += q[j] * lo[j]; }
-        else f[(this.q2Off >> 2) + j] = (q[j] - lo[j]) / sc[j];
-      }
+  /** The view of this index the calling thread searches through. */
+  private view(): IvfView {
+    const lists = this.lists!, rows = this.rows;
+    return {
+      p: this.params(), arena: this.arena, offsets: lists.offsets, sizes: lists.sizes, slotsOf: (l) => lists.slots[l],
+      slotIds: this.slotIds, sqMin: this.sqMin, sqScale: this.sqScale,
+      rows: rows ? { arena: rows.arena, rowsOff: rows.rowsOff } : null,
+    };
+  }
+
+  private params(): IvfParams {
+    return {
+      dim: this.dim, nlist: this.nlist, encoding: this.encoding === 'flat' ? ENC_FLAT : this.encoding === 'sq8' ? ENC_SQ8 : ENC_PQ,
+      ip: this.ip, cosine: this.metric === 'cosine', codeBytes: this.codeBytes,
+      pqM: this.pq ? this.pq.m : 0, pqKsub: this.pq ? this.pq.ksub : 0, pqDsub: this.pq ? this.pq.dsub : 0,
+      centOff: this.centOff, wOff: this.wOff, pqCenOff: this.pqCenOff, preOff: this.preOff,
+    };
+  }
+
+  private mainScanner(): IvfScanner {
+    if (this.scanner === null) {
+      const rows = this.rows;
+      this.scanner = new IvfScanner(this.view(), { qOff: this.qOff, q2Off: this.q2Off, tableOff: this.tableOff, baseOff: this.baseOff, outOff: this.outOff },
+        rows ? { queryOff: rows.queryOff, slotsOff: rows.slotsOff, outOff: rows.outOff } : null);
     }
-    if (pq) {
-      this.subDots(this.qOff);
-      // Under L2 each list needs its own table: keep the query's sub-dots aside.
-      if (!this.ip) arena.u8().copyWithin(this.baseOff, this.tableOff, this.tableOff + pq.m * pq.ksub * 4);
-    }
-    const outBase = this.outOff >> 2;
-    const cosine = this.metric === 'cosine';
-    for (const probe of probes) {
-      const l = probe.id;
-      const size = lists.sizes[l];
-      if (size === 0) continue;
-      // coarse: |q - c|^2 for L2, ⟨q, c⟩ for inner product.
-      const coarseKey = this.ip ? probe.score : probe.distance * probe.distance;
-      if (pq && !this.ip) {
-        const n = pq.m * pq.ksub;
-        kr.axpyF32(this.tableOff, this.preOff + l * n * 4, this.baseOff, -2, n);
+    this.scanner.view.slotIds = this.slotIds;
+    return this.scanner;
+  }
+
+  /**
+   * The shared description of this index for worker threads (null when its memory is not shared),
+   * made once per state: the lists' slots packed into one shared array, and scratch for threads
+   * 1..threads−1 reserved above the lists and the rows.
+   */
+  private shape(threads: number): IvfShape | null {
+    const c = this.shapeCache;
+    if (c && c.generation === this.generation && c.threads >= threads) return c.shape;
+    const handle = this.arena.handle(), rowsHandle = this.rows ? this.rows.arena.handle() : null;
+    let shape: IvfShape | null = null;
+    if (handle && (!this.rows || rowsHandle)) {
+      const lists = this.lists!, nlist = this.nlist, p = this.params();
+      const offsets = new Float64Array(sharedBuffer(nlist * 8)), sizes = new Int32Array(sharedBuffer(nlist * 4)), starts = new Int32Array(sharedBuffer(nlist * 4));
+      let total = 0;
+      for (let l = 0; l < nlist; l++) { offsets[l] = lists.offsets[l]; sizes[l] = lists.sizes[l]; starts[l] = total; total += lists.sizes[l]; }
+      const slots = new Int32Array(sharedBuffer(Math.max(1, total) * 4));
+      for (let l = 0; l < nlist; l++) slots.set(lists.slots[l].subarray(0, sizes[l]), starts[l]);
+      const slotIds = new Float64Array(sharedBuffer(Math.max(1, this.slotCount) * 8));
+      slotIds.set(this.slotIds.subarray(0, this.slotCount));
+      const stride = ivfScratchBytes(p), base = alignUp(lists.end);
+      this.arena.grow(base + (threads - 1) * stride);
+      let rowBase = 0;
+      const rowStride = rowScratchBytes(this.dim);
+      if (this.rows) {
+        rowBase = alignUp(this.rows.end);
+        this.rows.reserveBytes(rowBase + (threads - 1) * rowStride);
       }
-      const slots = lists.slots[l];
-      for (let start = 0; start < size; start += SCAN_CHUNK) {
-        const count = Math.min(SCAN_CHUNK, size - start);
-        const at = lists.offsets[l] + start * this.codeBytes;
-        if (this.encoding === 'flat') {
-          if (this.ip) kr.scanDotF32(this.qOff, at, count, dim, this.outOff);
-          else kr.scanL2sqF32(this.qOff, at, count, dim, this.outOff);
-        } else if (this.encoding === 'sq8') {
-          if (this.ip) kr.scanDotU8(this.q2Off, at, count, dim, this.outOff);
-          else kr.scanWl2U8(this.q2Off, this.wOff, at, count, dim, this.outOff);
-        } else {
-          kr.adcScanU8(this.tableOff, at, count, pq!.m, pq!.ksub, this.outOff);
-        }
-        f = arena.f32();
-        let threshold = top.threshold;
-        for (let i = 0; i < count; i++) {
-          const v = f[outBase + i];
-          const key = this.encoding === 'flat' ? (cosine ? cosineKey(v) : this.ip ? -v : v)
-            : this.encoding === 'sq8' ? (this.ip ? -(v + constant) : v)
-              : this.ip ? -(coarseKey + v) : coarseKey + v;
-          if (key > threshold) continue;
-          const slot = slots[start + i], id = this.slotIds[slot];
-          if (allow !== null && !allow(id)) continue;
-          top.push(key, id, slot);
-          threshold = top.threshold;
-        }
-      }
+      shape = {
+        p, handle, rows: rowsHandle, rowsOff: this.rows ? this.rows.rowsOff : 0,
+        offsets: offsets.buffer, sizes: sizes.buffer, starts: starts.buffer, slots: slots.buffer, slotIds: slotIds.buffer,
+        sqMin: this.sqMin, sqScale: this.sqScale,
+        scratchBase: base, scratchStride: stride, rowScratchBase: rowBase, rowScratchStride: rowStride,
+      };
     }
-    return top;
+    this.shapeCache = { generation: this.generation, threads, shape };
+    return shape;
   }
 
   /** The index as plain arrays (for io/); null parts where the encoding has none. */
@@ -631,11 +669,14 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private installTrained(centroids: Float32Array, sqMin: Float32Array | null, sqScale: Float32Array | null, pqCentroids: Float32Array | null, coarseOnly = false): void {
     const dim = this.dim;
     this.centroids = centroids;
-    const coarseMetric: Metric = this.ip ? 'dot' : 'euclidean';
-    this.coarse = this.quantizerKind === 'hnsw'
-      ? new HnswIndex({ dim, metric: coarseMetric, m: this.hnswM, efConstruction: 200, backend: this.backend, threads: this.threads, seed: this.seed })
-      : new FlatIndex({ dim, metric: coarseMetric, backend: this.backend, threads: this.threads });
-    this.coarse.add(centroids);
+    this.scanner = null;
+    this.generation++;
+    this.arena.f32().set(centroids, this.centOff >> 2);
+    this.coarse = null;
+    if (this.quantizerKind === 'hnsw') {
+      this.coarse = new HnswIndex({ dim, metric: this.ip ? 'dot' : 'euclidean', m: this.hnswM, efConstruction: 200, backend: this.backend, threads: this.threads, seed: this.seed });
+      this.coarse.add(centroids);
+    }
     if (coarseOnly) return;
     if (this.encoding === 'sq8') {
       this.sqMin = sqMin; this.sqScale = sqScale;
