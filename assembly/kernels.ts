@@ -625,3 +625,115 @@ export function axpy_f32(out: usize, a: usize, b: usize, scale: f32, n: i32): vo
     store<f32>(out + o, load<f32>(a + o) + scale * load<f32>(b + o));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// HNSW beam search on level 0, entirely in the module: the visited set, both heaps, the list reads
+// and the distance kernel calls, so a query crosses into WebAssembly once instead of once per
+// expanded node. It mirrors HnswCore.searchLayer (src/indexes/hnsw/core.ts) step for step — the
+// same binary-heap rules (SlotHeap), the same keys in the same float64 arithmetic — so the two
+// give identical results; the tests hold them to that.
+
+// A heap is keys (f64) at `k` and slots (i32) at `s`: a min-heap, a max-heap over negated keys.
+@inline function heapPush(k: usize, s: usize, size: i32, key: f64, slot: i32): void {
+  let i = size;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const pk = load<f64>(k + (<usize>p << 3));
+    if (pk <= key) break;
+    store<f64>(k + (<usize>i << 3), pk);
+    store<i32>(s + (<usize>i << 2), load<i32>(s + (<usize>p << 2)));
+    i = p;
+  }
+  store<f64>(k + (<usize>i << 3), key);
+  store<i32>(s + (<usize>i << 2), slot);
+}
+
+/** Removes the top of a heap of `size` entries; returns its slot. */
+@inline function heapPop(k: usize, s: usize, size: i32): i32 {
+  const top = load<i32>(s);
+  const n = size - 1;
+  if (n > 0) {
+    const key = load<f64>(k + (<usize>n << 3)), slot = load<i32>(s + (<usize>n << 2));
+    let i = 0;
+    while (true) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && load<f64>(k + (<usize>(c + 1) << 3)) < load<f64>(k + (<usize>c << 3))) c++;
+      const ck = load<f64>(k + (<usize>c << 3));
+      if (ck >= key) break;
+      store<f64>(k + (<usize>i << 3), ck);
+      store<i32>(s + (<usize>i << 2), load<i32>(s + (<usize>c << 2)));
+      i = c;
+    }
+    store<f64>(k + (<usize>i << 3), key);
+    store<i32>(s + (<usize>i << 2), slot);
+  }
+  return top;
+}
+
+@inline function cosineKey(similarity: f64): f64 {
+  return similarity >= 1 ? -1 : similarity <= -1 ? 1 : 0 - similarity;
+}
+
+/**
+ * Beam search of width `ef` on level 0 from (ep, epKey). `metric`: 0 squared L2, 1 cosine (the
+ * query at q a unit vector when invQ = 1; keys cosineKey(q·x · invQ · norms[x])), 2 dot. Lists:
+ * `stride0` i32 words per slot at level0, [count, neighbours...]. `deleted` (u8 per slot, or 0):
+ * slots marked 1 are traversed but not returned. `visited` holds a u32 per slot (equal to `epoch`
+ * once seen). Scratch: the candidate heap (keys at ck, slots at cs, room for candCap), the result
+ * heap (rk, rs, room for ef + 1), a neighbour list (nb) and its kernel output (kout), m0 entries
+ * each. Writes the results ascending by key to outK (f64) / outS (i32) and returns their count, or
+ * −1 when the candidate heap would overflow (the caller then searches in JavaScript).
+ */
+export function hnsw_search0(
+  rows: usize, dim: i32, metric: i32, level0: usize, stride0: i32, norms: usize, deleted: usize,
+  q: usize, invQ: f64, ep: i32, epKey: f64, ef: i32, visited: usize, epoch: u32,
+  ck: usize, cs: usize, candCap: i32, rk: usize, rs: usize, nb: usize, kout: usize, outK: usize, outS: usize,
+): i32 {
+  let cand = 0, res = 0;
+  store<u32>(visited + (<usize>ep << 2), epoch);
+  heapPush(ck, cs, cand++, epKey, ep);
+  if (deleted == 0 || load<u8>(deleted + <usize>ep) == 0) heapPush(rk, rs, res++, -epKey, ep);
+  const recordBytes = <usize>stride0 << 2;
+  while (cand > 0) {
+    const top = load<f64>(ck);
+    if (res >= ef && top > -load<f64>(rk)) break;
+    const c = heapPop(ck, cs, cand);
+    cand--;
+    const at = level0 + <usize>c * recordBytes;
+    const n = load<i32>(at);
+    let u = 0;
+    for (let i = 0; i < n; i++) {
+      const s = load<i32>(at + 4 + (<usize>i << 2));
+      const v = visited + (<usize>s << 2);
+      if (load<u32>(v) != epoch) {
+        store<u32>(v, epoch);
+        store<i32>(nb + (<usize>u << 2), s);
+        u++;
+      }
+    }
+    if (u == 0) continue;
+    if (metric == 0) gather_l2sq_f32(q, rows, nb, u, dim, kout);
+    else gather_dot_f32(q, rows, nb, u, dim, kout);
+    for (let i = 0; i < u; i++) {
+      const f = <f64>load<f32>(kout + (<usize>i << 2));
+      const s = load<i32>(nb + (<usize>i << 2));
+      const key = metric == 0 ? f : metric == 2 ? -f : cosineKey(f * invQ * load<f64>(norms + (<usize>s << 3)));
+      if (res < ef || key < -load<f64>(rk)) {
+        if (cand >= candCap) return -1;
+        heapPush(ck, cs, cand++, key, s);
+        if (deleted == 0 || load<u8>(deleted + <usize>s) == 0) {
+          heapPush(rk, rs, res++, -key, s);
+          if (res > ef) { heapPop(rk, rs, res); res--; }
+        }
+      }
+    }
+  }
+  const count = res;
+  for (let i = count - 1; i >= 0; i--) {
+    store<f64>(outK + (<usize>i << 3), -load<f64>(rk));
+    store<i32>(outS + (<usize>i << 2), heapPop(rk, rs, res));
+    res--;
+  }
+  return count;
+}

@@ -1,8 +1,9 @@
 // HnswIndex: the conformance suite, recall against the exact FlatIndex on clustered data, int8
 // traversal, determinism, deletion and churn, filters at several selectivities, parallel build
 // and batch search, and interleaved async use.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FlatIndex, HnswIndex, NearestError } from 'nearest';
+import { Space } from '../dist/indexes/hnsw/space.js';
 import { runConformance } from './conformance.js';
 import { clusteredRows, prng, type Metric } from './helpers.js';
 
@@ -235,5 +236,70 @@ describe('HnswIndex API', () => {
     await Promise.all([writer(), reader(), reader()]);
     expect(index.size).toBe(3000);
     expect(index.search(rows.subarray(0, dim), 1)[0].id).toBe(0);
+  });
+});
+
+describe('HnswIndex level-0 search in WebAssembly', () => {
+  const dim = 40;
+  const rows = clusteredRows(4000, dim, 30, 21), queries = clusteredRows(150, dim, 30, 22);
+  const same = (a: unknown, b: unknown) => expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+
+  for (const metric of ['euclidean', 'cosine', 'dot'] as Metric[]) {
+    it(`gives exactly what the JavaScript search gives (${metric}; with tombstones; every beam width)`, () => {
+      const index = new HnswIndex({ dim, metric, m: 8, efConstruction: 64, threads: 2, backend: 'wasm' });
+      expect(index.kernels).toBe('wasm-simd128');
+      index.add(rows);
+      const check = () => {
+        for (const efSearch of [1, 10, 64, 500, 5000]) {
+          for (let i = 0; i < 150; i += 7) {
+            const q = queries.subarray(i * dim, (i + 1) * dim);
+            // A filter that admits everything takes the JavaScript search; none, the WebAssembly one.
+            same(index.search(q, 10, { efSearch }), index.search(q, 10, { efSearch, filter: () => true }));
+          }
+        }
+        const batch = index.searchBatch(queries, 10, { efSearch: 32, threads: 2 });
+        for (let i = 0; i < 150; i += 11) {
+          const hits = index.search(queries.subarray(i * dim, (i + 1) * dim), 10, { efSearch: 32 });
+          expect(Array.from(batch.ids.subarray(i * 10, i * 10 + hits.length))).toEqual(hits.map((h) => h.id));
+        }
+      };
+      // The WebAssembly search runs (it answers with a count, not −1) on the calling thread.
+      const spy = vi.spyOn(Space.prototype, 'searchLevel0');
+      check();
+      expect(spy.mock.results.length).toBeGreaterThan(0);
+      // (efSearch 5000 is past its result room: those go to JavaScript, −1.)
+      expect(spy.mock.results.filter((r) => (r.value as number) >= 0).length).toBeGreaterThan(spy.mock.results.length / 2);
+      spy.mockRestore();
+      index.remove(Array.from({ length: 500 }, (_, i) => i * 5));
+      check();
+    });
+  }
+
+  it('keeps the graph intact as the arena grows: adding in many small calls builds the graph one call does', () => {
+    const one = new HnswIndex({ dim, metric: 'cosine', m: 8, efConstruction: 48, threads: 1 });
+    one.add(rows.subarray(0, 3000 * dim));
+    const many = new HnswIndex({ dim, metric: 'cosine', m: 8, efConstruction: 48, threads: 1 });
+    for (let at = 0; at < 3000; at += 37) many.add(rows.subarray(at * dim, Math.min(3000, at + 37) * dim));
+    const a = one.exportState(), b = many.exportState();
+    expect(Array.from(b.level0)).toEqual(Array.from(a.level0));
+    expect(Array.from(b.levels)).toEqual(Array.from(a.levels));
+    expect(Array.from(b.rows)).toEqual(Array.from(a.rows));
+    for (let i = 0; i < 150; i += 5) {
+      const q = queries.subarray(i * dim, (i + 1) * dim);
+      same(many.search(q, 10), one.search(q, 10));
+      same(many.search(q, 10), many.search(q, 10, { filter: () => true }));
+    }
+  });
+
+  it('is used for int8 traversal never, and the JavaScript backend searches alike', () => {
+    const wasm = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, backend: 'wasm' });
+    const js = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, backend: 'js' });
+    const int8 = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, quantization: 'int8' });
+    for (const index of [wasm, js, int8]) index.add(rows.subarray(0, 1000 * dim));
+    for (let i = 0; i < 150; i += 10) {
+      const q = queries.subarray(i * dim, (i + 1) * dim);
+      same(int8.search(q, 10), int8.search(q, 10, { filter: () => true }));
+      expect(js.search(q, 10).map((h) => h.id)).toEqual(wasm.search(q, 10).map((h) => h.id));
+    }
   });
 });

@@ -54,6 +54,15 @@ export interface Kernels {
   blockArgminF32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
   /** out[i] = a[i] + scale·b[i] over n f32 values. */
   axpyF32(out: number, a: number, b: number, scale: number, n: number): void;
+  /**
+   * HNSW beam search on level 0 inside the module (WebAssembly only; see hnsw_search0 in
+   * assembly/kernels.ts and Space.searchLevel0). The JavaScript reference is HnswCore.searchLayer.
+   */
+  hnswSearch0?(
+    rows: number, dim: number, metric: number, level0: number, stride0: number, norms: number, deleted: number,
+    q: number, invQ: number, ep: number, epKey: number, ef: number, visited: number, epoch: number,
+    candKeys: number, candSlots: number, candCap: number, resKeys: number, resSlots: number, nb: number, kout: number, outKeys: number, outSlots: number,
+  ): number;
 }
 
 /** What a worker thread needs to open the same arena over the same memory. */
@@ -82,6 +91,7 @@ export abstract class Arena {
   private _i32!: Int32Array;
   private _u8!: Uint8Array;
   private _i8!: Int8Array;
+  private _f64!: Float64Array;
 
   private refresh(): void {
     const buffer = this.currentBuffer();
@@ -92,6 +102,7 @@ export abstract class Arena {
       this._i32 = new Int32Array(buffer);
       this._u8 = new Uint8Array(buffer);
       this._i8 = new Int8Array(buffer);
+      this._f64 = new Float64Array(buffer, 0, buffer.byteLength >> 3);
     }
   }
   /** Size of the memory in bytes. */
@@ -104,6 +115,8 @@ export abstract class Arena {
   u8(): Uint8Array { this.refresh(); return this._u8; }
   /** A signed byte view of the whole memory. */
   i8(): Int8Array { this.refresh(); return this._i8; }
+  /** A float64 view of the whole memory (index = byte offset / 8). */
+  f64(): Float64Array { this.refresh(); return this._f64; }
 }
 
 /** The most memory one arena may hold: 4 GiB, WebAssembly's 32-bit address space. */

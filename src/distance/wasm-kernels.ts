@@ -27,6 +27,7 @@ interface WasmExports {
   scan_dot_u8(q: number, codes: number, n: number, dim: number, out: number): void;
   block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
   axpy_f32(out: number, a: number, b: number, scale: number, n: number): void;
+  hnsw_search0: NonNullable<Kernels['hnswSearch0']>;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -141,5 +142,6 @@ function wrap(e: WasmExports): Kernels {
     scanDotU8: e.scan_dot_u8,
     blockArgminF32: e.block_argmin_f32,
     axpyF32: e.axpy_f32,
+    hnswSearch0: e.hnsw_search0,
   };
 }

@@ -10,6 +10,16 @@ import { DOT, type Space } from './space.js';
 /** Decides whether a slot may appear in results (tombstones, filters); null admits all. */
 export type SlotFilter = ((slot: number) => boolean) | null;
 
+/** Filters that only refuse tombstones (graph.deleted): the WebAssembly search applies those itself. */
+const tombstoneFilters = new WeakSet<object>();
+
+/** The filter admitting every slot not marked deleted in `deleted`. */
+export function tombstoneFilter(deleted: Uint8Array): (slot: number) => boolean {
+  const f = (slot: number) => deleted[slot] === 0;
+  tombstoneFilters.add(f);
+  return f;
+}
+
 export class HnswCore {
   graph: Graph;
   readonly space: Space;
@@ -263,6 +273,12 @@ export class HnswCore {
     const g = this.graph, ep = g.meta[ENTRY];
     if (ep < 0) return 0;
     const cur = this.greedy(ep, this.keyTo(ep), g.meta[MAX_LEVEL], 0);
+    // Level 0 in WebAssembly when it can (no filter but tombstones; float rows), else here.
+    if (allow === null || tombstoneFilters.has(allow)) {
+      if (this.sortedSlots.length < ef) { this.sortedSlots = new Int32Array(ef * 2); this.sortedKeys = new Float64Array(ef * 2); }
+      const n = this.space.searchLevel0(cur, this.lastKey, ef, allow !== null, this.sortedSlots, this.sortedKeys);
+      if (n >= 0) return n;
+    }
     this.searchLayer(cur, this.lastKey, ef, 0, allow);
     return this.drainSorted();
   }

@@ -1,7 +1,9 @@
 // HNSW graph storage in (shared) typed arrays, so worker threads can build and search the same
 // graph: level 0 in one fixed-stride block ([count, n_1..n_m0] per slot, hnswlib's layout), upper
 // levels in a pool addressed per slot, a level per slot, tombstones, one futex lock per slot, and a
-// few global words. Growing reallocates and copies (main thread only, never during a parallel job).
+// few global words. Level 0 and the tombstones may live in a region of an index's kernel arena
+// (`place`), where the WebAssembly search reads them; the index then moves them when it grows.
+// Growing reallocates and copies the rest (main thread only, never during a parallel job).
 import { sharedBuffer } from '../../parallel/pool.js';
 
 /** Indexes into `meta`. */
@@ -13,13 +15,19 @@ export interface GraphBuffers {
   m: number;
   m0: number;
   level0: ArrayBufferLike;
+  /** Byte offset of level 0 in its buffer (0 unless it lives in an arena). */
+  level0Off: number;
   levels: ArrayBufferLike;
   upperOff: ArrayBufferLike;
   upper: ArrayBufferLike;
   locks: ArrayBufferLike;
   deleted: ArrayBufferLike;
+  deletedOff: number;
   meta: ArrayBufferLike;
 }
+
+/** Where level 0 and the tombstones of a graph go in an arena's buffer (byte offsets). */
+export interface GraphPlace { buffer: ArrayBufferLike; level0Off: number; deletedOff: number }
 
 const alloc = sharedBuffer;
 
@@ -42,37 +50,49 @@ export class Graph {
   constructor(b: GraphBuffers) {
     this.buffers = b;
     this.capacity = b.capacity; this.m = b.m; this.m0 = b.m0; this.stride0 = b.m0 + 1;
-    this.level0 = new Int32Array(b.level0);
+    this.level0 = new Int32Array(b.level0, b.level0Off, b.capacity * this.stride0);
     this.levels = new Int8Array(b.levels);
     this.upperOff = new Int32Array(b.upperOff);
     this.upper = new Int32Array(b.upper);
     this.locks = new Int32Array(b.locks);
-    this.deleted = new Uint8Array(b.deleted);
+    this.deleted = new Uint8Array(b.deleted, b.deletedOff, b.capacity);
     this.meta = new Int32Array(b.meta);
   }
 
-  /** A new empty graph. */
-  static create(capacity: number, m: number, upperCapacity: number): Graph {
+  /**
+   * A new empty graph; level 0 and the tombstones at `place` (zeroed by the caller) when given,
+   * else in memory of their own.
+   */
+  static create(capacity: number, m: number, upperCapacity: number, place?: GraphPlace): Graph {
     const m0 = 2 * m;
     const meta = alloc(64);
     new Int32Array(meta).set([-1, -1, 0, 0]);
     return new Graph({
       capacity, m, m0,
-      level0: alloc(capacity * (m0 + 1) * 4),
+      level0: place ? place.buffer : alloc(capacity * (m0 + 1) * 4), level0Off: place ? place.level0Off : 0,
       levels: alloc(capacity),
       upperOff: alloc(capacity * 4),
       upper: alloc(Math.max(1, upperCapacity) * 4),
       locks: alloc(capacity * 4),
-      deleted: alloc(capacity),
+      deleted: place ? place.buffer : alloc(capacity), deletedOff: place ? place.deletedOff : 0,
       meta,
     });
   }
 
-  /** A copy with room for `capacity` slots and `upperCapacity` upper-level words. */
-  grow(capacity: number, upperCapacity: number): Graph {
-    const g = Graph.create(Math.max(capacity, this.capacity), this.m, Math.max(upperCapacity, this.upper.length));
-    g.level0.set(this.level0); g.levels.set(this.levels); g.upperOff.set(this.upperOff);
-    g.upper.set(this.upper); g.deleted.set(this.deleted); g.meta.set(this.meta);
+  /**
+   * A copy with room for `capacity` slots and `upperCapacity` upper-level words. With `place`,
+   * level 0 and the tombstones are already there (the caller moved them); without, they are
+   * copied, or shared when the capacity stays.
+   */
+  grow(capacity: number, upperCapacity: number, place?: GraphPlace): Graph {
+    const cap = Math.max(capacity, this.capacity), b = this.buffers;
+    const inArena = b.level0 === b.deleted;
+    if (!place && inArena && cap !== this.capacity) throw new Error('Graph.grow: a graph in an arena grows only with a new place');
+    const at = place ?? (inArena ? { buffer: b.level0, level0Off: b.level0Off, deletedOff: b.deletedOff } : undefined);
+    const g = Graph.create(cap, this.m, Math.max(upperCapacity, this.upper.length), at);
+    if (!at) { g.level0.set(this.level0); g.deleted.set(this.deleted); }
+    g.levels.set(this.levels); g.upperOff.set(this.upperOff);
+    g.upper.set(this.upper); g.meta.set(this.meta);
     return g;
   }
 

@@ -17,10 +17,10 @@ import { emptyBatch, slotHits } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { prng } from '../random.js';
-import { HnswCore, type SlotFilter } from './core.js';
-import { ENTRY, Graph, MAX_LEVEL, UPPER_USED } from './graph.js';
+import { HnswCore, tombstoneFilter, type SlotFilter } from './core.js';
+import { ENTRY, Graph, MAX_LEVEL, UPPER_USED, type GraphPlace } from './graph.js';
 import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
-import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space } from './space.js';
+import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space, wasmScratchAt, wasmScratchBytes, type WasmSearch } from './space.js';
 
 /** Default links per node (hnswlib's M): factory strings without a number and IVF's HNSW quantizer use it too. */
 export const DEFAULT_M = 16;
@@ -68,6 +68,22 @@ const RETRAIN_LIMIT = 4096;
 const WORKER_LIST = 1024;
 /** Parallel build only pays off for batches at least this large. */
 const PARALLEL_MIN = 256;
+
+/**
+ * Where the per-slot arrays of an index with room for `capacity` slots live in its rows arena,
+ * above the rows' room (byte offsets): 1/|x| or |x|² (f64), the level-0 lists (i32, `stride0`
+ * words a slot) and the tombstones (u8). The WebAssembly search reads them there; then comes the
+ * calling thread's search scratch, then the worker threads'.
+ */
+interface SlotLayout { normsOff: number; level0Off: number; deletedOff: number; scratchOff: number; end: number }
+
+function slotLayout(rows: RowStore, capacity: number, stride0: number, m0: number): SlotLayout {
+  const normsOff = alignUp(rows.rowsOff + capacity * rows.rowBytes);
+  const level0Off = alignUp(normsOff + capacity * 8);
+  const deletedOff = alignUp(level0Off + capacity * stride0 * 4);
+  const scratchOff = alignUp(deletedOff + capacity);
+  return { normsOff, level0Off, deletedOff, scratchOff, end: scratchOff + wasmScratchBytes(capacity, m0) };
+}
 
 function checkInt(v: unknown, name: string, min: number, max: number, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -143,6 +159,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private readonly uid = `hnsw${nextUid++}`;
   private generation = 0;
   private shapeCache: { generation: number; threads: number; shape: HnswShape | null } | null = null;
+  /** The per-slot arrays' place in the rows arena (see slotLayout). */
+  private layout!: SlotLayout;
   /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
   /** Slots of removed vectors taken out of the graph, ready for reuse. */
@@ -176,11 +194,30 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.random = prng(seed);
     this.levelMult = 1 / Math.log(this.m);
     const cap = 16;
-    this.graph = Graph.create(cap, this.m, this.upperFor(cap));
+    this.layout = slotLayout(this.rows, cap, 2 * this.m + 1, 2 * this.m);
+    this.rows.reserveBytes(this.layout.end);
+    this.graph = Graph.create(cap, this.m, this.upperFor(cap), this.place());
     this.slotIds = new Float64Array(sharedBuffer(cap * 8));
-    this.invNorms = new Float64Array(sharedBuffer(cap * 8));
+    this.invNorms = this.normsView(cap);
     this.codeMeta = new Float64Array(sharedBuffer(q === 'int8' ? cap * CODE_META * 8 : 8));
     this.core = new HnswCore(this.graph, this.mainSpace(), false);
+    this.core.space.setWasmSearch(this.wasmLayout(this.layout.scratchOff), cap);
+  }
+
+  /** Level 0 and the tombstones in the rows arena, at the current layout. */
+  private place(): GraphPlace {
+    return { buffer: this.rows.arena.u8().buffer, level0Off: this.layout.level0Off, deletedOff: this.layout.deletedOff };
+  }
+
+  private normsView(capacity: number): Float64Array {
+    return new Float64Array(this.rows.arena.u8().buffer, this.layout.normsOff, capacity);
+  }
+
+  /** The WebAssembly search's view of the graph, with one thread's scratch at `scratchOff`. */
+  private wasmLayout(scratchOff: number): WasmSearch {
+    const l = this.layout;
+    return wasmScratchAt(scratchOff, this.graph ? this.graph.capacity : 16, 2 * this.m,
+      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff });
   }
 
   private upperFor(capacity: number): number {
@@ -205,14 +242,27 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
 
   private ensureCapacity(slots: number): void {
     if (slots <= this.graph.capacity) return;
-    const cap = Math.max(slots, Math.ceil(this.graph.capacity * 1.5));
-    this.graph = this.graph.grow(cap, this.upperFor(cap));
+    const old = this.graph.capacity, cap = Math.max(slots, Math.ceil(old * 1.5));
+    const stride0 = this.graph.stride0, from = this.layout, to = slotLayout(this.rows, cap, stride0, 2 * this.m);
+    this.rows.reserveBytes(to.end); // the one step that can fail: nothing has changed yet
+    // Move the per-slot arrays up (the highest first: every one moves up, past its old place and
+    // below the next one's new place), then clear their new room. Rows then grow into the space.
+    const u8 = this.rows.arena.u8();
+    u8.copyWithin(to.deletedOff, from.deletedOff, from.deletedOff + old);
+    u8.fill(0, to.deletedOff + old, to.deletedOff + cap);
+    u8.copyWithin(to.level0Off, from.level0Off, from.level0Off + old * stride0 * 4);
+    u8.fill(0, to.level0Off + old * stride0 * 4, to.level0Off + cap * stride0 * 4);
+    u8.copyWithin(to.normsOff, from.normsOff, from.normsOff + old * 8);
+    u8.fill(0, to.normsOff + old * 8, to.normsOff + cap * 8);
+    this.layout = to;
+    this.graph = this.graph.grow(cap, this.upperFor(cap), this.place());
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
-    const norms = new Float64Array(sharedBuffer(cap * 8)); norms.set(this.invNorms); this.invNorms = norms;
+    this.invNorms = this.normsView(cap);
     if (this.codes) { const meta = new Float64Array(sharedBuffer(cap * CODE_META * 8)); meta.set(this.codeMeta); this.codeMeta = meta; }
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
     this.core.space.codeMeta = this.codeMeta;
+    this.core.space.setWasmSearch(this.wasmLayout(to.scratchOff), cap);
   }
 
   private drawLevel(random: () => number): number {
@@ -372,8 +422,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const rowsHandle = this.rows.arena.handle();
     const codesHandle = this.codes ? this.codes.arena.handle() : null;
     if (!rowsHandle || (this.codes && !codesHandle) || !(this.graph.level0.buffer instanceof SharedArrayBuffer)) return null;
-    const rowStride = scratchBytes(this.dim * 4, WORKER_LIST);
-    const rowBase = alignUp(this.rows.end);
+    // Per worker thread: kernel scratch, then the WebAssembly search's scratch.
+    const wasmBytes = wasmScratchBytes(this.graph.capacity, 2 * this.m);
+    const rowStride = alignUp(scratchBytes(this.dim * 4, WORKER_LIST)) + wasmBytes;
+    const rowBase = alignUp(this.layout.end);
     this.rows.reserveBytes(rowBase + (threads - 1) * rowStride);
     let codeBase = 0, codeStride = 0;
     if (this.codes) {
@@ -386,8 +438,9 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       dim: this.dim, metric: this.metricCode,
       rows: rowsHandle, rowsOff: this.rows.rowsOff, codes: codesHandle, codesOff: this.codes ? this.codes.rowsOff : 0,
       quant: q ? { mid: q.mid, metric: this.metric } : null,
-      graph: this.graph.buffers, invNorms: this.invNorms.buffer, codeMeta: this.codeMeta.buffer, ids: this.slotIds.buffer,
+      graph: this.graph.buffers, invNorms: this.invNorms.buffer, invNormsOff: this.invNorms.byteOffset, codeMeta: this.codeMeta.buffer, ids: this.slotIds.buffer,
       rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
+      wasm: this.wasmLayout(0), wasmScratchOff: alignUp(scratchBytes(this.dim * 4, WORKER_LIST)),
     };
   }
 
@@ -422,7 +475,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private slotFilter(pred: ((id: number) => boolean) | null): SlotFilter {
     const deleted = this.graph.deleted, ids = this.slotIds;
     if (pred) return (slot) => deleted[slot] === 0 && pred(ids[slot]);
-    return this.free.length + this.unlinked.length > 0 ? (slot) => deleted[slot] === 0 : null;
+    return this.free.length + this.unlinked.length > 0 ? tombstoneFilter(deleted) : null;
   }
 
   // Per-query scratch of the calling thread, reused so searches allocate (almost) nothing.
@@ -551,7 +604,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const kk = Math.min(k, this.size);
     const size = this.rows.size;
     let allowBuf: ArrayBufferLike | null = null, exact = false;
-    if (pred || this.free.length + this.unlinked.length > 0) {
+    const tombstones = pred === null && this.free.length + this.unlinked.length > 0;
+    if (pred) {
       const bits = new Uint8Array(sharedBuffer(size));
       const deleted = this.graph.deleted;
       let matches = 0;
@@ -566,7 +620,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     exact ||= forceExact;
     const qbuf = new Float32Array(sharedBuffer(nq * this.dim * 4)); qbuf.set(data);
     const job: HnswJob = {
-      kind: 'hnsw', op: 'search', shape: null!, queries: qbuf.buffer, nq, k: kk, ef, size, allow: allowBuf, exact,
+      kind: 'hnsw', op: 'search', shape: null!, queries: qbuf.buffer, nq, k: kk, ef, size, allow: allowBuf, tombstones, exact,
       outSlots: sharedBuffer(nq * kk * 4), outKeys: sharedBuffer(nq * kk * 8),
     };
     return { job, result, threads };
@@ -641,10 +695,11 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { m: number; efConstruction: number; efSearch: number; quantization: string; levels: number } {
     const g = this.graph;
-    const graphBytes = g.level0.byteLength + g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength + g.locks.byteLength + g.deleted.byteLength;
+    // Level 0, tombstones and norms are in the rows arena (counted with it).
+    const graphBytes = g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength + g.locks.byteLength;
     return {
       kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric,
-      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength + this.codeMeta.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.invNorms.byteLength + this.size * 40,
+      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength + this.codeMeta.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.size * 40,
       m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization, levels: g.meta[MAX_LEVEL] + 1,
     };
   }

@@ -6,9 +6,9 @@ import type { Arena, ArenaHandle } from '../../distance/kernels.js';
 import { TopK } from '../../distance/topk.js';
 import { NEXT } from '../../parallel/pool.js';
 import { ScalarQuantizer } from '../quant/sq8.js';
-import { HnswCore, type SlotFilter } from './core.js';
+import { HnswCore, tombstoneFilter, type SlotFilter } from './core.js';
 import { Graph, type GraphBuffers } from './graph.js';
-import { scratchAt, Space } from './space.js';
+import { scratchAt, Space, type WasmSearch } from './space.js';
 
 /**
  * One query (already set on core.space): graph search with beam `ef`, exact re-ranking of the
@@ -62,6 +62,7 @@ export interface HnswShape {
   quant: { mid: Float32Array; metric: 'cosine' | 'euclidean' | 'dot' } | null;
   graph: GraphBuffers;
   invNorms: ArrayBufferLike;
+  invNormsOff: number;
   /** Per-slot code constants (CODE_META float64 each). */
   codeMeta: ArrayBufferLike;
   ids: ArrayBufferLike;
@@ -71,6 +72,10 @@ export interface HnswShape {
   rowStride: number;
   codeStride: number;
   maxList: number;
+  /** The WebAssembly search's graph offsets (its scratch offsets are relative to a thread's block), */
+  wasm: WasmSearch;
+  /** and where that scratch starts in a thread's block of rowStride bytes. */
+  wasmScratchOff: number;
 }
 
 export interface HnswJob {
@@ -93,6 +98,8 @@ export interface HnswJob {
   ef?: number;
   size?: number;
   allow?: ArrayBufferLike | null;
+  /** With no `allow`: refuse the slots marked deleted in the graph (else admit all). */
+  tombstones?: boolean;
   exact?: boolean;
   outSlots?: ArrayBufferLike;
   outKeys?: ArrayBufferLike;
@@ -107,12 +114,20 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
     quantizer.mid.set(shape.quant.mid);
     quantizer.centreChanged();
   }
-  return new Space({
+  const block = shape.rowScratchBase + t * shape.rowStride, capacity = shape.graph.capacity;
+  const space = new Space({
     dim: shape.dim, metric: shape.metric,
-    rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(shape.rowScratchBase + t * shape.rowStride, shape.dim * 4, shape.maxList),
+    rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(block, shape.dim * 4, shape.maxList),
     codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(shape.codeScratchBase + t * shape.codeStride, shape.dim, shape.maxList) : null,
-    quantizer, invNorms: new Float64Array(shape.invNorms), codeMeta: new Float64Array(shape.codeMeta), maxList: shape.maxList,
+    quantizer, invNorms: new Float64Array(shape.invNorms, shape.invNormsOff, capacity), codeMeta: new Float64Array(shape.codeMeta), maxList: shape.maxList,
   });
+  // The shape's WasmSearch has its scratch laid out from 0: move it to this thread's block.
+  const w = shape.wasm, d = block + shape.wasmScratchOff;
+  space.setWasmSearch({
+    ...w, visitedOff: w.visitedOff + d, candKeys: w.candKeys + d, candSlots: w.candSlots + d, resKeys: w.resKeys + d, resSlots: w.resSlots + d,
+    nb: w.nb + d, kout: w.kout + d, outKeys: w.outKeys + d, outSlots: w.outSlots + d,
+  }, capacity);
+  return space;
 }
 
 /** Search cores a worker opened, by state and thread; the oldest goes first, and all go when idle. */
@@ -166,7 +181,7 @@ export function runSearch(core: HnswCore, job: HnswJob, control: Int32Array, ids
   const outSlots = new Int32Array(job.outSlots!);
   const outKeys = new Float64Array(job.outKeys!);
   const bits = job.allow ? new Uint8Array(job.allow) : null;
-  const allow: SlotFilter = bits ? (slot) => bits[slot] === 1 : null;
+  const allow: SlotFilter = bits ? (slot) => bits[slot] === 1 : job.tombstones ? tombstoneFilter(core.graph.deleted) : null;
   let scratch = scratchOf.get(core);
   if (!scratch || scratch.top.k !== k) {
     scratch = { top: new TopK(k), keys: new Float64Array(Math.max(core.space.maxList, 16)), slots: new Int32Array(k), keys2: new Float64Array(k) };

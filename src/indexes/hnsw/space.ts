@@ -1,6 +1,6 @@
 // The distance computer of HNSW traversal for one thread: a query set once, then keys (smaller is
 // closer) for a list of slots in one kernel call, over float32 rows or int8 codes.
-import type { Arena } from '../../distance/kernels.js';
+import { alignUp, type Arena } from '../../distance/kernels.js';
 import { cosineKey } from '../../distance/metric.js';
 import { inverseNorm } from '../normalize.js';
 import { CODE_META, META_A, META_ORIGIN, META_P, META_STEP, type ScalarQuantizer } from '../quant/sq8.js';
@@ -16,6 +16,38 @@ const TINY_INV_NORM = 2 ** 30;
 
 /** Byte offsets of one thread's scratch in an arena: query, slot list and kernel output. */
 export interface Scratch { queryOff: number; slotsOff: number; outOff: number }
+
+/** Candidates and results the WebAssembly level-0 search has room for (beyond, JavaScript searches). */
+export const WASM_CAND_CAP = 16384, WASM_RES_CAP = 4096;
+
+/**
+ * Where the WebAssembly level-0 search finds the graph in the rows arena, and one thread's scratch
+ * for it (byte offsets): the visited set (u32 per slot), the two heaps, a neighbour list, its
+ * kernel output and the sorted results.
+ */
+export interface WasmSearch {
+  level0Off: number; stride0: number; normsOff: number; deletedOff: number;
+  visitedOff: number; candKeys: number; candSlots: number; resKeys: number; resSlots: number;
+  nb: number; kout: number; outKeys: number; outSlots: number;
+}
+
+/** Scratch bytes of one thread's WasmSearch for `capacity` slots and lists of m0 entries. */
+export function wasmScratchBytes(capacity: number, m0: number): number {
+  return alignUp(capacity * 4) + alignUp(WASM_CAND_CAP * 8) + alignUp(WASM_CAND_CAP * 4)
+    + 2 * (alignUp((WASM_RES_CAP + 1) * 8) + alignUp((WASM_RES_CAP + 1) * 4)) + 2 * alignUp((m0 + 1) * 4);
+}
+
+/** Lays out a WasmSearch's scratch at `base` (the graph offsets given). */
+export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff'>): WasmSearch {
+  let at = alignUp(base);
+  const take = (bytes: number) => { const off = at; at += alignUp(bytes); return off; };
+  const visitedOff = take(capacity * 4);
+  const candKeys = take(WASM_CAND_CAP * 8), candSlots = take(WASM_CAND_CAP * 4);
+  const resKeys = take((WASM_RES_CAP + 1) * 8), resSlots = take((WASM_RES_CAP + 1) * 4);
+  const nb = take((m0 + 1) * 4), kout = take((m0 + 1) * 4);
+  const outKeys = take((WASM_RES_CAP + 1) * 8), outSlots = take((WASM_RES_CAP + 1) * 4);
+  return { ...graph, visitedOff, candKeys, candSlots, resKeys, resSlots, nb, kout, outKeys, outSlots };
+}
 
 /** Scratch bytes per thread per arena for rows of `rowBytes` and lists of up to `maxList` slots. */
 export function scratchBytes(rowBytes: number, maxList: number): number {
@@ -51,6 +83,10 @@ export class Space {
   private readonly codeTmp: Int8Array;
   /** Longest slot list one kernel call may take (the scratch size). */
   readonly maxList: number;
+  /** The WebAssembly level-0 search over float rows (null: search in JavaScript). */
+  private wasm: WasmSearch | null = null;
+  private wasmEpoch = 0;
+  private wasmCapacity = 0;
 
   constructor(o: {
     dim: number; metric: number; rows: Arena; rowsOff: number; rowScratch: Scratch;
@@ -71,6 +107,43 @@ export class Space {
   private rowF32!: Float32Array;
   private rowI32!: Int32Array;
   private codeI32: Int32Array | null = null;
+
+  /**
+   * Enables the WebAssembly level-0 search with this layout (its visited set is cleared), or
+   * disables it (null). Float rows on the WebAssembly kernels only.
+   */
+  setWasmSearch(layout: WasmSearch | null, capacity: number): void {
+    this.wasm = layout && !this.codes && this.rows.kernels.hnswSearch0 ? layout : null;
+    this.wasmCapacity = capacity;
+    this.wasmEpoch = 0;
+    if (this.wasm) this.rows.u8().fill(0, this.wasm.visitedOff, this.wasm.visitedOff + capacity * 4);
+  }
+
+  /**
+   * Beam search of width `ef` on level 0 from (ep, epKey) in WebAssembly, the current query set;
+   * `tombstones`: deleted slots are traversed, not returned. Writes the results ascending by key
+   * to slots / keys (room for ef entries) and returns their count, or −1 when it cannot (no
+   * WebAssembly search here, ef above WASM_RES_CAP, or the candidate heap full): then search in
+   * JavaScript. Identical to HnswCore.searchLayer otherwise.
+   */
+  searchLevel0(ep: number, epKey: number, ef: number, tombstones: boolean, slots: Int32Array, keys: Float64Array): number {
+    const w = this.wasm;
+    if (w === null || ef > WASM_RES_CAP) return -1;
+    if (++this.wasmEpoch === 0xffffffff) {
+      this.rows.u8().fill(0, w.visitedOff, w.visitedOff + this.wasmCapacity * 4);
+      this.wasmEpoch = 1;
+    }
+    const count = this.rows.kernels.hnswSearch0!(
+      this.rowsOff, this.dim, this.metric === EUCLIDEAN ? 0 : this.metric === COSINE ? 1 : 2, w.level0Off, w.stride0, w.normsOff, tombstones ? w.deletedOff : 0,
+      this.rowScratch.queryOff, this.invQ, ep, epKey, ef, w.visitedOff, this.wasmEpoch,
+      w.candKeys, w.candSlots, WASM_CAND_CAP, w.resKeys, w.resSlots, w.nb, w.kout, w.outKeys, w.outSlots,
+    );
+    if (count < 0) return -1;
+    const i32 = this.rows.i32(), f64 = this.rows.f64();
+    slots.set(i32.subarray(w.outSlots >> 2, (w.outSlots >> 2) + count));
+    keys.set(f64.subarray(w.outKeys >> 3, (w.outKeys >> 3) + count));
+    return count;
+  }
 
   /** Re-derives the cached views (after the arenas may have grown). */
   refresh(): void {
