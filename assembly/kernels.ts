@@ -671,6 +671,29 @@ export function axpy_f32(out: usize, a: usize, b: usize, scale: f32, n: i32): vo
   return top;
 }
 
+/**
+ * The lock of a slot's lists, as Graph.lock takes it from JavaScript on the same words: a futex
+ * mutex, 0 free / 1 held / 2 contended (shared memory only).
+ */
+@inline function lockSlot(p: usize): void {
+  let c = atomic.cmpxchg<i32>(p, 0, 1);
+  if (c == 0) return;
+  for (let spin = 0; spin < 64 && c != 0; spin++) c = atomic.cmpxchg<i32>(p, 0, 1);
+  if (c == 0) return;
+  if (c != 2) c = atomic.xchg<i32>(p, 2);
+  while (c != 0) {
+    memory.atomic.wait32(p, 2, -1);
+    c = atomic.xchg<i32>(p, 2);
+  }
+}
+
+@inline function unlockSlot(p: usize): void {
+  if (atomic.sub<i32>(p, 1) != 1) {
+    atomic.store<i32>(p, 0);
+    atomic.notify(p, 1);
+  }
+}
+
 @inline function cosineKey(similarity: f64): f64 {
   return similarity >= 1 ? -1 : similarity <= -1 ? 1 : 0 - similarity;
 }
@@ -683,12 +706,14 @@ export function axpy_f32(out: usize, a: usize, b: usize, scale: f32, n: i32): vo
  * once seen). Scratch: the candidate heap (keys at ck, slots at cs, room for candCap), the result
  * heap (rk, rs, room for ef + 1), a neighbour list (nb) and its kernel output (kout), m0 entries
  * each. Writes the results ascending by key to outK (f64) / outS (i32) and returns their count, or
- * −1 when the candidate heap would overflow (the caller then searches in JavaScript).
+ * −1 when the candidate heap would overflow (the caller then searches in JavaScript). `locks`
+ * (i32 per slot, or 0): take a slot's lock while reading its list, when other threads insert.
  */
 export function hnsw_search0(
   rows: usize, dim: i32, metric: i32, level0: usize, stride0: i32, norms: usize, deleted: usize,
   q: usize, invQ: f64, ep: i32, epKey: f64, ef: i32, visited: usize, epoch: u32,
   ck: usize, cs: usize, candCap: i32, rk: usize, rs: usize, nb: usize, kout: usize, outK: usize, outS: usize,
+  locks: usize,
 ): i32 {
   let cand = 0, res = 0;
   store<u32>(visited + (<usize>ep << 2), epoch);
@@ -701,6 +726,7 @@ export function hnsw_search0(
     const c = heapPop(ck, cs, cand);
     cand--;
     const at = level0 + <usize>c * recordBytes;
+    if (locks != 0) lockSlot(locks + (<usize>c << 2));
     const n = load<i32>(at);
     let u = 0;
     for (let i = 0; i < n; i++) {
@@ -712,6 +738,7 @@ export function hnsw_search0(
         u++;
       }
     }
+    if (locks != 0) unlockSlot(locks + (<usize>c << 2));
     if (u == 0) continue;
     if (metric == 0) gather_l2sq_f32(q, rows, nb, u, dim, kout);
     else gather_dot_f32(q, rows, nb, u, dim, kout);

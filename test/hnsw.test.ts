@@ -291,6 +291,16 @@ describe('HnswIndex level-0 search in WebAssembly', () => {
     }
   });
 
+  it('builds the graph the JavaScript insertion builds (euclidean, where both backends compute the same keys)', () => {
+    // Insertion's level-0 search runs in WebAssembly on the wasm backend and in JavaScript on the
+    // js one; squared distances are bit-identical between the two kernels, so the graphs must be.
+    const opts = { dim, metric: 'euclidean' as const, m: 8, efConstruction: 40, threads: 1 };
+    const wasm = new HnswIndex({ ...opts, backend: 'wasm' }), js = new HnswIndex({ ...opts, backend: 'js' });
+    wasm.add(rows.subarray(0, 1500 * dim));
+    js.add(rows.subarray(0, 1500 * dim));
+    expect(Array.from(wasm.exportState().level0)).toEqual(Array.from(js.exportState().level0));
+  });
+
   it('is used for int8 traversal never, and the JavaScript backend searches alike', () => {
     const wasm = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, backend: 'wasm' });
     const js = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, backend: 'js' });

@@ -239,8 +239,15 @@ export class HnswCore {
     let cur = this.greedy(ep, this.keyTo(ep), maxLevel, level);
     let curKey = this.lastKey;
     for (let l = Math.min(level, maxLevel); l >= 0; l--) {
-      this.searchLayer(cur, curKey, efConstruction, l, null);
-      let n = this.drainSorted();
+      let n = -1;
+      if (l === 0) {
+        if (this.sortedSlots.length < efConstruction) { this.sortedSlots = new Int32Array(efConstruction * 2); this.sortedKeys = new Float64Array(efConstruction * 2); }
+        n = this.space.searchLevel0(cur, curKey, efConstruction, false, this.sortedSlots, this.sortedKeys, this.concurrent);
+      }
+      if (n < 0) {
+        this.searchLayer(cur, curKey, efConstruction, l, null);
+        n = this.drainSorted();
+      }
       orderTies(this.sortedSlots, this.sortedKeys, n);
       // A reused slot may still be reachable through old links: never link a slot to itself.
       const own = this.sortedSlots.subarray(0, n).indexOf(slot);

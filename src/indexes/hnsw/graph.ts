@@ -21,13 +21,14 @@ export interface GraphBuffers {
   upperOff: ArrayBufferLike;
   upper: ArrayBufferLike;
   locks: ArrayBufferLike;
+  locksOff: number;
   deleted: ArrayBufferLike;
   deletedOff: number;
   meta: ArrayBufferLike;
 }
 
 /** Where level 0 and the tombstones of a graph go in an arena's buffer (byte offsets). */
-export interface GraphPlace { buffer: ArrayBufferLike; level0Off: number; deletedOff: number }
+export interface GraphPlace { buffer: ArrayBufferLike; level0Off: number; deletedOff: number; locksOff: number }
 
 const alloc = sharedBuffer;
 
@@ -54,7 +55,7 @@ export class Graph {
     this.levels = new Int8Array(b.levels);
     this.upperOff = new Int32Array(b.upperOff);
     this.upper = new Int32Array(b.upper);
-    this.locks = new Int32Array(b.locks);
+    this.locks = new Int32Array(b.locks, b.locksOff, b.capacity);
     this.deleted = new Uint8Array(b.deleted, b.deletedOff, b.capacity);
     this.meta = new Int32Array(b.meta);
   }
@@ -73,7 +74,7 @@ export class Graph {
       levels: alloc(capacity),
       upperOff: alloc(capacity * 4),
       upper: alloc(Math.max(1, upperCapacity) * 4),
-      locks: alloc(capacity * 4),
+      locks: place ? place.buffer : alloc(capacity * 4), locksOff: place ? place.locksOff : 0,
       deleted: place ? place.buffer : alloc(capacity), deletedOff: place ? place.deletedOff : 0,
       meta,
     });
@@ -88,7 +89,7 @@ export class Graph {
     const cap = Math.max(capacity, this.capacity), b = this.buffers;
     const inArena = b.level0 === b.deleted;
     if (!place && inArena && cap !== this.capacity) throw new Error('Graph.grow: a graph in an arena grows only with a new place');
-    const at = place ?? (inArena ? { buffer: b.level0, level0Off: b.level0Off, deletedOff: b.deletedOff } : undefined);
+    const at = place ?? (inArena ? { buffer: b.level0, level0Off: b.level0Off, deletedOff: b.deletedOff, locksOff: b.locksOff } : undefined);
     const g = Graph.create(cap, this.m, Math.max(upperCapacity, this.upper.length), at);
     if (!at) { g.level0.set(this.level0); g.deleted.set(this.deleted); }
     g.levels.set(this.levels); g.upperOff.set(this.upperOff);

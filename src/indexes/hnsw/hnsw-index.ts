@@ -72,17 +72,18 @@ const PARALLEL_MIN = 256;
 /**
  * Where the per-slot arrays of an index with room for `capacity` slots live in its rows arena,
  * above the rows' room (byte offsets): 1/|x| or |x|² (f64), the level-0 lists (i32, `stride0`
- * words a slot) and the tombstones (u8). The WebAssembly search reads them there; then comes the
+ * words a slot), the tombstones (u8) and the slots' locks (i32). The WebAssembly search reads them there; then comes the
  * calling thread's search scratch, then the worker threads'.
  */
-interface SlotLayout { normsOff: number; level0Off: number; deletedOff: number; scratchOff: number; end: number }
+interface SlotLayout { normsOff: number; level0Off: number; deletedOff: number; locksOff: number; scratchOff: number; end: number }
 
 function slotLayout(rows: RowStore, capacity: number, stride0: number, m0: number): SlotLayout {
   const normsOff = alignUp(rows.rowsOff + capacity * rows.rowBytes);
   const level0Off = alignUp(normsOff + capacity * 8);
   const deletedOff = alignUp(level0Off + capacity * stride0 * 4);
-  const scratchOff = alignUp(deletedOff + capacity);
-  return { normsOff, level0Off, deletedOff, scratchOff, end: scratchOff + wasmScratchBytes(capacity, m0) };
+  const locksOff = alignUp(deletedOff + capacity);
+  const scratchOff = alignUp(locksOff + capacity * 4);
+  return { normsOff, level0Off, deletedOff, locksOff, scratchOff, end: scratchOff + wasmScratchBytes(capacity, m0) };
 }
 
 function checkInt(v: unknown, name: string, min: number, max: number, where: string): number {
@@ -206,7 +207,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
 
   /** Level 0 and the tombstones in the rows arena, at the current layout. */
   private place(): GraphPlace {
-    return { buffer: this.rows.arena.u8().buffer, level0Off: this.layout.level0Off, deletedOff: this.layout.deletedOff };
+    const l = this.layout;
+    return { buffer: this.rows.arena.u8().buffer, level0Off: l.level0Off, deletedOff: l.deletedOff, locksOff: l.locksOff };
   }
 
   private normsView(capacity: number): Float64Array {
@@ -217,7 +219,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private wasmLayout(scratchOff: number): WasmSearch {
     const l = this.layout;
     return wasmScratchAt(scratchOff, this.graph ? this.graph.capacity : 16, 2 * this.m,
-      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff });
+      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff, locksOff: l.locksOff });
   }
 
   private upperFor(capacity: number): number {
@@ -254,6 +256,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     u8.fill(0, to.level0Off + old * stride0 * 4, to.level0Off + cap * stride0 * 4);
     u8.copyWithin(to.normsOff, from.normsOff, from.normsOff + old * 8);
     u8.fill(0, to.normsOff + old * 8, to.normsOff + cap * 8);
+    u8.fill(0, to.locksOff, to.locksOff + cap * 4); // no lock is held between calls
     this.layout = to;
     this.graph = this.graph.grow(cap, this.upperFor(cap), this.place());
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;

@@ -26,7 +26,7 @@ export const WASM_CAND_CAP = 16384, WASM_RES_CAP = 4096;
  * kernel output and the sorted results.
  */
 export interface WasmSearch {
-  level0Off: number; stride0: number; normsOff: number; deletedOff: number;
+  level0Off: number; stride0: number; normsOff: number; deletedOff: number; locksOff: number;
   visitedOff: number; candKeys: number; candSlots: number; resKeys: number; resSlots: number;
   nb: number; kout: number; outKeys: number; outSlots: number;
 }
@@ -38,7 +38,7 @@ export function wasmScratchBytes(capacity: number, m0: number): number {
 }
 
 /** Lays out a WasmSearch's scratch at `base` (the graph offsets given). */
-export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff'>): WasmSearch {
+export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff' | 'locksOff'>): WasmSearch {
   let at = alignUp(base);
   const take = (bytes: number) => { const off = at; at += alignUp(bytes); return off; };
   const visitedOff = take(capacity * 4);
@@ -121,12 +121,13 @@ export class Space {
 
   /**
    * Beam search of width `ef` on level 0 from (ep, epKey) in WebAssembly, the current query set;
-   * `tombstones`: deleted slots are traversed, not returned. Writes the results ascending by key
+   * `tombstones`: deleted slots are traversed, not returned; `locked`: lists are read under their
+   * slot's lock (other threads are inserting). Writes the results ascending by key
    * to slots / keys (room for ef entries) and returns their count, or −1 when it cannot (no
    * WebAssembly search here, ef above WASM_RES_CAP, or the candidate heap full): then search in
    * JavaScript. Identical to HnswCore.searchLayer otherwise.
    */
-  searchLevel0(ep: number, epKey: number, ef: number, tombstones: boolean, slots: Int32Array, keys: Float64Array): number {
+  searchLevel0(ep: number, epKey: number, ef: number, tombstones: boolean, slots: Int32Array, keys: Float64Array, locked = false): number {
     const w = this.wasm;
     if (w === null || ef > WASM_RES_CAP) return -1;
     if (++this.wasmEpoch === 0xffffffff) {
@@ -136,7 +137,7 @@ export class Space {
     const count = this.rows.kernels.hnswSearch0!(
       this.rowsOff, this.dim, this.metric === EUCLIDEAN ? 0 : this.metric === COSINE ? 1 : 2, w.level0Off, w.stride0, w.normsOff, tombstones ? w.deletedOff : 0,
       this.rowScratch.queryOff, this.invQ, ep, epKey, ef, w.visitedOff, this.wasmEpoch,
-      w.candKeys, w.candSlots, WASM_CAND_CAP, w.resKeys, w.resSlots, w.nb, w.kout, w.outKeys, w.outSlots,
+      w.candKeys, w.candSlots, WASM_CAND_CAP, w.resKeys, w.resSlots, w.nb, w.kout, w.outKeys, w.outSlots, locked ? w.locksOff : 0,
     );
     if (count < 0) return -1;
     const i32 = this.rows.i32(), f64 = this.rows.f64();
