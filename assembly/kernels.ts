@@ -694,6 +694,9 @@ export function axpy_f32(out: usize, a: usize, b: usize, scale: f32, n: i32): vo
   }
 }
 
+/** Where hnsw_search0 leaves the sum of its touch loads (read by no one). */
+let touchSink: u32 = 0;
+
 @inline function cosineKey(similarity: f64): f64 {
   return similarity >= 1 ? -1 : similarity <= -1 ? 1 : 0 - similarity;
 }
@@ -715,7 +718,7 @@ export function hnsw_search0(
   ck: usize, cs: usize, candCap: i32, rk: usize, rs: usize, nb: usize, kout: usize, outK: usize, outS: usize,
   locks: usize,
 ): i32 {
-  let cand = 0, res = 0;
+  let cand = 0, res = 0, touched: u32 = 0;
   store<u32>(visited + (<usize>ep << 2), epoch);
   heapPush(ck, cs, cand++, epKey, ep);
   if (deleted == 0 || load<u8>(deleted + <usize>ep) == 0) heapPush(rk, rs, res++, -epKey, ep);
@@ -740,6 +743,10 @@ export function hnsw_search0(
     }
     if (locks != 0) unlockSlot(locks + (<usize>c << 2));
     if (u == 0) continue;
+    // Touch the first line of every row about to be read, so their cache misses overlap (there is
+    // no prefetch instruction in WebAssembly; the loads' sum is kept so they are not dropped).
+    const rowBytes = <usize>dim << 2;
+    for (let i = 0; i < u; i++) touched += load<u32>(rows + <usize>load<i32>(nb + (<usize>i << 2)) * rowBytes);
     if (metric == 0) gather_l2sq_f32(q, rows, nb, u, dim, kout);
     else gather_dot_f32(q, rows, nb, u, dim, kout);
     for (let i = 0; i < u; i++) {
@@ -756,6 +763,7 @@ export function hnsw_search0(
       }
     }
   }
+  touchSink = touched;
   const count = res;
   for (let i = count - 1; i >= 0; i--) {
     store<f64>(outK + (<usize>i << 3), -load<f64>(rk));
