@@ -108,7 +108,10 @@ exact suite (--suite exact)
   --threads N          threads for batch mode (default: logical CPUs)
 
 hnsw suite (--suite hnsw)
-  --datasets a,b       euclidean (raw pixels), cosine (L2-normalised copy); default both
+  --datasets a,b       euclidean (Fashion-MNIST raw pixels), cosine (its L2-normalised copy),
+                       wordvecs (100-d fastText word vectors, cosine; skipped without fasttext),
+                       clustered-960 (960-d synthetic, intrinsic dim 10, euclidean), or all;
+                       default euclidean,cosine
   --ef a,b,...         efSearch sweep (default 10,12,16,20,24,32,40,48,64,80,96,128,192,256;
                        quick 10,16,32,64,128)
   --passes N           timed passes over the queries per sweep point, median reported (default 3; quick 1)

@@ -1,17 +1,21 @@
-// HNSW benchmark, ann-benchmarks style: recall@10 vs queries per second while sweeping efSearch, on
-// Fashion-MNIST (60k x 784 corpus; a fixed subset of the 10k test images as queries) for two
-// datasets: euclidean on raw pixels, cosine on the L2-normalised copy. Every system builds its
-// index once per dataset (m = 16, efConstruction = 200) in its own child process, then sweeps
-// efSearch with one query per call on one thread. Prints per-system summaries at recall 0.95 / 0.99
-// and ours ÷ peer ratios; writes bench/results/hnsw.json and hnsw-<dataset>.svg.
+// HNSW benchmark, ann-benchmarks style: recall@10 vs queries per second while sweeping efSearch.
+// Datasets (--datasets; default euclidean,cosine): Fashion-MNIST (60k x 784 corpus; a fixed subset
+// of the 10k test images as queries) as 'euclidean' on raw pixels and 'cosine' on the L2-normalised
+// copy; opt-in 'wordvecs' (bench/lib/wordvecs.ts: 60k x 100-d fastText word vectors and 1k held-out
+// query words, L2-normalised, cosine) and 'clustered-960' (clusteredDataset: 60k x 960-d synthetic
+// rows with intrinsic dimension 10, euclidean). Every system builds its index once per dataset
+// (m = 16, efConstruction = 200) in its own child process, then sweeps efSearch with one query per
+// call on one thread. Prints per-system summaries at recall 0.95 / 0.99 and ours ÷ peer ratios;
+// writes bench/results/hnsw.json and hnsw-<dataset>.svg.
 // Started by bench/run.ts (`--suite hnsw`, or both suites by default).
 
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
-import { loadFashionMnist } from '../../src/io/datasets.ts';
+import { clusteredDataset, loadFashionMnist } from '../../src/io/datasets.ts';
 import { intArg, log, numberArg, type BenchArgs } from '../lib/args.ts';
+import { loadBenchData } from '../lib/bench-data.ts';
 import { formatNumber, lineChart, type LineSeries } from '../lib/chart.ts';
 import { describeEnvironment } from '../lib/environment.ts';
 import { kthDistances, readIds, recall, type GroundTruthMeta, type RefMetric } from '../lib/exact.ts';
@@ -29,8 +33,12 @@ const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const FULL_EF = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 192, 256];
 const QUICK_EF = [10, 16, 32, 64, 128];
 const TARGETS = [0.95, 0.99] as const;
-const DATASETS = ['euclidean', 'cosine'] as const;
+const DATASETS = ['euclidean', 'cosine', 'wordvecs', 'clustered-960'] as const;
 type DatasetId = (typeof DATASETS)[number];
+/** What runs without --datasets (the CI run): Fashion-MNIST's two. `--datasets all` runs every one. */
+const DEFAULT_DATASETS: readonly DatasetId[] = ['euclidean', 'cosine'];
+/** The synthetic 960-d set (the same options as bench/batch.ts's clustered-960, at this suite's sizes). */
+const CLUSTERED = { dim: 960, clusters: 100, intrinsicDim: 10, seed: 3 } as const;
 
 /** One sweep point as the parent scores it. */
 export interface ScoredPoint {
@@ -104,10 +112,22 @@ function normalizedCopy(rows: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-/** The results document written to bench/results/<stem>.json (and read back by --replot). */
+/** The shape of one dataset's corpus and queries. */
+interface DatasetShape {
+  name: string;
+  n: number;
+  nq: number;
+  dim: number;
+}
+
+/**
+ * The results document written to bench/results/<stem>.json (and read back by --replot). `dataset`
+ * is Fashion-MNIST's shape, shared by 'euclidean' and 'cosine' (present when either ran); the other
+ * datasets carry their own shape and chart title in their `datasets` entry.
+ */
 interface HnswDocument {
-  dataset: { name: string; n: number; nq: number; dim: number };
-  datasets: { id: DatasetId }[];
+  dataset?: DatasetShape;
+  datasets: ({ id: DatasetId } & Partial<DatasetShape> & { title?: string })[];
   config: { quick: boolean; efSearch: number[] };
   environment: { cpuModel: string; logicalCpus: number; node: string; date: string; kernels: string | null };
   results: SystemResult[];
@@ -129,10 +149,16 @@ function niceLogDomain(lo: number, hi: number): [number, number] {
 
 /** hnsw-<dataset>.svg (recall vs wall QPS) and hnsw-<dataset>-cpu.svg (vs QPS/CPU-s) per dataset. */
 function writeCharts(doc: HnswDocument, stem: string): void {
-  const { name, n, nq, dim } = doc.dataset;
   const efSearch = doc.config.efSearch;
   const env = doc.environment;
-  for (const { id } of doc.datasets) {
+  for (const entry of doc.datasets) {
+    const { id } = entry;
+    const own = entry.name !== undefined && entry.n !== undefined && entry.nq !== undefined && entry.dim !== undefined;
+    const shape = own ? (entry as DatasetShape) : doc.dataset;
+    if (shape === undefined) throw new Error(`--replot: no shape recorded for dataset ${id}`);
+    const { name, n, nq, dim } = shape;
+    const title = entry.title ?? `${name}, ${id === 'euclidean' ? 'euclidean (raw pixels)' : 'cosine (normalised)'}`;
+    const command = `npm run bench:hnsw${own ? ` -- ${doc.config.quick ? '--quick ' : ''}--datasets ${id}` : doc.config.quick ? ' -- --quick' : ''}`;
     const rows = doc.results.filter((r) => r.dataset === id && !r.skipped && r.points.length > 0);
     for (const [suffix, key, yLabel] of [
       ['', 'qps', 'queries per second, wall (log scale)'],
@@ -150,7 +176,7 @@ function writeCharts(doc: HnswDocument, stem: string): void {
       writeFileSync(
         svgPath,
         lineChart({
-          title: `HNSW on ${name}, ${id === 'euclidean' ? 'euclidean (raw pixels)' : 'cosine (normalised)'}: recall@10 vs ${key === 'qps' ? 'QPS' : 'QPS per CPU-second'}`,
+          title: `HNSW on ${title}: recall@10 vs ${key === 'qps' ? 'QPS' : 'QPS per CPU-second'}`,
           subtitle: `${n} × ${dim} corpus, ${nq} queries, m=${M}, efConstruction=${EF_CONSTRUCTION}, efSearch ${efSearch[0]}–${efSearch[efSearch.length - 1]}; one query per call, 1 thread; up and to the right is better`,
           series,
           xLabel: 'recall@10',
@@ -163,7 +189,7 @@ function writeCharts(doc: HnswDocument, stem: string): void {
           height: 520,
           footer: [
             `${env.cpuModel}, ${env.logicalCpus} logical CPUs, node ${env.node}${env.kernels ? `, nearest kernels ${env.kernels}` : ''}, ${env.date.slice(0, 10)}; shared machine: ${key === 'qps' ? 'wall QPS is noisy, see the -cpu chart' : 'CPU-time based, less sensitive to other load'}`,
-            `command: npm run bench:hnsw${doc.config.quick ? ' -- --quick' : ''}  (bench/suites/hnsw.ts)`,
+            `command: ${command}  (bench/suites/hnsw.ts)`,
           ],
         }),
       );
@@ -191,9 +217,12 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   const minQps = numberArg('min-qps', args['min-qps'], 300, 0, 1e9);
   const stopRecall = numberArg('stop-recall', args['stop-recall'], 0.999, 0, 1.01);
   const efSearch = args.ef === undefined ? (quick ? QUICK_EF : FULL_EF) : args.ef.split(',').map((v) => intArg('ef', v, 0, 1));
-  const datasetIds: DatasetId[] = (args.datasets?.split(',') ?? [...DATASETS]).map((d) => {
+  const datasetArg = args.datasets?.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
+  const datasetIds: DatasetId[] = [...new Set(
+    datasetArg === undefined ? DEFAULT_DATASETS : datasetArg.length === 1 && datasetArg[0] === 'all' ? DATASETS : datasetArg,
+  )].map((d) => {
     if (!(DATASETS as readonly string[]).includes(d)) {
-      log(`unknown dataset ${d}; expected ${DATASETS.join(' or ')}`);
+      log(`unknown dataset ${d}; expected ${DATASETS.join(', ')} or all`);
       process.exit(2);
     }
     return d as DatasetId;
@@ -217,44 +246,73 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   // ---- data -----------------------------------------------------------------------------------
 
   const t0 = performance.now();
-  const fm = loadFashionMnist({ install: true });
-  if (fm === null) {
-    log('Fashion-MNIST is not available (apt package dataset-fashion-mnist could not be installed); aborting.');
-    process.exit(1);
-  }
-  const dim = fm.dim;
-  const trainRows = fm.train.length / dim;
-  const testRows = fm.test.length / dim;
-  const n = Math.min(intArg('n', args.n, quick ? 10_000 : trainRows), trainRows);
-  const nq = Math.min(intArg('nq', args.nq, quick ? 200 : 2000), testRows);
   mkdirSync(CACHE_DIR, { recursive: true });
   mkdirSync(RESULTS_DIR, { recursive: true });
   if (os.endianness() !== 'LE') throw new Error('the raw .f32 cache files assume a little-endian host');
 
+  /** A corpus/query shape as the header and the log describe it (Fashion-MNIST's two datasets share one). */
+  interface Shape extends DatasetShape {
+    /** The queries, for the log line ("the first 200 of 10000 test images") and the header ("first 200 test images"). */
+    queriesLong: string;
+    queriesShort: string;
+  }
   interface DatasetInfo {
     id: DatasetId;
     metric: RefMetric;
-    /** Ground-truth cache key. */
+    /** Ground-truth cache key (specific to the content: the data set's name, plus -normalized for a normalised copy). */
     key: string;
+    shape: Shape;
+    source: string;
+    n: number;
+    nq: number;
+    dim: number;
+    /** Cut to n / nq rows. */
     corpus: Float32Array;
     queries: Float32Array;
+    /** Raw float32 files the children read (their first n / nq rows); names specific to the content. */
     corpusPath: string;
     queriesPath: string;
     description: string;
+    /** Fashion-MNIST ('euclidean', 'cosine'): described by the document's top-level `dataset`. */
+    fashionMnist: boolean;
+    /** Chart title after "HNSW on " (other datasets; Fashion-MNIST's is derived from the id). */
+    title?: string;
   }
   const datasets: DatasetInfo[] = [];
+  const skippedDatasets: { id: DatasetId; reason: string }[] = [];
+
+  let fm: { name: string; source: string; train: Float32Array; test: Float32Array; shape: Shape } | null = null;
+  if (datasetIds.some((id) => id === 'euclidean' || id === 'cosine')) {
+    const loaded = loadFashionMnist({ install: true });
+    if (loaded === null) {
+      log('Fashion-MNIST is not available (apt package dataset-fashion-mnist could not be installed); aborting.');
+      process.exit(1);
+    }
+    const dim = loaded.dim;
+    const trainRows = loaded.train.length / dim;
+    const testRows = loaded.test.length / dim;
+    const n = Math.min(intArg('n', args.n, quick ? 10_000 : trainRows), trainRows);
+    const nq = Math.min(intArg('nq', args.nq, quick ? 200 : 2000), testRows);
+    fm = {
+      name: loaded.name, source: loaded.source, train: loaded.train, test: loaded.test,
+      shape: { name: loaded.name, n, nq, dim, queriesLong: `the first ${nq} of ${testRows} test images`, queriesShort: `first ${nq} test images` },
+    };
+  }
+
   for (const id of datasetIds) {
-    if (id === 'euclidean') {
+    if (id === 'euclidean' && fm !== null) {
+      const { n, nq, dim } = fm.shape;
       const corpusPath = join(CACHE_DIR, `${fm.name}-train.f32`);
       const queriesPath = join(CACHE_DIR, `${fm.name}-test.f32`);
       writeRaw(corpusPath, fm.train);
       writeRaw(queriesPath, fm.test);
       datasets.push({
-        id, metric: 'euclidean', key: fm.name, corpusPath, queriesPath,
+        id, metric: 'euclidean', key: fm.name, shape: fm.shape, source: fm.source, n, nq, dim, corpusPath, queriesPath, fashionMnist: true,
         corpus: fm.train.subarray(0, n * dim), queries: fm.test.subarray(0, nq * dim),
         description: 'raw pixels 0..255 as float32, euclidean (hnswlib l2, FAISS L2, usearch l2sq)',
       });
-    } else {
+    } else if (id === 'cosine' && fm !== null) {
+      const { n, nq, dim } = fm.shape;
       const train = normalizedCopy(fm.train, dim);
       const test = normalizedCopy(fm.test, dim);
       const corpusPath = join(CACHE_DIR, `${fm.name}-normalized-train.f32`);
@@ -262,13 +320,60 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
       writeRaw(corpusPath, train);
       writeRaw(queriesPath, test);
       datasets.push({
-        id, metric: 'cosine', key: `${fm.name}-normalized`, corpusPath, queriesPath,
+        id, metric: 'cosine', key: `${fm.name}-normalized`, shape: fm.shape, source: fm.source, n, nq, dim, corpusPath, queriesPath, fashionMnist: true,
         corpus: train.subarray(0, n * dim), queries: test.subarray(0, nq * dim),
         description: 'L2-normalised pixels (corpus and queries), cosine (hnswlib cosine, FAISS inner product, usearch cos)',
       });
+    } else if (id === 'wordvecs') {
+      // All base and query vectors of the cached set (quick: the small one), cut here like Fashion-MNIST.
+      const wv = await loadBenchData('wordvecs', { quick, log });
+      if ('skipped' in wv) {
+        log(`dataset wordvecs: skipped — ${wv.skipped}`);
+        skippedDatasets.push({ id, reason: wv.skipped });
+        continue;
+      }
+      const dim = wv.dim;
+      const n = Math.min(intArg('n', args.n, wv.n), wv.n);
+      const nq = Math.min(intArg('nq', args.nq, wv.nq), wv.nq);
+      // fastText vectors are not unit length: normalise (as for Fashion-MNIST's cosine set) so FAISS's
+      // inner product is cosine too; the key's hash names the vectors, -normalized the copy.
+      const train = normalizedCopy(wv.corpus, dim);
+      const test = normalizedCopy(wv.queries, dim);
+      const key = `${wv.key}-normalized`;
+      const corpusPath = join(CACHE_DIR, `${key}-train.f32`);
+      const queriesPath = join(CACHE_DIR, `${key}-test.f32`);
+      writeRaw(corpusPath, train);
+      writeRaw(queriesPath, test);
+      datasets.push({
+        id, metric: 'cosine', key, source: wv.source, n, nq, dim, corpusPath, queriesPath, fashionMnist: false,
+        shape: { name: wv.key, n, nq, dim, queriesLong: `the first ${nq} of ${wv.nq} held-out query words`, queriesShort: `first ${nq} held-out query words` },
+        corpus: train.subarray(0, n * dim), queries: test.subarray(0, nq * dim),
+        title: `${wv.key} (fastText word vectors), cosine (normalised)`,
+        description: 'fastText skipgram word vectors (bench/lib/wordvecs.ts), L2-normalised (corpus and queries), cosine (hnswlib cosine, FAISS inner product, usearch cos)',
+      });
+    } else if (id === 'clustered-960') {
+      const n = intArg('n', args.n, quick ? 10_000 : 60_000);
+      const nq = intArg('nq', args.nq, quick ? 200 : 2000);
+      const tGen = performance.now();
+      const cd = clusteredDataset({ n, nq, ...CLUSTERED });
+      log(`dataset clustered-960: generated ${cd.name} in ${seconds(tGen)} s`);
+      const dim = cd.dim;
+      // The name spells every option (n, nq, dim, clusters, intrinsic dim, seed): the same name, the same bytes.
+      const corpusPath = join(CACHE_DIR, `${cd.name}-train.f32`);
+      const queriesPath = join(CACHE_DIR, `${cd.name}-test.f32`);
+      writeRaw(corpusPath, cd.train);
+      writeRaw(queriesPath, cd.test);
+      datasets.push({
+        id, metric: 'euclidean', key: cd.name, source: cd.source, n, nq, dim, corpusPath, queriesPath, fashionMnist: false,
+        shape: { name: cd.name, n, nq, dim, queriesLong: `${nq} rows drawn from the same clusters`, queriesShort: `${nq} rows from the same clusters` },
+        corpus: cd.train, queries: cd.test,
+        title: `${cd.name} (synthetic), euclidean`,
+        description: `synthetic ${cd.source}: ${CLUSTERED.clusters} Gaussian clusters in a ${CLUSTERED.intrinsicDim}-d subspace mapped to ${dim}-d plus noise, euclidean (hnswlib l2, FAISS L2, usearch l2sq)`,
+      });
     }
   }
-  log(`dataset ${fm.name}: corpus ${n} x ${dim}, queries: the first ${nq} of ${testRows} test images, k ${K}; ` +
+  const shapes = [...new Set(datasets.map((d) => d.shape))];
+  log(`${shapes.length > 1 ? 'datasets' : 'dataset'} ${shapes.map((sh) => `${sh.name}: corpus ${sh.n} x ${sh.dim}, queries: ${sh.queriesLong}`).join('; ')}, k ${K}; ` +
     `m ${M}, efConstruction ${EF_CONSTRUCTION}; efSearch sweep ${efSearch.join(',')}; ${passes} timed pass(es) per point (loaded in ${seconds(t0)} s)`);
 
   // ---- ground truth (the exact suite's machinery, cached; euclidean reuses the exact suite's file) ----
@@ -277,11 +382,11 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   for (const ds of datasets) {
     const gt = await groundTruth({
       cacheDir: CACHE_DIR, dataset: ds.key, metric: ds.metric, corpus: ds.corpus, queries: ds.queries,
-      n, nq, dim, k: K, threads: os.cpus().length, source: gtSource, noCache: args['no-cache'] ?? false, log,
+      n: ds.n, nq: ds.nq, dim: ds.dim, k: K, threads: os.cpus().length, source: gtSource, noCache: args['no-cache'] ?? false, log,
       faiss: () => faissGroundTruth(ds),
     });
-    const kth = kthDistances(gt.ids, ds.corpus, ds.queries, nq, dim, K, ds.metric);
-    const base = join(CACHE_DIR, `sweep-${ds.id}-n${n}-q${nq}`);
+    const kth = kthDistances(gt.ids, ds.corpus, ds.queries, ds.nq, ds.dim, K, ds.metric);
+    const base = join(CACHE_DIR, `sweep-${ds.id}-n${ds.n}-q${ds.nq}`);
     writeFileSync(`${base}-gt.i32`, new Uint8Array(gt.ids.buffer, gt.ids.byteOffset, gt.ids.byteLength));
     writeFileSync(`${base}-kth.f64`, new Uint8Array(kth.buffer, kth.byteOffset, kth.byteLength));
     truths.set(ds.id, { ...gt, kth, gtPath: `${base}-gt.i32`, kthPath: `${base}-kth.f64` });
@@ -290,8 +395,8 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   async function faissGroundTruth(ds: DatasetInfo): Promise<Int32Array | { skipped: string }> {
     const def = exactSystems.find((s) => s.name === 'faiss')!;
     const spec: ChildSpec = {
-      system: 'faiss', mode: 'batch', threads: os.cpus().length, metric: ds.metric, dim, k: K,
-      corpusPath: ds.corpusPath, corpusRows: n, queriesPath: ds.queriesPath, queryRows: nq, warmup: 0,
+      system: 'faiss', mode: 'batch', threads: os.cpus().length, metric: ds.metric, dim: ds.dim, k: K,
+      corpusPath: ds.corpusPath, corpusRows: ds.n, queriesPath: ds.queriesPath, queryRows: ds.nq, warmup: 0,
       timeBudgetSeconds: 3600, idsPath: join(CACHE_DIR, `gt-faiss-${ds.id}-tmp.i32`), params: {},
     };
     const { command, args: childArgs, env } = childCommand(def, spec);
@@ -341,10 +446,10 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
         params.buildFlags = native.flags;
       }
       const spec: SweepSpec = {
-        system: def.name, mode: 'single', dataset: ds.id, metric: ds.metric, dim, k: K,
-        corpusPath: ds.corpusPath, corpusRows: n, queriesPath: ds.queriesPath, queryRows: nq,
+        system: def.name, mode: 'single', dataset: ds.id, metric: ds.metric, dim: ds.dim, k: K,
+        corpusPath: ds.corpusPath, corpusRows: ds.n, queriesPath: ds.queriesPath, queryRows: ds.nq,
         m: M, efConstruction: EF_CONSTRUCTION, buildThreads, efSearch, passes,
-        warmup: Math.min(nq, quick ? 50 : 200), stopRecall, minQps,
+        warmup: Math.min(ds.nq, quick ? 50 : 200), stopRecall, minQps,
         groundTruthPath: truth.gtPath, kthPath: truth.kthPath,
         idsPrefix: join(CACHE_DIR, `ids-hnsw-${def.name}-${ds.id}`),
         params,
@@ -368,7 +473,7 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
       const points: ScoredPoint[] = report.points.map((p) => {
         const found = readIds(p.idsPath);
         rmSync(p.idsPath, { force: true });
-        const rc = recall(found, p.queries, K, truth.ids, truth.kth, ds.corpus, ds.queries, n, dim, ds.metric);
+        const rc = recall(found, p.queries, K, truth.ids, truth.kth, ds.corpus, ds.queries, ds.n, ds.dim, ds.metric);
         if (Math.abs(rc.tieAware - p.childRecall) > 1e-9) log(`${tag}: ef ${p.ef}: child recall ${p.childRecall} != parent recall ${rc.tieAware} (parent's is reported)`);
         return { ef: p.ef, queries: p.queries, recallAt10: rc.tieAware, idRecallAt10: rc.ids, qps: p.qps, qpsPerCpuSecond: p.qpsPerCpuSecond, passes: p.passes };
       });
@@ -380,8 +485,8 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
         points,
         maxRecall: points.length ? Math.max(...points.map((p) => p.recallAt10)) : null,
         atRecall: TARGETS.map((t) => bestAt(points, t)),
-        memoryBytesPerVector: report.memoryBytes / n,
-        indexBytesPerVector: report.indexMemoryBytes !== undefined ? report.indexMemoryBytes / n : null,
+        memoryBytesPerVector: report.memoryBytes / ds.n,
+        indexBytesPerVector: report.indexMemoryBytes !== undefined ? report.indexMemoryBytes / ds.n : null,
       });
       log(`${tag}: done in ${seconds(tChild)} s (build ${report.buildWallSeconds.toFixed(1)} s wall / ${report.buildCpuSeconds.toFixed(1)} CPU-s on ${report.buildThreads} thread(s); ` +
         `${points.length} points${report.stoppedEarly ? `, stopped: ${report.stoppedEarly}` : ''}); suite ${seconds(tSuite)} s so far`);
@@ -411,12 +516,13 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   const memoryRatios: { dataset: DatasetId; ours: string; peer: string; rssPerVector: number | null; indexOverPeerRss: number | null }[] = [];
 
   const out = process.stdout;
-  out.write(`\nHNSW (m=${M}, efConstruction=${EF_CONSTRUCTION}), ${fm.name}: corpus ${n} x ${dim}, queries: first ${nq} test images, k=${K}; ` +
+  out.write(`\nHNSW (m=${M}, efConstruction=${EF_CONSTRUCTION}), ${shapes.map((sh) => `${sh.name}: corpus ${sh.n} x ${sh.dim}, queries: ${sh.queriesShort}`).join('; ')}, k=${K}; ` +
     `efSearch sweep ${efSearch.join(',')}, ${passes} timed pass(es) per point (median)\n`);
   out.write(`${environment.cpuModel}, ${environment.logicalCpus} logical CPUs, node ${environment.node}${kernels ? `, nearest kernels: ${kernels}` : ''}; ` +
     `search: one query per call, 1 thread; build: ${buildThreads} threads where the system can\n`);
   out.write('QPS/CPU-s (queries per process CPU-second) is the figure to compare on this shared machine; wall QPS drifts with other load.\n');
 
+  for (const { id, reason } of skippedDatasets) out.write(`\n== ${id}: skipped — ${reason}\n`);
   for (const ds of datasets) {
     const rows = results.filter((r) => r.dataset === ds.id);
     const truth = truths.get(ds.id)!;
@@ -528,8 +634,14 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   const jsonPath = join(RESULTS_DIR, `${stem}.json`);
   const document = {
     benchmark: 'hnsw-recall-qps',
-    dataset: { name: fm.name, source: fm.source, n, nq, queries: `the first ${nq} of ${testRows} test images`, dim, k: K },
-    datasets: datasets.map((d) => ({ id: d.id, metric: d.metric, description: d.description })),
+    // Fashion-MNIST's shape (shared by euclidean and cosine); the other datasets describe their own.
+    ...(fm === null ? {} : {
+      dataset: { name: fm.name, source: fm.source, n: fm.shape.n, nq: fm.shape.nq, queries: fm.shape.queriesLong, dim: fm.shape.dim, k: K },
+    }),
+    datasets: datasets.map((d) => (d.fashionMnist
+      ? { id: d.id, metric: d.metric, description: d.description }
+      : { id: d.id, metric: d.metric, description: d.description, name: d.shape.name, source: d.source, key: d.key, n: d.n, nq: d.nq, queries: d.shape.queriesLong, dim: d.dim, k: K, title: d.title })),
+    ...(skippedDatasets.length > 0 ? { skippedDatasets } : {}),
     config: { quick, m: M, efConstruction: EF_CONSTRUCTION, efSearch, passes, buildThreads, searchThreads: 1, stopRecall, minQps, targets: TARGETS },
     environment: { ...environment, kernels: kernels ?? null },
     groundTruth: Object.fromEntries([...truths].map(([id, t]) => [id, { ...t.meta, cached: t.cached }])),
