@@ -13,7 +13,7 @@ export { HnswIndex, type HnswIndexOptions, type HnswSearchOptions, type HnswBatc
 export { IvfIndex, type IvfIndexOptions, type IvfSearchOptions, type IvfEncoding } from './indexes/ivf/ivf-index.js';
 export { kmeans, type KmeansOptions, type KmeansResult } from './indexes/ivf/kmeans.js';
 export { createIndex, describeIndex, describeIndex as describe, indexFromFactory, type FactoryOptions, type FactoryIndexOptions, type AnyIndex } from './indexes/factory.js';
-export { indexToBuffer, indexFromBuffer, saveIndex, loadIndex, type LoadOptions, type SavedIndex } from './io/index-io.js';
+export { indexToBuffer, indexFromBuffer, readIndexAppData, saveIndex, loadIndex, type LoadOptions, type SavedIndex, type ToBufferOptions } from './io/index-io.js';
 export { DurableVectorStore, type DurableOptions, type DurableStoreStats, type DamageReport, type RepairReport } from './store/durable-store.js';
 export { VectorStore, type VectorStoreOptions, type StoreIndexOptions, type StoreRecord, type StoredRecord, type StoreHit, type StoreSearchOptions, type StoreAsyncSearchOptions, type StoreStats, type RecordId } from './store/vector-store.js';
 export type { JsonValue } from './store/json.js';

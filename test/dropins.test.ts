@@ -4,7 +4,7 @@
 // seed's FAISS example ported line by line, LangChain community's HNSWLib and FaissStore flows on
 // the drop-ins (their loaders overridden), and the shim package that stands in for an npm alias.
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import { SyntheticEmbeddings } from '@langchain/core/utils/testing';
 import { Document } from '@langchain/core/documents';
 import { HNSWLib } from '@langchain/community/vectorstores/hnswlib';
 import { FaissStore } from '@langchain/community/vectorstores/faiss';
-import { NearestError, inspectPath } from 'nearest';
+import { HnswIndex, NearestError, indexFromBuffer, indexToBuffer, inspectPath, readIndexAppData, saveIndex } from 'nearest';
 import hnswlib, { BruteforceSearch, HierarchicalNSW, InnerProductSpace, L2Space } from 'nearest/hnswlib-node';
 import faiss, { Index, IndexFlatIP, IndexFlatL2, IndexHNSWFlat, MetricType, normalize_L2 } from 'nearest/faiss-node';
 import { tempDirs } from './adapter-helpers.js';
@@ -212,13 +212,40 @@ describe('nearest/hnswlib-node: hnswlib-node documented behaviour', () => {
     for (const file of ['h.index', 'h-sync.index']) {
       const a = new HierarchicalNSW('cosine', dim);
       if (file === 'h.index') expect(await a.readIndex(join(dir, file))).toBe(true); else a.readIndexSync(join(dir, file));
-      expect(a.getCurrentCount()).toBe(299); // the marked-deleted point is not written
-      expect(a.getMaxElements()).toBe(299);
+      // As in hnswlib: the capacity and the marked-deleted point come back (it still counts).
+      expect(a.getCurrentCount()).toBe(300);
+      expect(a.getMaxElements()).toBe(400);
       expect(a.getEf()).toBe(10);
       expect(a.searchKnn(q, 10)).toEqual(index.searchKnn(q, 10));
       expect(() => a.getPoint(5)).toThrow('Label not found');
+      expect(a.getIdsList().sort((x, y) => x - y)).toEqual(index.getIdsList().sort((x, y) => x - y));
+      // A new label at the count (what LangChain's HNSWLib hands out) cannot hit a held one.
+      a.addPoint(data[0]!, a.getCurrentCount());
+      expect(a.getCurrentCount()).toBe(301);
+      a.unmarkDelete(5);
+      expect(a.searchKnn(data[5]!, 1).neighbors).toEqual([5]);
+      expect(() => a.markDelete(5)).not.toThrow();
       expect((await inspectPath(join(dir, file))).kind).toBe('index-file');
     }
+    // A file of an earlier version (a bare index file): no marked points, capacity = its size.
+    const bare = new HnswIndex({ dim, metric: 'cosine' });
+    bare.add(new Float32Array(data.slice(0, 20).flat()));
+    await saveIndex(bare, join(dir, 'bare.index'));
+    const old = new HierarchicalNSW('cosine', dim);
+    await old.readIndex(join(dir, 'bare.index'));
+    expect([old.getCurrentCount(), old.getMaxElements()]).toEqual([20, 20]);
+    // Damaged application data: CORRUPT_FILE, nothing adopted.
+    const bytes = new Uint8Array(await readFile(join(dir, 'h.index')));
+    const app = readIndexAppData(bytes)!;
+    const broken = indexToBuffer(indexFromBuffer(bytes), { appData: app.subarray(0, app.length - 4) });
+    await writeFile(join(dir, 'broken.index'), broken);
+    const victim = new HierarchicalNSW('cosine', dim);
+    victim.initIndex(5);
+    expect(codeOf(() => victim.readIndexSync(join(dir, 'broken.index')))).toBe('CORRUPT_FILE');
+    expect(victim.getMaxElements()).toBe(5);
+    bytes[bytes.length - 9] ^= 0xff; // inside the last section (APPD): its checksum fails
+    await writeFile(join(dir, 'flipped.index'), bytes);
+    await expect(victim.readIndex(join(dir, 'flipped.index'))).rejects.toMatchObject({ code: 'CORRUPT_FILE' });
     const wrongSpace = new HierarchicalNSW('l2', dim);
     await expect(wrongSpace.readIndex(join(dir, 'h.index'))).rejects.toThrow(/metric 'cosine'/);
     const wrongDim = new HierarchicalNSW('cosine', dim + 1);
@@ -232,7 +259,7 @@ describe('nearest/hnswlib-node: hnswlib-node documented behaviour', () => {
     await bf.writeIndex(join(dir, 'bf2.index'));
     const b2 = new BruteforceSearch('l2', 2);
     b2.readIndexSync(join(dir, 'bf.index'));
-    expect([b2.getCurrentCount(), b2.getMaxElements()]).toEqual([1, 1]);
+    expect([b2.getCurrentCount(), b2.getMaxElements()]).toEqual([1, 3]);
     await b2.readIndex(join(dir, 'bf2.index'));
     expect(b2.searchKnn([1, 2], 1)).toEqual({ distances: [0], neighbors: [3] });
     expect(codeOf(() => new HierarchicalNSW('l2', 2).readIndexSync(join(dir, 'bf.index')))).toBe('INVALID_ARGUMENT');

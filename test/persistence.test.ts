@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FlatIndex, HnswIndex, IvfIndex, indexFromBuffer, indexToBuffer, loadIndex, NearestError, saveIndex, VectorStore } from 'nearest';
+import { FlatIndex, HnswIndex, IvfIndex, indexFromBuffer, indexToBuffer, loadIndex, NearestError, readIndexAppData, saveIndex, VectorStore } from 'nearest';
 import { readContainer, writeContainer, crc32 } from '../dist/io/container.js';
 import { scanLog } from '../dist/io/log.js';
 import { clusteredRows } from './helpers.js';
@@ -109,6 +109,28 @@ describe('index files', () => {
       }), { numRuns: 2000 });
     });
   }
+});
+
+describe('application data in index files', () => {
+  it('round-trips appData, which loading ignores and a damaged byte of fails', () => {
+    const index = new FlatIndex({ dim: 4, metric: 'euclidean' });
+    index.add(clusteredRows(50, 4, 3, 9));
+    const plain = indexToBuffer(index);
+    expect(readIndexAppData(plain)).toBeNull();
+    const app = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
+    const withApp = indexToBuffer(index, { appData: app });
+    expect(Array.from(readIndexAppData(withApp)!)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const back = indexFromBuffer(withApp) as FlatIndex;
+    expect(back.size).toBe(50);
+    expect(Array.from(back.ids())).toEqual(Array.from(index.ids()));
+    const flipped = withApp.slice();
+    flipped[withApp.length - 3] ^= 1; // inside the APPD payload (its padding is the last byte)
+    for (const read of [() => readIndexAppData(flipped), () => indexFromBuffer(flipped)]) {
+      expect(() => read()).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE' }));
+    }
+    expect(() => indexToBuffer(index, { appData: [1, 2] as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => indexToBuffer(index, { appdata: app } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
 });
 
 describe('durable store', () => {

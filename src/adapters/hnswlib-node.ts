@@ -7,14 +7,16 @@
 // normalized, as hnswlib does); distances come back as float32 values; capacity is fixed by
 // initIndex / resizeIndex; marked-deleted points keep their label and count until they are
 // replaced. Error messages start with hnswlib-node's own text (tests that match it keep working)
-// and are NearestErrors with a code. Files are nearest's index format (docs/format.md), not
-// hnswlib's. Like the other adapters, this module imports only the package's public API.
+// and are NearestErrors with a code. Files are nearest's index format (docs/format.md), with the
+// capacity and the marked-deleted points (which hnswlib's files keep too) as its application data,
+// not hnswlib's. Like the other adapters, this module imports only the package's public API.
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import {
-  FlatIndex, HnswIndex, NearestError, indexFromBuffer, indexToBuffer, loadIndex, normalize, saveIndex,
+  FlatIndex, HnswIndex, NearestError, indexFromBuffer, indexToBuffer, normalize, readIndexAppData,
   type ErrorCode, type Metric, type SavedIndex,
 } from '../index.js';
-import { writeFileAtomicSync } from './sync-file.js';
+import { writeFileAtomic, writeFileAtomicSync } from './sync-file.js';
 
 /** Distance for search index. `l2`: sum((x_i - y_i)^2), `ip`: 1 - sum(x_i * y_i), `cosine`: 1 - sum(x_i * y_i) / norm(x) * norm(y). */
 export type SpaceName = 'l2' | 'ip' | 'cosine';
@@ -83,6 +85,59 @@ function toPoint(point: unknown, dim: number, space: SpaceName, where: string): 
   return space === 'cosine' ? normalize(out) : out;
 }
 
+// The file of an index is nearest's index file with, as its application data (readIndexAppData),
+// what hnswlib's files also keep: a header of four u32 (version 1, maxElements, the count of
+// marked-deleted points, 0), their labels as f64 and their points as f32, dim each. A file without
+// it (what earlier versions wrote) reads as one with no marked points and a capacity of its size.
+const APP_VERSION = 1, APP_HEADER = 16;
+
+interface IndexFile { maxElements: number; marked: Map<number, Float32Array>; index: SavedIndex }
+
+function fileBytes(index: SavedIndex, maxElements: number, marked: ReadonlyMap<number, Float32Array>, dim: number): Uint8Array {
+  const count = marked.size;
+  const app = new Uint8Array(APP_HEADER + count * 8 + count * dim * 4);
+  new Uint32Array(app.buffer, 0, 4).set([APP_VERSION, maxElements, count, 0]);
+  const labels = new Float64Array(app.buffer, APP_HEADER, count), points = new Float32Array(app.buffer, APP_HEADER + count * 8, count * dim);
+  let i = 0;
+  for (const [label, point] of marked) { labels[i] = label; points.set(point, i * dim); i++; }
+  return indexToBuffer(index, { appData: app });
+}
+
+function corruptFile(path: string, why: string): NearestError {
+  return fail('CORRUPT_FILE', `Hnswlib Error: ${path} is not a readable index file: ${why}`, { path });
+}
+
+function parseFile(bytes: Uint8Array, path: string): IndexFile {
+  const index = indexFromBuffer(bytes), dim = index.dim;
+  const app = readIndexAppData(bytes);
+  if (app === null) return { maxElements: index.size, marked: new Map(), index };
+  const head = app.length >= APP_HEADER ? new Uint32Array(app.buffer, app.byteOffset, 4) : null;
+  if (!head || head[0] !== APP_VERSION) throw corruptFile(path, head ? `version ${head[0]} is not ${APP_VERSION}` : 'truncated header');
+  const maxElements = head[1]!, count = head[2]!;
+  if (app.length !== APP_HEADER + count * 8 + count * dim * 4) throw corruptFile(path, `its marked-point block is not ${count} points of ${dim} values`);
+  const labels = new Float64Array(app.buffer, app.byteOffset + APP_HEADER, count);
+  const points = new Float32Array(app.buffer, app.byteOffset + APP_HEADER + count * 8, count * dim);
+  const marked = new Map<number, Float32Array>();
+  for (let i = 0; i < count; i++) {
+    const label = labels[i]!;
+    if (!Number.isInteger(label) || label < 0 || label > MAX_LABEL || marked.has(label) || index.has(label)) throw corruptFile(path, `bad marked label ${label}`);
+    marked.set(label, points.slice(i * dim, (i + 1) * dim));
+  }
+  if (index.size + count > maxElements) throw corruptFile(path, `${index.size + count} points for a capacity of ${maxElements}`);
+  return { maxElements, marked, index };
+}
+
+async function readIndexFile(path: string): Promise<IndexFile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `Hnswlib Error: failed to open file: ${path} (${(e as Error).message})`, { path, cause: code }, { cause: e });
+  }
+  return parseFile(bytes, path);
+}
+
 /** hnswlib's distance of a hit (float32, as the addon returns it). */
 function distanceOf(space: SpaceName, hit: { score: number; distance: number }): number {
   return Math.fround(space === 'l2' ? hit.distance * hit.distance : 1 - hit.score);
@@ -128,17 +183,6 @@ function readFileSyncOrThrow(path: string): Uint8Array {
   } catch (e) {
     const code = (e as { code?: string }).code;
     throw new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `Hnswlib Error: failed to open file: ${path} (${(e as Error).message})`, { path, cause: code }, { cause: e });
-  }
-}
-
-async function readFileOrThrow(path: string): Promise<SavedIndex> {
-  try {
-    return await loadIndex(path);
-  } catch (e) {
-    if (e instanceof NearestError && e.code === 'NOT_FOUND') {
-      throw new NearestError('NOT_FOUND', `Hnswlib Error: failed to open file: ${path}`, { path }, { cause: e });
-    }
-    throw e;
   }
 }
 
@@ -385,40 +429,43 @@ export class HierarchicalNSW {
   }
 
   /**
-   * Saves the index in nearest's format (atomically). Marked-deleted points are not written: after
-   * readIndex they are gone (hnswlib keeps them). Resolves to true.
+   * Saves the index (atomically): its points, its capacity and its marked-deleted points, which
+   * readIndex restores as marked (unmarkDelete brings them back). Resolves to true.
    */
   async writeIndex(filename: string): Promise<boolean> {
-    const index = this.writable();
-    await saveIndex(index, checkFilename(filename, 'writeIndex'));
+    const path = checkFilename(filename, 'writeIndex');
+    await writeFileAtomic(path, fileBytes(this.writable(), this.maxElements, this.marked, this.dim));
     return true;
   }
 
   /** writeIndex, synchronously. */
   writeIndexSync(filename: string): void {
-    writeFileAtomicSync(checkFilename(filename, 'writeIndexSync'), indexToBuffer(this.writable()));
+    const path = checkFilename(filename, 'writeIndexSync');
+    writeFileAtomicSync(path, fileBytes(this.writable(), this.maxElements, this.marked, this.dim));
   }
 
   /**
-   * Loads an index written by writeIndex (of this space and dimension), replacing this one. The
-   * capacity becomes the number of points read; ef returns to 10. Resolves to true.
+   * Loads an index written by writeIndex (of this space and dimension), replacing this one: its
+   * points, capacity and marked-deleted points; ef returns to 10. Resolves to true.
    */
   async readIndex(filename: string, allowReplaceDeleted = false): Promise<boolean> {
-    this.adopt(await readFileOrThrow(checkFilename(filename, 'readIndex')), allowReplaceDeleted);
+    this.adopt(await readIndexFile(checkFilename(filename, 'readIndex')), allowReplaceDeleted);
     return true;
   }
 
   /** readIndex, synchronously. */
   readIndexSync(filename: string, allowReplaceDeleted = false): void {
-    this.adopt(indexFromBuffer(readFileSyncOrThrow(checkFilename(filename, 'readIndexSync'))), allowReplaceDeleted);
+    const path = checkFilename(filename, 'readIndexSync');
+    this.adopt(parseFile(readFileSyncOrThrow(path), path), allowReplaceDeleted);
   }
 
-  private adopt(loaded: SavedIndex, allowReplaceDeleted: boolean): void {
-    this.index = checkLoaded(loaded, HnswIndex, this.space, this.dim, 'HNSW');
-    this.maxElements = this.index.size;
+  private adopt(file: IndexFile, allowReplaceDeleted: boolean): void {
+    this.index = checkLoaded(file.index, HnswIndex, this.space, this.dim, 'HNSW');
+    this.maxElements = file.maxElements;
     this.ef = DEFAULT_EF;
     this.allowReplaceDeleted = allowReplaceDeleted === true;
     this.marked.clear();
+    for (const [label, point] of file.marked) this.marked.set(label, point);
   }
 }
 
@@ -482,27 +529,28 @@ export class BruteforceSearch {
 
   /** Saves the index in nearest's format (atomically); resolves to true. */
   async writeIndex(filename: string): Promise<boolean> {
-    await saveIndex(this.writable(), checkFilename(filename, 'writeIndex'));
+    await writeFileAtomic(checkFilename(filename, 'writeIndex'), fileBytes(this.writable(), this.maxElements, new Map(), this.dim));
     return true;
   }
 
   writeIndexSync(filename: string): void {
-    writeFileAtomicSync(checkFilename(filename, 'writeIndexSync'), indexToBuffer(this.writable()));
+    writeFileAtomicSync(checkFilename(filename, 'writeIndexSync'), fileBytes(this.writable(), this.maxElements, new Map(), this.dim));
   }
 
-  /** Loads an index written by writeIndex; the capacity becomes the number of points read. */
+  /** Loads an index written by writeIndex, with its capacity. */
   async readIndex(filename: string): Promise<boolean> {
-    this.adopt(await readFileOrThrow(checkFilename(filename, 'readIndex')));
+    this.adopt(await readIndexFile(checkFilename(filename, 'readIndex')));
     return true;
   }
 
   readIndexSync(filename: string): void {
-    this.adopt(indexFromBuffer(readFileSyncOrThrow(checkFilename(filename, 'readIndexSync'))));
+    const path = checkFilename(filename, 'readIndexSync');
+    this.adopt(parseFile(readFileSyncOrThrow(path), path));
   }
 
-  private adopt(loaded: SavedIndex): void {
-    this.index = checkLoaded(loaded, FlatIndex, this.space, this.dim, 'flat');
-    this.maxElements = this.index.size;
+  private adopt(file: IndexFile): void {
+    this.index = checkLoaded(file.index, FlatIndex, this.space, this.dim, 'flat');
+    this.maxElements = file.maxElements;
   }
 }
 

@@ -2,7 +2,7 @@
 // with every structural invariant checked on load (sizes, neighbour ids, levels, list slots, ids)
 // so that a damaged file is CORRUPT_FILE — never a crash, a hang, a huge allocation or silently
 // wrong results. Atomic writes: temp file, fsync, rename, fsync of the directory.
-import { NearestError } from '../errors.js';
+import { NearestError, invalidArgument } from '../errors.js';
 import type { BackendChoice } from '../distance/backend.js';
 import type { Metric } from '../distance/metric.js';
 import { FlatIndex } from '../indexes/flat.js';
@@ -10,7 +10,7 @@ import { HnswIndex, type HnswState } from '../indexes/hnsw/hnsw-index.js';
 import { IvfIndex, type IvfState } from '../indexes/ivf/ivf-index.js';
 import { bytesOf, containerParts, corrupt, FileKind, jsonBytes, readContainer, SectionReader, writeContainer, type ContainerHeader, type Section } from './container.js';
 import { nodeFileSystem, writeFileAtomic } from './fs.js';
-import { describe } from '../indexes/validate.js';
+import { checkOptions, describe } from '../indexes/validate.js';
 
 const METRIC_CODES: Metric[] = ['cosine', 'euclidean', 'dot'];
 /** nextId is one past the largest id, so 2^53 once an id of 2^53 − 1 is taken (automatic ids are then exhausted). */
@@ -28,10 +28,29 @@ export type SavedIndex = FlatIndex | HnswIndex | IvfIndex;
 /** Options of loading. */
 export interface LoadOptions { backend?: BackendChoice; threads?: number }
 
+/** Options of indexToBuffer. */
+export interface ToBufferOptions {
+  /**
+   * Bytes of the application's own kept with the index (an `APPD` section, checksummed like the
+   * rest; nearest ignores them when loading): readIndexAppData gives them back.
+   */
+  appData?: Uint8Array;
+}
+
 /** The binary file image of an index (format: docs/format.md); works in browsers too. */
-export function indexToBuffer(index: SavedIndex): Uint8Array {
+export function indexToBuffer(index: SavedIndex, options: ToBufferOptions = {}): Uint8Array {
+  const o = checkOptions(options, ['appData'], 'indexToBuffer');
+  if (o.appData !== undefined && !(o.appData instanceof Uint8Array)) throw invalidArgument('indexToBuffer: appData must be a Uint8Array', { option: 'appData' });
   const { header, sections } = indexImage(index);
-  return writeContainer(header, sections);
+  return writeContainer(header, o.appData ? [...sections, { tag: 'APPD', bytes: o.appData }] : sections);
+}
+
+/**
+ * The application bytes stored with an index file image by indexToBuffer({ appData }), or null
+ * when it has none. The whole image is verified first (CORRUPT_FILE as indexFromBuffer).
+ */
+export function readIndexAppData(buf: Uint8Array): Uint8Array | null {
+  return readContainer(buf).sections.get('APPD')?.slice() ?? null;
 }
 
 /**
