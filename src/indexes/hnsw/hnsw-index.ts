@@ -246,17 +246,20 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     if (slots <= this.graph.capacity) return;
     const old = this.graph.capacity, cap = Math.max(slots, Math.ceil(old * 1.5));
     const stride0 = this.graph.stride0, from = this.layout, to = slotLayout(this.rows, cap, stride0, 2 * this.m);
+    const dirty = this.rows.arena.byteLength; // memory past this is new, hence zero (and untouched)
     this.rows.reserveBytes(to.end); // the one step that can fail: nothing has changed yet
     // Move the per-slot arrays up (the highest first: every one moves up, past its old place and
-    // below the next one's new place), then clear their new room. Rows then grow into the space.
+    // below the next one's new place), then clear their new room where it held something: leaving
+    // new memory untouched keeps it out of the process's resident set until it is used.
     const u8 = this.rows.arena.u8();
+    const clear = (from: number, to: number) => { if (from < Math.min(to, dirty)) u8.fill(0, from, Math.min(to, dirty)); };
     u8.copyWithin(to.deletedOff, from.deletedOff, from.deletedOff + old);
-    u8.fill(0, to.deletedOff + old, to.deletedOff + cap);
+    clear(to.deletedOff + old, to.deletedOff + cap);
     u8.copyWithin(to.level0Off, from.level0Off, from.level0Off + old * stride0 * 4);
-    u8.fill(0, to.level0Off + old * stride0 * 4, to.level0Off + cap * stride0 * 4);
+    clear(to.level0Off + old * stride0 * 4, to.level0Off + cap * stride0 * 4);
     u8.copyWithin(to.normsOff, from.normsOff, from.normsOff + old * 8);
-    u8.fill(0, to.normsOff + old * 8, to.normsOff + cap * 8);
-    u8.fill(0, to.locksOff, to.locksOff + cap * 4); // no lock is held between calls
+    clear(to.normsOff + old * 8, to.normsOff + cap * 8);
+    clear(to.locksOff, to.locksOff + cap * 4); // no lock is held between calls
     this.layout = to;
     this.graph = this.graph.grow(cap, this.upperFor(cap), this.place());
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
@@ -265,7 +268,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
     this.core.space.codeMeta = this.codeMeta;
-    this.core.space.setWasmSearch(this.wasmLayout(to.scratchOff), cap);
+    this.core.space.setWasmSearch(this.wasmLayout(to.scratchOff), cap, dirty);
   }
 
   private drawLevel(random: () => number): number {

@@ -109,14 +109,16 @@ export class Space {
   private codeI32: Int32Array | null = null;
 
   /**
-   * Enables the WebAssembly level-0 search with this layout (its visited set is cleared), or
-   * disables it (null). Float rows on the WebAssembly kernels only.
+   * Enables the WebAssembly level-0 search with this layout (its visited set is cleared, below
+   * `zeroFrom`), or disables it (null). Float rows on the WebAssembly kernels only.
    */
-  setWasmSearch(layout: WasmSearch | null, capacity: number): void {
+  setWasmSearch(layout: WasmSearch | null, capacity: number, zeroFrom = Infinity): void {
     this.wasm = layout && !this.codes && this.rows.kernels.hnswSearch0 ? layout : null;
     this.wasmCapacity = capacity;
     this.wasmEpoch = 0;
-    if (this.wasm) this.rows.u8().fill(0, this.wasm.visitedOff, this.wasm.visitedOff + capacity * 4);
+    // (Memory from `zeroFrom` on is known to be zero: left untouched.)
+    const w = this.wasm, end = w ? Math.min(w.visitedOff + capacity * 4, zeroFrom) : 0;
+    if (w && w.visitedOff < end) this.rows.u8().fill(0, w.visitedOff, end);
   }
 
   /**
