@@ -84,8 +84,9 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
   }
 }
 
-// The gather kernels sum every row in the same order (two 4-lane accumulators over 8 values, one
-// horizontal sum, then the scalar tail), whether the row is walked in a group of four, of two or
+// The gather kernels sum every row in the same order (two 4-lane accumulators over 8 values, then
+// one more 4-lane step into the first when 4 or more values remain, one horizontal sum, then the
+// scalar tail), whether the row is walked in a group of four, of two or
 // alone: a key then depends only on the pair of vectors, never on the row's position in the list,
 // so identical rows get bit-identical keys and tie (HNSW keeps duplicates reachable through ties).
 
@@ -97,6 +98,11 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
     const o = <usize>j << 2;
     a = f32x4.add(a, f32x4.mul(v128.load(q + o), v128.load(r + o)));
     b = f32x4.add(b, f32x4.mul(v128.load(q + o, 16), v128.load(r + o, 16)));
+  }
+  if (j + 4 <= dim) {
+    const o = <usize>j << 2;
+    a = f32x4.add(a, f32x4.mul(v128.load(q + o), v128.load(r + o)));
+    j += 4;
   }
   let s = hsum(f32x4.add(a, b));
   for (; j < dim; j++) {
@@ -115,6 +121,12 @@ export function scan_l2sq_f32(q: usize, rows: usize, n: i32, dim: i32, out: usiz
     const d = f32x4.sub(v128.load(q + o), v128.load(r + o)), e = f32x4.sub(v128.load(q + o, 16), v128.load(r + o, 16));
     a = f32x4.add(a, f32x4.mul(d, d));
     b = f32x4.add(b, f32x4.mul(e, e));
+  }
+  if (j + 4 <= dim) {
+    const o = <usize>j << 2;
+    const d = f32x4.sub(v128.load(q + o), v128.load(r + o));
+    a = f32x4.add(a, f32x4.mul(d, d));
+    j += 4;
   }
   let s = hsum(f32x4.add(a, b));
   for (; j < dim; j++) {
@@ -149,6 +161,12 @@ export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, 
       a2 = f32x4.add(a2, f32x4.mul(x, v128.load(r2 + o))); b2 = f32x4.add(b2, f32x4.mul(y, v128.load(r2 + o, 16)));
       a3 = f32x4.add(a3, f32x4.mul(x, v128.load(r3 + o))); b3 = f32x4.add(b3, f32x4.mul(y, v128.load(r3 + o, 16)));
     }
+    if (j + 4 <= dim) {
+      const o = <usize>j << 2, x = v128.load(q + o);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0 + o))); a1 = f32x4.add(a1, f32x4.mul(x, v128.load(r1 + o)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(r2 + o))); a3 = f32x4.add(a3, f32x4.mul(x, v128.load(r3 + o)));
+      j += 4;
+    }
     a0 = f32x4.add(a0, b0); a1 = f32x4.add(a1, b1); a2 = f32x4.add(a2, b2); a3 = f32x4.add(a3, b3);
     let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
     for (; j < dim; j++) {
@@ -171,6 +189,11 @@ export function gather_dot_f32(q: usize, rows: usize, slots: usize, count: i32, 
       const x = v128.load(q + o), y = v128.load(q + o, 16);
       a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0 + o))); a1 = f32x4.add(a1, f32x4.mul(y, v128.load(r0 + o, 16)));
       b0 = f32x4.add(b0, f32x4.mul(x, v128.load(r1 + o))); b1 = f32x4.add(b1, f32x4.mul(y, v128.load(r1 + o, 16)));
+    }
+    if (j + 4 <= dim) {
+      const o = <usize>j << 2, x = v128.load(q + o);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0 + o))); b0 = f32x4.add(b0, f32x4.mul(x, v128.load(r1 + o)));
+      j += 4;
     }
     let sa = hsum(f32x4.add(a0, a1)), sb = hsum(f32x4.add(b0, b1));
     for (; j < dim; j++) {
@@ -210,6 +233,14 @@ export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32,
       d = f32x4.sub(x, v128.load(r3 + o)); e = f32x4.sub(y, v128.load(r3 + o, 16));
       a3 = f32x4.add(a3, f32x4.mul(d, d)); b3 = f32x4.add(b3, f32x4.mul(e, e));
     }
+    if (j + 4 <= dim) {
+      const o = <usize>j << 2, x = v128.load(q + o);
+      let d = f32x4.sub(x, v128.load(r0 + o)); a0 = f32x4.add(a0, f32x4.mul(d, d));
+      d = f32x4.sub(x, v128.load(r1 + o)); a1 = f32x4.add(a1, f32x4.mul(d, d));
+      d = f32x4.sub(x, v128.load(r2 + o)); a2 = f32x4.add(a2, f32x4.mul(d, d));
+      d = f32x4.sub(x, v128.load(r3 + o)); a3 = f32x4.add(a3, f32x4.mul(d, d));
+      j += 4;
+    }
     let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1)), s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
     for (; j < dim; j++) {
       const o = <usize>j << 2, v = load<f32>(q + o);
@@ -233,6 +264,12 @@ export function gather_l2sq_f32(q: usize, rows: usize, slots: usize, count: i32,
       a0 = f32x4.add(a0, f32x4.mul(d, d)); b0 = f32x4.add(b0, f32x4.mul(e, e));
       d = f32x4.sub(x, v128.load(r1 + o)); e = f32x4.sub(y, v128.load(r1 + o, 16));
       a1 = f32x4.add(a1, f32x4.mul(d, d)); b1 = f32x4.add(b1, f32x4.mul(e, e));
+    }
+    if (j + 4 <= dim) {
+      const o = <usize>j << 2, x = v128.load(q + o);
+      let d = f32x4.sub(x, v128.load(r0 + o)); a0 = f32x4.add(a0, f32x4.mul(d, d));
+      d = f32x4.sub(x, v128.load(r1 + o)); a1 = f32x4.add(a1, f32x4.mul(d, d));
+      j += 4;
     }
     let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
     for (; j < dim; j++) {

@@ -3,7 +3,7 @@
 // and batch search, and interleaved async use.
 import { describe, expect, it, vi } from 'vitest';
 import { FlatIndex, HnswIndex, NearestError } from 'nearest';
-import { Space } from '../dist/indexes/hnsw/space.js';
+import { Space, setWasmTraversal } from '../dist/indexes/hnsw/space.js';
 import { runConformance } from './conformance.js';
 import { clusteredRows, prng, type Metric } from './helpers.js';
 
@@ -291,15 +291,32 @@ describe('HnswIndex level-0 search in WebAssembly', () => {
     }
   });
 
-  it('builds the graph the JavaScript insertion builds (euclidean, where both backends compute the same keys)', () => {
-    // Insertion's level-0 search runs in WebAssembly on the wasm backend and in JavaScript on the
-    // js one; squared distances are bit-identical between the two kernels, so the graphs must be.
-    const opts = { dim, metric: 'euclidean' as const, m: 8, efConstruction: 40, threads: 1 };
-    const wasm = new HnswIndex({ ...opts, backend: 'wasm' }), js = new HnswIndex({ ...opts, backend: 'js' });
-    wasm.add(rows.subarray(0, 1500 * dim));
-    js.add(rows.subarray(0, 1500 * dim));
-    expect(Array.from(wasm.exportState().level0)).toEqual(Array.from(js.exportState().level0));
-  });
+  for (const metric of ['euclidean', 'cosine', 'dot'] as Metric[]) {
+    it(`builds the graph the JavaScript insertion builds (${metric}; one thread, and two)`, () => {
+      const opts = { dim, metric, m: 8, efConstruction: 40, backend: 'wasm' as const };
+      const build = (threads: number, wasmTraversal: boolean) => {
+        setWasmTraversal(wasmTraversal);
+        try {
+          const index = new HnswIndex({ ...opts, threads });
+          index.add(rows.subarray(0, 1500 * dim));
+          return index;
+        } finally { setWasmTraversal(true); }
+      };
+      // On one thread the build is deterministic: the very same lists.
+      expect(Array.from(build(1, true).exportState().level0)).toEqual(Array.from(build(1, false).exportState().level0));
+      // On two (worker threads search level 0 in WebAssembly under the locks), the same quality.
+      const two = build(2, true);
+      let found = 0;
+      const exact = new FlatIndex({ dim, metric });
+      exact.add(rows.subarray(0, 1500 * dim));
+      for (let i = 0; i < 150; i++) {
+        const q = queries.subarray(i * dim, (i + 1) * dim);
+        const truth = new Set(exact.search(q, 10).map((h) => h.id));
+        for (const h of two.search(q, 10, { efSearch: 64 })) if (truth.has(h.id)) found++;
+      }
+      expect(found / 1500).toBeGreaterThanOrEqual(0.97);
+    });
+  }
 
   it('is used for int8 traversal never, and the JavaScript backend searches alike', () => {
     const wasm = new HnswIndex({ dim, metric: 'euclidean', m: 8, threads: 1, backend: 'wasm' });

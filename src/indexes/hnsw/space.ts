@@ -17,6 +17,11 @@ const TINY_INV_NORM = 2 ** 30;
 /** Byte offsets of one thread's scratch in an arena: query, slot list and kernel output. */
 export interface Scratch { queryOff: number; slotsOff: number; outOff: number }
 
+/** @internal Whether Space.searchLevel0 runs (the tests turn it off to compare with the JavaScript search). */
+let wasmTraversal = true;
+/** @internal */
+export function setWasmTraversal(enabled: boolean): void { wasmTraversal = enabled; }
+
 /** Candidates and results the WebAssembly level-0 search has room for (beyond, JavaScript searches). */
 export const WASM_CAND_CAP = 16384, WASM_RES_CAP = 4096;
 
@@ -131,7 +136,7 @@ export class Space {
    */
   searchLevel0(ep: number, epKey: number, ef: number, tombstones: boolean, slots: Int32Array, keys: Float64Array, locked = false): number {
     const w = this.wasm;
-    if (w === null || ef > WASM_RES_CAP) return -1;
+    if (w === null || !wasmTraversal || ef > WASM_RES_CAP) return -1;
     if (++this.wasmEpoch === 0xffffffff) {
       this.rows.u8().fill(0, w.visitedOff, w.visitedOff + this.wasmCapacity * 4);
       this.wasmEpoch = 1;
