@@ -740,7 +740,9 @@ let touchSink: u32 = 0;
 
 /**
  * Beam search of width `ef` on level 0 from (ep, epKey). `metric`: 0 squared L2, 1 cosine (the
- * query at q a unit vector when invQ = 1; keys cosineKey(q·x · invQ · norms[x])), 2 dot. Lists:
+ * query at q a unit vector when invQ = 1; keys cosineKey(q·x · invQ · norms[x])), 2 dot; over int8
+ * codes (rows are codes, q the query's code, `meta` four f64 constants a slot: step, A, P, origin,
+ * as Space.codeKeys in src/indexes/hnsw/space.ts computes them) 3 dot, 4 squared L2. Lists:
  * `stride0` i32 words per slot at level0, [count, neighbours...]. `deleted` (u8 per slot, or 0):
  * slots marked 1 are traversed but not returned. `visited` holds a u32 per slot (equal to `epoch`
  * once seen). Scratch: the candidate heap (keys at ck, slots at cs, room for candCap), the result
@@ -753,7 +755,7 @@ export function hnsw_search0(
   rows: usize, dim: i32, metric: i32, level0: usize, stride0: i32, norms: usize, deleted: usize,
   q: usize, invQ: f64, ep: i32, epKey: f64, ef: i32, visited: usize, epoch: u32,
   ck: usize, cs: usize, candCap: i32, rk: usize, rs: usize, nb: usize, kout: usize, outK: usize, outS: usize,
-  locks: usize,
+  locks: usize, meta: usize, qs: f64, qA: f64, qP: f64, qf: f64, mid: f64,
 ): i32 {
   let cand = 0, res = 0, touched: u32 = 0;
   store<u32>(visited + (<usize>ep << 2), epoch);
@@ -782,14 +784,26 @@ export function hnsw_search0(
     if (u == 0) continue;
     // Touch the first line of every row about to be read, so their cache misses overlap (there is
     // no prefetch instruction in WebAssembly; the loads' sum is kept so they are not dropped).
-    const rowBytes = <usize>dim << 2;
+    const rowBytes = metric >= 3 ? <usize>dim : <usize>dim << 2;
     for (let i = 0; i < u; i++) touched += load<u32>(rows + <usize>load<i32>(nb + (<usize>i << 2)) * rowBytes);
     if (metric == 0) gather_l2sq_f32(q, rows, nb, u, dim, kout);
-    else gather_dot_f32(q, rows, nb, u, dim, kout);
+    else if (metric <= 2) gather_dot_f32(q, rows, nb, u, dim, kout);
+    else gather_dot_i8(q, rows, nb, u, dim, kout);
     for (let i = 0; i < u; i++) {
-      const f = <f64>load<f32>(kout + (<usize>i << 2));
       const s = load<i32>(nb + (<usize>i << 2));
-      const key = metric == 0 ? f : metric == 2 ? -f : cosineKey(f * invQ * load<f64>(norms + (<usize>s << 3)));
+      let key: f64;
+      if (metric <= 2) {
+        const f = <f64>load<f32>(kout + (<usize>i << 2));
+        key = metric == 0 ? f : metric == 2 ? -f : cosineKey(f * invQ * load<f64>(norms + (<usize>s << 3)));
+      } else {
+        const dot = <f64>load<i32>(kout + (<usize>i << 2)), m = meta + (<usize>s << 5);
+        if (metric == 3) key = -(qs * load<f64>(m) * dot);
+        else {
+          key = qA + load<f64>(m, 8) - 2 * qs * load<f64>(m) * dot;
+          const d = qf - load<f64>(m, 24);
+          if (d != 0) key += mid + 2 * d * (qP - load<f64>(m, 16));
+        }
+      }
       if (res < ef || key < -load<f64>(rk)) {
         if (cand >= candCap) return -1;
         heapPush(ck, cs, cand++, key, s);

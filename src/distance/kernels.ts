@@ -62,7 +62,7 @@ export interface Kernels {
     rows: number, dim: number, metric: number, level0: number, stride0: number, norms: number, deleted: number,
     q: number, invQ: number, ep: number, epKey: number, ef: number, visited: number, epoch: number,
     candKeys: number, candSlots: number, candCap: number, resKeys: number, resSlots: number, nb: number, kout: number, outKeys: number, outSlots: number,
-    locks: number,
+    locks: number, meta: number, qs: number, qA: number, qP: number, qf: number, mid: number,
   ): number;
 }
 

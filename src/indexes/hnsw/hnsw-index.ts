@@ -70,20 +70,23 @@ const WORKER_LIST = 1024;
 const PARALLEL_MIN = 256;
 
 /**
- * Where the per-slot arrays of an index with room for `capacity` slots live in its rows arena,
- * above the rows' room (byte offsets): 1/|x| or |x|² (f64), the level-0 lists (i32, `stride0`
- * words a slot), the tombstones (u8) and the slots' locks (i32). The WebAssembly search reads them there; then comes the
- * calling thread's search scratch, then the worker threads'.
+ * Where the per-slot arrays of an index with room for `capacity` slots live in the arena the graph
+ * is walked in (the rows', or the int8 codes' with int8 traversal), above that store's room (byte
+ * offsets): 1/|x| or |x|² (f64), the level-0 lists (i32, `stride0` words a slot), the tombstones
+ * (u8), the codes' constants (CODE_META f64 a slot, int8 only) and the slots' locks (i32). The
+ * WebAssembly search reads them there; then comes the calling thread's search scratch, then the
+ * worker threads'.
  */
-interface SlotLayout { normsOff: number; level0Off: number; deletedOff: number; locksOff: number; scratchOff: number; end: number }
+interface SlotLayout { normsOff: number; level0Off: number; deletedOff: number; codeMetaOff: number; locksOff: number; scratchOff: number; end: number }
 
-function slotLayout(rows: RowStore, capacity: number, stride0: number, m0: number): SlotLayout {
-  const normsOff = alignUp(rows.rowsOff + capacity * rows.rowBytes);
+function slotLayout(home: RowStore, capacity: number, stride0: number, m0: number, codes: boolean): SlotLayout {
+  const normsOff = alignUp(home.rowsOff + capacity * home.rowBytes);
   const level0Off = alignUp(normsOff + capacity * 8);
   const deletedOff = alignUp(level0Off + capacity * stride0 * 4);
-  const locksOff = alignUp(deletedOff + capacity);
+  const codeMetaOff = alignUp(deletedOff + capacity);
+  const locksOff = alignUp(codeMetaOff + (codes ? capacity * CODE_META * 8 : 0));
   const scratchOff = alignUp(locksOff + capacity * 4);
-  return { normsOff, level0Off, deletedOff, locksOff, scratchOff, end: scratchOff + wasmScratchBytes(capacity, m0) };
+  return { normsOff, level0Off, deletedOff, codeMetaOff, locksOff, scratchOff, end: scratchOff + wasmScratchBytes(capacity, m0) };
 }
 
 function checkInt(v: unknown, name: string, min: number, max: number, where: string): number {
@@ -160,8 +163,10 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private readonly uid = `hnsw${nextUid++}`;
   private generation = 0;
   private shapeCache: { generation: number; threads: number; shape: HnswShape | null } | null = null;
-  /** The per-slot arrays' place in the rows arena (see slotLayout). */
+  /** The per-slot arrays' place in the home arena (see slotLayout). */
   private layout!: SlotLayout;
+  /** The store whose arena holds the graph and the WebAssembly search: the codes with int8 traversal, else the rows. */
+  private readonly home: RowStore;
   /** Slots of removed vectors still linked in the graph (traversed, never returned). */
   private readonly free: number[] = [];
   /** Slots of removed vectors taken out of the graph, ready for reuse. */
@@ -195,31 +200,36 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.random = prng(seed);
     this.levelMult = 1 / Math.log(this.m);
     const cap = 16;
-    this.layout = slotLayout(this.rows, cap, 2 * this.m + 1, 2 * this.m);
-    this.rows.reserveBytes(this.layout.end);
+    this.home = this.codes ?? this.rows;
+    this.layout = slotLayout(this.home, cap, 2 * this.m + 1, 2 * this.m, this.codes !== null);
+    this.home.reserveBytes(this.layout.end);
     this.graph = Graph.create(cap, this.m, this.upperFor(cap), this.place());
     this.slotIds = new Float64Array(sharedBuffer(cap * 8));
     this.invNorms = this.normsView(cap);
-    this.codeMeta = new Float64Array(sharedBuffer(q === 'int8' ? cap * CODE_META * 8 : 8));
+    this.codeMeta = this.codeMetaView(cap);
     this.core = new HnswCore(this.graph, this.mainSpace(), false);
     this.core.space.setWasmSearch(this.wasmLayout(this.layout.scratchOff), cap);
   }
 
-  /** Level 0 and the tombstones in the rows arena, at the current layout. */
+  /** Level 0, the tombstones and the locks in the home arena, at the current layout. */
   private place(): GraphPlace {
     const l = this.layout;
-    return { buffer: this.rows.arena.u8().buffer, level0Off: l.level0Off, deletedOff: l.deletedOff, locksOff: l.locksOff };
+    return { buffer: this.home.arena.u8().buffer, level0Off: l.level0Off, deletedOff: l.deletedOff, locksOff: l.locksOff };
   }
 
   private normsView(capacity: number): Float64Array {
-    return new Float64Array(this.rows.arena.u8().buffer, this.layout.normsOff, capacity);
+    return new Float64Array(this.home.arena.u8().buffer, this.layout.normsOff, capacity);
+  }
+
+  private codeMetaView(capacity: number): Float64Array {
+    return this.codes ? new Float64Array(this.home.arena.u8().buffer, this.layout.codeMetaOff, capacity * CODE_META) : new Float64Array(1);
   }
 
   /** The WebAssembly search's view of the graph, with one thread's scratch at `scratchOff`. */
   private wasmLayout(scratchOff: number): WasmSearch {
     const l = this.layout;
     return wasmScratchAt(scratchOff, this.graph ? this.graph.capacity : 16, 2 * this.m,
-      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff, locksOff: l.locksOff });
+      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff, locksOff: l.locksOff, codeMetaOff: l.codeMetaOff });
   }
 
   private upperFor(capacity: number): number {
@@ -245,14 +255,18 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   private ensureCapacity(slots: number): void {
     if (slots <= this.graph.capacity) return;
     const old = this.graph.capacity, cap = Math.max(slots, Math.ceil(old * 1.5));
-    const stride0 = this.graph.stride0, from = this.layout, to = slotLayout(this.rows, cap, stride0, 2 * this.m);
-    const dirty = this.rows.arena.byteLength; // memory past this is new, hence zero (and untouched)
-    this.rows.reserveBytes(to.end); // the one step that can fail: nothing has changed yet
+    const stride0 = this.graph.stride0, from = this.layout, to = slotLayout(this.home, cap, stride0, 2 * this.m, this.codes !== null);
+    const dirty = this.home.arena.byteLength; // memory past this is new, hence zero (and untouched)
+    this.home.reserveBytes(to.end); // the one step that can fail: nothing has changed yet
     // Move the per-slot arrays up (the highest first: every one moves up, past its old place and
     // below the next one's new place), then clear their new room where it held something: leaving
     // new memory untouched keeps it out of the process's resident set until it is used.
-    const u8 = this.rows.arena.u8();
+    const u8 = this.home.arena.u8();
     const clear = (from: number, to: number) => { if (from < Math.min(to, dirty)) u8.fill(0, from, Math.min(to, dirty)); };
+    if (this.codes) {
+      u8.copyWithin(to.codeMetaOff, from.codeMetaOff, from.codeMetaOff + old * CODE_META * 8);
+      clear(to.codeMetaOff + old * CODE_META * 8, to.codeMetaOff + cap * CODE_META * 8);
+    }
     u8.copyWithin(to.deletedOff, from.deletedOff, from.deletedOff + old);
     clear(to.deletedOff + old, to.deletedOff + cap);
     u8.copyWithin(to.level0Off, from.level0Off, from.level0Off + old * stride0 * 4);
@@ -264,7 +278,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.graph = this.graph.grow(cap, this.upperFor(cap), this.place());
     const ids = new Float64Array(sharedBuffer(cap * 8)); ids.set(this.slotIds); this.slotIds = ids;
     this.invNorms = this.normsView(cap);
-    if (this.codes) { const meta = new Float64Array(sharedBuffer(cap * CODE_META * 8)); meta.set(this.codeMeta); this.codeMeta = meta; }
+    this.codeMeta = this.codeMetaView(cap);
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
     this.core.space.codeMeta = this.codeMeta;
@@ -428,25 +442,27 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const rowsHandle = this.rows.arena.handle();
     const codesHandle = this.codes ? this.codes.arena.handle() : null;
     if (!rowsHandle || (this.codes && !codesHandle) || !(this.graph.level0.buffer instanceof SharedArrayBuffer)) return null;
-    // Per worker thread: kernel scratch, then the WebAssembly search's scratch.
-    const wasmBytes = wasmScratchBytes(this.graph.capacity, 2 * this.m);
-    const rowStride = alignUp(scratchBytes(this.dim * 4, WORKER_LIST)) + wasmBytes;
-    const rowBase = alignUp(this.layout.end);
+    // Per worker thread: kernel scratch in each arena, then (in the home arena, above the graph)
+    // the WebAssembly search's scratch.
+    const wasmBytes = wasmScratchBytes(this.graph.capacity, 2 * this.m), codes = this.codes;
+    const rowStride = alignUp(scratchBytes(this.dim * 4, WORKER_LIST)) + (codes ? 0 : wasmBytes);
+    const rowBase = alignUp(codes ? this.rows.end : this.layout.end);
     this.rows.reserveBytes(rowBase + (threads - 1) * rowStride);
     let codeBase = 0, codeStride = 0;
-    if (this.codes) {
-      codeStride = scratchBytes(this.dim, WORKER_LIST);
-      codeBase = alignUp(this.codes.end);
-      this.codes.reserveBytes(codeBase + (threads - 1) * codeStride);
+    if (codes) {
+      codeStride = alignUp(scratchBytes(this.dim, WORKER_LIST)) + wasmBytes;
+      codeBase = alignUp(this.layout.end);
+      codes.reserveBytes(codeBase + (threads - 1) * codeStride);
     }
     const q = this.quantizer;
     return {
       dim: this.dim, metric: this.metricCode,
       rows: rowsHandle, rowsOff: this.rows.rowsOff, codes: codesHandle, codesOff: this.codes ? this.codes.rowsOff : 0,
       quant: q ? { mid: q.mid, metric: this.metric } : null,
-      graph: this.graph.buffers, invNorms: this.invNorms.buffer, invNormsOff: this.invNorms.byteOffset, codeMeta: this.codeMeta.buffer, ids: this.slotIds.buffer,
+      graph: this.graph.buffers, invNorms: this.invNorms.buffer, invNormsOff: this.invNorms.byteOffset,
+      codeMeta: this.codeMeta.buffer, codeMetaOff: this.codeMeta.byteOffset, codeMetaLength: this.codeMeta.length, ids: this.slotIds.buffer,
       rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
-      wasm: this.wasmLayout(0), wasmScratchOff: alignUp(scratchBytes(this.dim * 4, WORKER_LIST)),
+      wasm: this.wasmLayout(0), wasmScratchOff: alignUp(scratchBytes(codes ? this.dim : this.dim * 4, WORKER_LIST)),
     };
   }
 
@@ -701,11 +717,11 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   /** Size, kernels and memory in use. */
   stats(): IndexStats & { m: number; efConstruction: number; efSearch: number; quantization: string; levels: number } {
     const g = this.graph;
-    // Level 0, tombstones and norms are in the rows arena (counted with it).
-    const graphBytes = g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength + g.locks.byteLength;
+    // Level 0, tombstones, locks, norms and code constants are in the home arena (counted with it).
+    const graphBytes = g.levels.byteLength + g.upperOff.byteLength + g.upper.byteLength;
     return {
       kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric,
-      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength + this.codeMeta.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.size * 40,
+      memoryBytes: this.rows.arena.byteLength + (this.codes ? this.codes.arena.byteLength : 0) + graphBytes + this.slotIds.byteLength + this.size * 40,
       m: this.m, efConstruction: this.efConstruction, efSearch: this.efSearch, quantization: this.quantization, levels: g.meta[MAX_LEVEL] + 1,
     };
   }

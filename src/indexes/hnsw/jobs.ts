@@ -63,8 +63,10 @@ export interface HnswShape {
   graph: GraphBuffers;
   invNorms: ArrayBufferLike;
   invNormsOff: number;
-  /** Per-slot code constants (CODE_META float64 each). */
+  /** Per-slot code constants (CODE_META float64 each), codeMetaLength values at codeMetaOff. */
   codeMeta: ArrayBufferLike;
+  codeMetaOff: number;
+  codeMetaLength: number;
   ids: ArrayBufferLike;
   /** Worker thread t ≥ 1 uses scratch at base + (t - 1) * stride in each arena. */
   rowScratchBase: number;
@@ -115,14 +117,17 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
     quantizer.centreChanged();
   }
   const block = shape.rowScratchBase + t * shape.rowStride, capacity = shape.graph.capacity;
+  const codeBlock = shape.codeScratchBase + t * shape.codeStride;
   const space = new Space({
     dim: shape.dim, metric: shape.metric,
     rows, rowsOff: shape.rowsOff, rowScratch: scratchAt(block, shape.dim * 4, shape.maxList),
-    codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(shape.codeScratchBase + t * shape.codeStride, shape.dim, shape.maxList) : null,
-    quantizer, invNorms: new Float64Array(shape.invNorms, shape.invNormsOff, capacity), codeMeta: new Float64Array(shape.codeMeta), maxList: shape.maxList,
+    codes, codesOff: shape.codesOff, codeScratch: codes ? scratchAt(codeBlock, shape.dim, shape.maxList) : null,
+    quantizer, invNorms: new Float64Array(shape.invNorms, shape.invNormsOff, capacity),
+    codeMeta: new Float64Array(shape.codeMeta, shape.codeMetaOff, shape.codeMetaLength), maxList: shape.maxList,
   });
-  // The shape's WasmSearch has its scratch laid out from 0: move it to this thread's block.
-  const w = shape.wasm, d = block + shape.wasmScratchOff;
+  // The shape's WasmSearch has its scratch laid out from 0: move it to this thread's block (in
+  // the arena holding the graph: the codes' with int8 traversal).
+  const w = shape.wasm, d = (codes ? codeBlock : block) + shape.wasmScratchOff;
   space.setWasmSearch({
     ...w, visitedOff: w.visitedOff + d, candKeys: w.candKeys + d, candSlots: w.candSlots + d, resKeys: w.resKeys + d, resSlots: w.resSlots + d,
     nb: w.nb + d, kout: w.kout + d, outKeys: w.outKeys + d, outSlots: w.outSlots + d,

@@ -32,6 +32,8 @@ export const WASM_CAND_CAP = 16384, WASM_RES_CAP = 4096;
  */
 export interface WasmSearch {
   level0Off: number; stride0: number; normsOff: number; deletedOff: number; locksOff: number;
+  /** The int8 codes' constants (CODE_META f64 a slot), with int8 traversal (the codes' arena holds the graph then). */
+  codeMetaOff: number;
   visitedOff: number; candKeys: number; candSlots: number; resKeys: number; resSlots: number;
   nb: number; kout: number; outKeys: number; outSlots: number;
 }
@@ -43,7 +45,7 @@ export function wasmScratchBytes(capacity: number, m0: number): number {
 }
 
 /** Lays out a WasmSearch's scratch at `base` (the graph offsets given). */
-export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff' | 'locksOff'>): WasmSearch {
+export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff' | 'locksOff' | 'codeMetaOff'>): WasmSearch {
   let at = alignUp(base);
   const take = (bytes: number) => { const off = at; at += alignUp(bytes); return off; };
   const visitedOff = take(capacity * 4);
@@ -113,17 +115,20 @@ export class Space {
   private rowI32!: Int32Array;
   private codeI32: Int32Array | null = null;
 
+  /** The arena the graph and the WebAssembly search live in: the codes' with int8 traversal, else the rows'. */
+  private get home(): Arena { return this.codes ?? this.rows; }
+
   /**
    * Enables the WebAssembly level-0 search with this layout (its visited set is cleared, below
-   * `zeroFrom`), or disables it (null). Float rows on the WebAssembly kernels only.
+   * `zeroFrom`), or disables it (null). On the WebAssembly kernels only.
    */
   setWasmSearch(layout: WasmSearch | null, capacity: number, zeroFrom = Infinity): void {
-    this.wasm = layout && !this.codes && this.rows.kernels.hnswSearch0 ? layout : null;
+    this.wasm = layout && this.home.kernels.hnswSearch0 ? layout : null;
     this.wasmCapacity = capacity;
     this.wasmEpoch = 0;
     // (Memory from `zeroFrom` on is known to be zero: left untouched.)
     const w = this.wasm, end = w ? Math.min(w.visitedOff + capacity * 4, zeroFrom) : 0;
-    if (w && w.visitedOff < end) this.rows.u8().fill(0, w.visitedOff, end);
+    if (w && w.visitedOff < end) this.home.u8().fill(0, w.visitedOff, end);
   }
 
   /**
@@ -137,17 +142,22 @@ export class Space {
   searchLevel0(ep: number, epKey: number, ef: number, tombstones: boolean, slots: Int32Array, keys: Float64Array, locked = false): number {
     const w = this.wasm;
     if (w === null || !wasmTraversal || ef > WASM_RES_CAP) return -1;
+    const home = this.home;
     if (++this.wasmEpoch === 0xffffffff) {
-      this.rows.u8().fill(0, w.visitedOff, w.visitedOff + this.wasmCapacity * 4);
+      home.u8().fill(0, w.visitedOff, w.visitedOff + this.wasmCapacity * 4);
       this.wasmEpoch = 1;
     }
-    const count = this.rows.kernels.hnswSearch0!(
-      this.rowsOff, this.dim, this.metric === EUCLIDEAN ? 0 : this.metric === COSINE ? 1 : 2, w.level0Off, w.stride0, w.normsOff, tombstones ? w.deletedOff : 0,
-      this.rowScratch.queryOff, this.invQ, ep, epKey, ef, w.visitedOff, this.wasmEpoch,
+    // Over codes, the keys codeKeys computes: the query's code and constants, the slots' (qMeta / codeMeta).
+    const q = this.qMeta, codes = this.codes !== null;
+    const mode = codes ? (this.metric === DOT ? 3 : 4) : this.metric === EUCLIDEAN ? 0 : this.metric === COSINE ? 1 : 2;
+    const count = home.kernels.hnswSearch0!(
+      codes ? this.codesOff : this.rowsOff, this.dim, mode, w.level0Off, w.stride0, w.normsOff, tombstones ? w.deletedOff : 0,
+      codes ? this.codeScratch!.queryOff : this.rowScratch.queryOff, this.invQ, ep, epKey, ef, w.visitedOff, this.wasmEpoch,
       w.candKeys, w.candSlots, WASM_CAND_CAP, w.resKeys, w.resSlots, w.nb, w.kout, w.outKeys, w.outSlots, locked ? w.locksOff : 0,
+      w.codeMetaOff, q[META_STEP], q[META_A], q[META_P], q[META_ORIGIN], codes ? this.quantizer!.midSq : 0,
     );
     if (count < 0) return -1;
-    const i32 = this.rows.i32(), f64 = this.rows.f64();
+    const i32 = home.i32(), f64 = home.f64();
     slots.set(i32.subarray(w.outSlots >> 2, (w.outSlots >> 2) + count));
     keys.set(f64.subarray(w.outKeys >> 3, (w.outKeys >> 3) + count));
     return count;
