@@ -1,8 +1,9 @@
 // WebAssembly SIMD128 distance kernels (AssemblyScript source, compiled at install by scripts/build-wasm.mjs).
 //
 // Every pointer is a byte offset into the one linear memory the caller owns; rows are row-major
-// `rows + i * dim * 4` (f32) or `rows + i * dim` (i8). No allocation, no data segments, no globals
-// written: the same module instantiates in several workers over one shared memory.
+// `rows + i * dim * 4` (f32) or `rows + i * dim` (i8). No allocation, no data segments, and the one
+// global written (hnsw_search0's touch sink) is per instance and never read: the same module
+// instantiates in several workers over one shared memory.
 // Any `dim` works: the SIMD body runs over multiples of 16 (or 4) lanes and a scalar loop takes the
 // tail. Squared L2 is computed directly as sum((a-b)^2), never through norms, so it stays exact to
 // float32 rounding even for near-duplicate vectors.

@@ -33,6 +33,7 @@ import { clusteredDataset } from 'nearest/datasets';
 import { NearestVectorStore } from 'nearest/langchain';
 import { HierarchicalNSW as DropinHNSW } from 'nearest/hnswlib-node';
 import { describeEnvironment } from './lib/environment.ts';
+import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -73,7 +74,7 @@ async function timeSearches(store: Searcher, qs: number[][], passes = searchPass
     for (const q of qs) answers.push(await store.similaritySearchVectorWithScore(q, K));
     times.push((performance.now() - t) / qs.length);
   }
-  return { msPerQuery: times.sort((a, b) => a - b)[times.length >> 1]!, answers };
+  return { msPerQuery: median(times), answers };
 }
 async function timeAdd(add: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

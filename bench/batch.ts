@@ -19,6 +19,7 @@ import { clusteredDataset } from 'nearest/datasets';
 import { benchArgs } from './lib/args.ts';
 import { loadBenchData } from './lib/bench-data.ts';
 import { describeEnvironment } from './lib/environment.ts';
+import { median } from './lib/stats.ts';
 
 const { args } = benchArgs('usage: tsx bench/batch.ts [--quick] [--data wordvecs,fashion-mnist,clustered-960] [--passes 3]', {
   quick: { type: 'boolean', default: false },
@@ -76,7 +77,6 @@ function timed(index: Searcher, queries: Float32Array, threads: number): { wall:
   const wall = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
   return { wall, cpu: (c.user + c.system) / 1e6, ids: r.ids };
 }
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
 const rows: { data: string; index: string; nq: number; qps1: number; qps2: number; qpsCpu1: number; qpsCpu2: number; speedup: number; sameIds: boolean }[] = [];
 for (const s of await shapes()) {

@@ -24,6 +24,7 @@ import { clusteredDataset } from 'nearest/datasets';
 import { NearestVectorStore } from 'nearest/llamaindex';
 import { benchArgs } from './lib/args.ts';
 import { describeEnvironment } from './lib/environment.ts';
+import { median } from './lib/stats.ts';
 
 const { args } = benchArgs('usage: tsx bench/llamaindex.ts [--quick] [--n 100000] [--dim 384] [--queries 200] [--passes 5]', {
   quick: { type: 'boolean', default: false },
@@ -38,6 +39,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 
 // The stores need an embedding model to exist; every node and query here comes with its vector.
 class NoEmbedding extends BaseEmbedding {
+  constructor() { super(); }
   async getTextEmbedding(): Promise<number[]> { throw new Error('the benchmark embeds nothing'); }
 }
 Settings.embedModel = new NoEmbedding();
@@ -65,7 +67,7 @@ async function timeQueries(store: Store, qs: number[][], times: number): Promise
     for (const q of qs) answers.push(await store.query(query(q)));
     ms.push((performance.now() - t) / qs.length);
   }
-  return { ms: ms.sort((a, b) => a - b)[ms.length >> 1]!, answers };
+  return { ms: median(ms), answers };
 }
 
 log(`${n.toLocaleString('en-US')} × ${dim}, ${nq} queries (${nqSimple} for SimpleVectorStore), k = ${K}, kernels ${kernels.name}`);

@@ -13,10 +13,10 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
-  FlatIndex, HnswIndex, NearestError, indexFromBuffer, indexToBuffer, normalize, readIndexAppData,
+  FlatIndex, HnswIndex, NearestError, indexFromBuffer, indexToBuffer, normalize, readIndexAppData, saveIndex,
   type ErrorCode, type Metric, type SavedIndex,
 } from '../index.js';
-import { writeFileAtomic, writeFileAtomicSync } from './sync-file.js';
+import { writeFileAtomicSync } from './sync-file.js';
 
 /** Distance for search index. `l2`: sum((x_i - y_i)^2), `ip`: 1 - sum(x_i * y_i), `cosine`: 1 - sum(x_i * y_i) / norm(x) * norm(y). */
 export type SpaceName = 'l2' | 'ip' | 'cosine';
@@ -93,14 +93,21 @@ const APP_VERSION = 1, APP_HEADER = 16;
 
 interface IndexFile { maxElements: number; marked: Map<number, Float32Array>; index: SavedIndex }
 
-function fileBytes(index: SavedIndex, maxElements: number, marked: ReadonlyMap<number, Float32Array>, dim: number): Uint8Array {
+/** The application data of an index file: the capacity and the marked-deleted points. */
+function appData(maxElements: number, marked: ReadonlyMap<number, Float32Array>, dim: number): Uint8Array {
   const count = marked.size;
   const app = new Uint8Array(APP_HEADER + count * 8 + count * dim * 4);
   new Uint32Array(app.buffer, 0, 4).set([APP_VERSION, maxElements, count, 0]);
   const labels = new Float64Array(app.buffer, APP_HEADER, count), points = new Float32Array(app.buffer, APP_HEADER + count * 8, count * dim);
   let i = 0;
   for (const [label, point] of marked) { labels[i] = label; points.set(point, i * dim); i++; }
-  return indexToBuffer(index, { appData: app });
+  return app;
+}
+
+/** A NearestError for a file that could not be read (NOT_FOUND when it does not exist), with hnswlib-node's text. */
+function openError(path: string, e: unknown): NearestError {
+  const code = (e as { code?: string }).code;
+  return new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `Hnswlib Error: failed to open file: ${path} (${(e as Error).message})`, { path, cause: code }, { cause: e });
 }
 
 function corruptFile(path: string, why: string): NearestError {
@@ -132,8 +139,7 @@ async function readIndexFile(path: string): Promise<IndexFile> {
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `Hnswlib Error: failed to open file: ${path} (${(e as Error).message})`, { path, cause: code }, { cause: e });
+    throw openError(path, e);
   }
   return parseFile(bytes, path);
 }
@@ -181,8 +187,7 @@ function readFileSyncOrThrow(path: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new NearestError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `Hnswlib Error: failed to open file: ${path} (${(e as Error).message})`, { path, cause: code }, { cause: e });
+    throw openError(path, e);
   }
 }
 
@@ -434,14 +439,14 @@ export class HierarchicalNSW {
    */
   async writeIndex(filename: string): Promise<boolean> {
     const path = checkFilename(filename, 'writeIndex');
-    await writeFileAtomic(path, fileBytes(this.writable(), this.maxElements, this.marked, this.dim));
+    await saveIndex(this.writable(), path, { appData: appData(this.maxElements, this.marked, this.dim) });
     return true;
   }
 
   /** writeIndex, synchronously. */
   writeIndexSync(filename: string): void {
     const path = checkFilename(filename, 'writeIndexSync');
-    writeFileAtomicSync(path, fileBytes(this.writable(), this.maxElements, this.marked, this.dim));
+    writeFileAtomicSync(path, indexToBuffer(this.writable(), { appData: appData(this.maxElements, this.marked, this.dim) }));
   }
 
   /**
@@ -529,12 +534,12 @@ export class BruteforceSearch {
 
   /** Saves the index in nearest's format (atomically); resolves to true. */
   async writeIndex(filename: string): Promise<boolean> {
-    await writeFileAtomic(checkFilename(filename, 'writeIndex'), fileBytes(this.writable(), this.maxElements, new Map(), this.dim));
+    await saveIndex(this.writable(), checkFilename(filename, 'writeIndex'), { appData: appData(this.maxElements, new Map(), this.dim) });
     return true;
   }
 
   writeIndexSync(filename: string): void {
-    writeFileAtomicSync(checkFilename(filename, 'writeIndexSync'), fileBytes(this.writable(), this.maxElements, new Map(), this.dim));
+    writeFileAtomicSync(checkFilename(filename, 'writeIndexSync'), indexToBuffer(this.writable(), { appData: appData(this.maxElements, new Map(), this.dim) }));
   }
 
   /** Loads an index written by writeIndex, with its capacity. */

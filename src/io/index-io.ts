@@ -28,7 +28,7 @@ export type SavedIndex = FlatIndex | HnswIndex | IvfIndex;
 /** Options of loading. */
 export interface LoadOptions { backend?: BackendChoice; threads?: number }
 
-/** Options of indexToBuffer. */
+/** Options of indexToBuffer and saveIndex. */
 export interface ToBufferOptions {
   /**
    * Bytes of the application's own kept with the index (an `APPD` section, checksummed like the
@@ -39,10 +39,17 @@ export interface ToBufferOptions {
 
 /** The binary file image of an index (format: docs/format.md); works in browsers too. */
 export function indexToBuffer(index: SavedIndex, options: ToBufferOptions = {}): Uint8Array {
-  const o = checkOptions(options, ['appData'], 'indexToBuffer');
-  if (o.appData !== undefined && !(o.appData instanceof Uint8Array)) throw invalidArgument('indexToBuffer: appData must be a Uint8Array', { option: 'appData' });
-  const { header, sections } = indexImage(index);
-  return writeContainer(header, o.appData ? [...sections, { tag: 'APPD', bytes: o.appData }] : sections);
+  const { header, sections } = imageWith(index, options, 'indexToBuffer');
+  return writeContainer(header, sections);
+}
+
+/** indexImage with the application data of `options` (checked) as a last section. */
+function imageWith(index: SavedIndex, options: ToBufferOptions, where: string): { header: ContainerHeader; sections: Section[] } {
+  const o = checkOptions(options, ['appData'], where);
+  if (o.appData !== undefined && !(o.appData instanceof Uint8Array)) throw invalidArgument(`${where}: appData must be a Uint8Array`, { option: 'appData' });
+  const image = indexImage(index);
+  if (o.appData) image.sections.push({ tag: 'APPD', bytes: o.appData });
+  return image;
 }
 
 /**
@@ -255,8 +262,8 @@ function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metr
 }
 
 /** Writes an index to `path` atomically: temp file, fsync, rename, directory fsync (Node.js). */
-export async function saveIndex(index: SavedIndex, path: string): Promise<void> {
-  const { header, sections } = indexImage(index); // views: the file is written without a copy
+export async function saveIndex(index: SavedIndex, path: string, options: ToBufferOptions = {}): Promise<void> {
+  const { header, sections } = imageWith(index, options, 'saveIndex'); // views: the file is written without a copy
   const fs = await nodeFileSystem();
   await writeFileAtomic(fs, fs.resolve(path), async (h) => {
     let at = 0;

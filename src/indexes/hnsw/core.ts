@@ -150,10 +150,15 @@ export class HnswCore {
     }
   }
 
+  /** Makes sortedSlots/sortedKeys hold at least n entries. */
+  private sortedRoom(n: number): void {
+    if (this.sortedSlots.length < n) { this.sortedSlots = new Int32Array(n * 2); this.sortedKeys = new Float64Array(n * 2); }
+  }
+
   /** Drains `results` into sortedSlots/sortedKeys, ascending by key; returns the count. */
   drainSorted(): number {
     const res = this.results, n = res.size;
-    if (this.sortedSlots.length < n) { this.sortedSlots = new Int32Array(n * 2); this.sortedKeys = new Float64Array(n * 2); }
+    this.sortedRoom(n);
     for (let i = n - 1; i >= 0; i--) {
       this.sortedKeys[i] = -res.topKey();
       this.sortedSlots[i] = res.pop();
@@ -241,7 +246,7 @@ export class HnswCore {
     for (let l = Math.min(level, maxLevel); l >= 0; l--) {
       let n = -1;
       if (l === 0) {
-        if (this.sortedSlots.length < efConstruction) { this.sortedSlots = new Int32Array(efConstruction * 2); this.sortedKeys = new Float64Array(efConstruction * 2); }
+        this.sortedRoom(efConstruction);
         n = this.space.searchLevel0(cur, curKey, efConstruction, false, this.sortedSlots, this.sortedKeys, this.concurrent);
       }
       if (n < 0) {
@@ -282,7 +287,7 @@ export class HnswCore {
     const cur = this.greedy(ep, this.keyTo(ep), g.meta[MAX_LEVEL], 0);
     // Level 0 in WebAssembly when it can (no filter but tombstones; float rows), else here.
     if (allow === null || tombstoneFilters.has(allow)) {
-      if (this.sortedSlots.length < ef) { this.sortedSlots = new Int32Array(ef * 2); this.sortedKeys = new Float64Array(ef * 2); }
+      this.sortedRoom(ef);
       const n = this.space.searchLevel0(cur, this.lastKey, ef, allow !== null, this.sortedSlots, this.sortedKeys);
       if (n >= 0) return n;
     }

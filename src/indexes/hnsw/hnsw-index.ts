@@ -13,14 +13,14 @@ import { CHUNK, RowStore } from '../../storage/row-store.js';
 import { toIdPredicate, type IndexStats } from '../flat.js';
 import { CODE_META, META_ORIGIN, META_STEP, ScalarQuantizer } from '../quant/sq8.js';
 import { PendingReads, type Read } from '../reads.js';
-import { emptyBatch, slotHits } from '../results.js';
+import { emptyBatch, fillBatch, slotHits } from '../results.js';
 import type { BatchOptions, BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { prng } from '../random.js';
 import { HnswCore, tombstoneFilter, type SlotFilter } from './core.js';
 import { ENTRY, Graph, MAX_LEVEL, UPPER_USED, type GraphPlace } from './graph.js';
 import { runBuild, runSearch, searchQuery, type HnswJob, type HnswShape } from './jobs.js';
-import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space, wasmScratchAt, wasmScratchBytes, type WasmSearch } from './space.js';
+import { COSINE, DOT, EUCLIDEAN, scratchBytes, Space, wasmScratchAt, wasmScratchBytes, type WasmGraph, type WasmSearch } from './space.js';
 
 /** Default links per node (hnswlib's M): factory strings without a number and IVF's HNSW quantizer use it too. */
 export const DEFAULT_M = 16;
@@ -208,7 +208,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.invNorms = this.normsView(cap);
     this.codeMeta = this.codeMetaView(cap);
     this.core = new HnswCore(this.graph, this.mainSpace(), false);
-    this.core.space.setWasmSearch(this.wasmLayout(this.layout.scratchOff), cap);
+    this.core.space.setWasmSearch(this.mainWasm(cap), cap);
   }
 
   /** Level 0, the tombstones and the locks in the home arena, at the current layout. */
@@ -225,11 +225,15 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     return this.codes ? new Float64Array(this.home.arena.u8().buffer, this.layout.codeMetaOff, capacity * CODE_META) : new Float64Array(1);
   }
 
-  /** The WebAssembly search's view of the graph, with one thread's scratch at `scratchOff`. */
-  private wasmLayout(scratchOff: number): WasmSearch {
+  /** Where the WebAssembly search finds the graph, at the current layout. */
+  private wasmGraph(): WasmGraph {
     const l = this.layout;
-    return wasmScratchAt(scratchOff, this.graph ? this.graph.capacity : 16, 2 * this.m,
-      { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff, locksOff: l.locksOff, codeMetaOff: l.codeMetaOff });
+    return { level0Off: l.level0Off, stride0: 2 * this.m + 1, normsOff: l.normsOff, deletedOff: l.deletedOff, locksOff: l.locksOff, codeMetaOff: l.codeMetaOff };
+  }
+
+  /** The calling thread's WebAssembly search (its scratch at the layout's scratchOff), for `capacity` slots. */
+  private mainWasm(capacity: number): WasmSearch {
+    return wasmScratchAt(this.layout.scratchOff, capacity, 2 * this.m, this.wasmGraph());
   }
 
   private upperFor(capacity: number): number {
@@ -282,7 +286,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     this.core.setGraph(this.graph);
     this.core.space.invNorms = this.invNorms;
     this.core.space.codeMeta = this.codeMeta;
-    this.core.space.setWasmSearch(this.wasmLayout(to.scratchOff), cap, dirty);
+    this.core.space.setWasmSearch(this.mainWasm(cap), cap, dirty);
   }
 
   private drawLevel(random: () => number): number {
@@ -462,7 +466,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
       graph: this.graph.buffers, invNorms: this.invNorms.buffer, invNormsOff: this.invNorms.byteOffset,
       codeMeta: this.codeMeta.buffer, codeMetaOff: this.codeMeta.byteOffset, codeMetaLength: this.codeMeta.length, ids: this.slotIds.buffer,
       rowScratchBase: rowBase, codeScratchBase: codeBase, rowStride, codeStride, maxList: WORKER_LIST,
-      wasm: this.wasmLayout(0), wasmScratchOff: alignUp(scratchBytes(codes ? this.dim : this.dim * 4, WORKER_LIST)),
+      wasm: this.wasmGraph(), wasmScratchOff: alignUp(scratchBytes(codes ? this.dim : this.dim * 4, WORKER_LIST)),
     };
   }
 
@@ -569,7 +573,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     const job = plan.job;
     if (shape) job.shape = shape;
     runParallel(shape ? job : null, t, (control) => runSearch(this.core, job, control, this.slotIds));
-    return this.collectBatch(plan.result, job, k);
+    return this.collectBatch(plan.result, job);
   }
 
   /**
@@ -606,7 +610,7 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
     }
     const shape = c.shape;
     if (shape) { job.shape = shape; job.state = `${this.uid}.${this.generation}`; }
-    const collect: () => BatchResult | SearchHit[] = as === 'batch' ? () => this.collectBatch(plan.result, job, k)
+    const collect: () => BatchResult | SearchHit[] = as === 'batch' ? () => this.collectBatch(plan.result, job)
       : () => slotHits(new Int32Array(job.outSlots!), new Float64Array(job.outKeys!), this.slotIds, this.metric);
     return this.reads.start(shape ? job : null, threads, () => runSearch(this.core, job, new Int32Array(4), this.slotIds), collect);
   }
@@ -649,17 +653,8 @@ export class HnswIndex implements VectorIndex, RemovableIndex {
   }
 
   /** The job's slots as ids, scores and distances (before the next change reuses any slot). */
-  private collectBatch(result: BatchResult, job: HnswJob, k: number): BatchResult {
-    const kk = job.k!, outSlots = new Int32Array(job.outSlots!), outKeys = new Float64Array(job.outKeys!);
-    for (let i = 0; i < job.nq! * kk; i++) {
-      const slot = outSlots[i];
-      if (slot < 0) continue;
-      const at = Math.floor(i / kk) * k + (i % kk);
-      result.ids[at] = this.slotIds[slot];
-      result.scores[at] = keyToScore(this.metric, outKeys[i]);
-      result.distances[at] = keyToDistance(this.metric, outKeys[i]);
-    }
-    return result;
+  private collectBatch(result: BatchResult, job: HnswJob): BatchResult {
+    return fillBatch(result, job.k!, new Int32Array(job.outSlots!), new Float64Array(job.outKeys!), this.slotIds, this.metric);
   }
 
   /** The index as plain arrays (for io/: files and buffers). */

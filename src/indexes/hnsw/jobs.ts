@@ -8,7 +8,7 @@ import { NEXT } from '../../parallel/pool.js';
 import { ScalarQuantizer } from '../quant/sq8.js';
 import { HnswCore, tombstoneFilter, type SlotFilter } from './core.js';
 import { Graph, type GraphBuffers } from './graph.js';
-import { scratchAt, Space, type WasmSearch } from './space.js';
+import { scratchAt, Space, wasmScratchAt, type WasmGraph } from './space.js';
 
 /**
  * One query (already set on core.space): graph search with beam `ef`, exact re-ranking of the
@@ -74,9 +74,9 @@ export interface HnswShape {
   rowStride: number;
   codeStride: number;
   maxList: number;
-  /** The WebAssembly search's graph offsets (its scratch offsets are relative to a thread's block), */
-  wasm: WasmSearch;
-  /** and where that scratch starts in a thread's block of rowStride bytes. */
+  /** Where the WebAssembly search finds the graph, */
+  wasm: WasmGraph;
+  /** and where its scratch starts in a thread's block (of the arena holding the graph). */
   wasmScratchOff: number;
 }
 
@@ -125,13 +125,9 @@ export function openSpace(shape: HnswShape, thread: number, rows: Arena, codes: 
     quantizer, invNorms: new Float64Array(shape.invNorms, shape.invNormsOff, capacity),
     codeMeta: new Float64Array(shape.codeMeta, shape.codeMetaOff, shape.codeMetaLength), maxList: shape.maxList,
   });
-  // The shape's WasmSearch has its scratch laid out from 0: move it to this thread's block (in
-  // the arena holding the graph: the codes' with int8 traversal).
-  const w = shape.wasm, d = (codes ? codeBlock : block) + shape.wasmScratchOff;
-  space.setWasmSearch({
-    ...w, visitedOff: w.visitedOff + d, candKeys: w.candKeys + d, candSlots: w.candSlots + d, resKeys: w.resKeys + d, resSlots: w.resSlots + d,
-    nb: w.nb + d, kout: w.kout + d, outKeys: w.outKeys + d, outSlots: w.outSlots + d,
-  }, capacity);
+  // The WebAssembly search's scratch in this thread's block of the arena holding the graph (the
+  // codes' with int8 traversal).
+  space.setWasmSearch(wasmScratchAt((codes ? codeBlock : block) + shape.wasmScratchOff, capacity, shape.graph.m0, shape.wasm), capacity);
   return space;
 }
 

@@ -38,14 +38,16 @@ export interface WasmSearch {
   nb: number; kout: number; outKeys: number; outSlots: number;
 }
 
+/** Where the WebAssembly search finds the graph (the offsets that do not depend on the thread). */
+export type WasmGraph = Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff' | 'locksOff' | 'codeMetaOff'>;
+
 /** Scratch bytes of one thread's WasmSearch for `capacity` slots and lists of m0 entries. */
 export function wasmScratchBytes(capacity: number, m0: number): number {
-  return alignUp(capacity * 4) + alignUp(WASM_CAND_CAP * 8) + alignUp(WASM_CAND_CAP * 4)
-    + 2 * (alignUp((WASM_RES_CAP + 1) * 8) + alignUp((WASM_RES_CAP + 1) * 4)) + 2 * alignUp((m0 + 1) * 4);
+  return wasmScratchAt(0, capacity, m0, { level0Off: 0, stride0: 0, normsOff: 0, deletedOff: 0, locksOff: 0, codeMetaOff: 0 }).end;
 }
 
-/** Lays out a WasmSearch's scratch at `base` (the graph offsets given). */
-export function wasmScratchAt(base: number, capacity: number, m0: number, graph: Pick<WasmSearch, 'level0Off' | 'stride0' | 'normsOff' | 'deletedOff' | 'locksOff' | 'codeMetaOff'>): WasmSearch {
+/** Lays out a WasmSearch's scratch at `base` (64-aligned; the graph offsets given); `end` is the byte past it. */
+export function wasmScratchAt(base: number, capacity: number, m0: number, graph: WasmGraph): WasmSearch & { end: number } {
   let at = alignUp(base);
   const take = (bytes: number) => { const off = at; at += alignUp(bytes); return off; };
   const visitedOff = take(capacity * 4);
@@ -53,7 +55,7 @@ export function wasmScratchAt(base: number, capacity: number, m0: number, graph:
   const resKeys = take((WASM_RES_CAP + 1) * 8), resSlots = take((WASM_RES_CAP + 1) * 4);
   const nb = take((m0 + 1) * 4), kout = take((m0 + 1) * 4);
   const outKeys = take((WASM_RES_CAP + 1) * 8), outSlots = take((WASM_RES_CAP + 1) * 4);
-  return { ...graph, visitedOff, candKeys, candSlots, resKeys, resSlots, nb, kout, outKeys, outSlots };
+  return { ...graph, visitedOff, candKeys, candSlots, resKeys, resSlots, nb, kout, outKeys, outSlots, end: at };
 }
 
 /** Scratch bytes per thread per arena for rows of `rowBytes` and lists of up to `maxList` slots. */

@@ -17,13 +17,13 @@ import { toIdPredicate, type IndexStats } from '../flat.js';
 import { DEFAULT_M, HnswIndex } from '../hnsw/hnsw-index.js';
 import { unitRows } from '../normalize.js';
 import { ProductQuantizer } from '../quant/pq.js';
-import { emptyBatch } from '../results.js';
+import { emptyBatch, fillBatch } from '../results.js';
 import type { BatchResult, RemovableIndex, SearchHit, VectorIndex } from '../types.js';
 import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads, describe, newIds as newIdsFor, toIdList, toRows, toVector, type VectorLike, type VectorsLike } from '../validate.js';
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
 import {
-  ENC_FLAT, ENC_PQ, ENC_SQ8, IvfScanner, SCAN_CHUNK, ivfScratchBytes, rowScratchBytes, runIvfQueries,
+  ENC_FLAT, ENC_PQ, ENC_SQ8, IvfScanner, SCAN_CHUNK, ivfScratchBytes, rowScratchBytes, runIvfQueries, subDots,
   type IvfJob, type IvfParams, type IvfShape, type IvfView,
 } from './scan.js';
 
@@ -309,20 +309,12 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       const f = this.arena.f32();
       for (let l = 0; l < this.nlist; l++) {
         f.set(c.subarray(l * dim, (l + 1) * dim), this.qOff >> 2);
-        this.subDots(this.qOff);
+        subDots(this.arena.kernels, { pqM: m, pqKsub: ksub, pqDsub: dsub, pqCenOff: this.pqCenOff }, this.qOff, this.tableOff);
         const out = this.arena.f32();
         for (let t = 0; t < m * ksub; t++) table[l * m * ksub + t] = norms[t] + 2 * out[(this.tableOff >> 2) + t];
       }
       this.arena.f32().set(table, this.preOff >> 2);
       this.precomputed = true;
-    }
-  }
-
-  /** table[j·ksub + c] = ⟨v_j, centroid_jc⟩ for the vector at byte `vOff`, written at tableOff. */
-  private subDots(vOff: number): void {
-    const pq = this.pq!, k = this.arena.kernels;
-    for (let j = 0; j < pq.m; j++) {
-      k.scanDotF32(vOff + j * pq.dsub * 4, this.pqCenOff + j * pq.ksub * pq.dsub * 4, pq.ksub, pq.dsub, this.tableOff + j * pq.ksub * 4);
     }
   }
 
@@ -511,18 +503,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     };
     if (shape) job.state = `${this.uid}.${this.generation}`;
     runParallel(shape ? job : null, threads, (control) => runIvfQueries(this.mainScanner(), job, control));
-    const outSlots = new Int32Array(job.outSlots), outKeys = new Float64Array(job.outKeys);
-    for (let i = 0; i < nq; i++) {
-      for (let j = 0; j < kk; j++) {
-        const slot = outSlots[i * kk + j];
-        if (slot < 0) break;
-        const key = outKeys[i * kk + j];
-        result.ids[i * k + j] = this.slotIds[slot];
-        result.scores[i * k + j] = this.score(key);
-        result.distances[i * k + j] = this.distance(key);
-      }
-    }
-    return result;
+    return fillBatch(result, kk, new Int32Array(job.outSlots), new Float64Array(job.outKeys), this.slotIds, this.metric);
   }
 
   /**

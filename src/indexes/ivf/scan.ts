@@ -6,7 +6,7 @@
 // at offsets of its own, so that any thread computes the same keys in the same order and a batch
 // gives exactly what one search per query gives. The 'ivf' worker job is at the end.
 import { openArena } from '../../distance/backend.js';
-import { alignUp, type Arena, type ArenaHandle } from '../../distance/kernels.js';
+import { alignUp, type Arena, type ArenaHandle, type Kernels } from '../../distance/kernels.js';
 import { cosineKey } from '../../distance/metric.js';
 import { TopK } from '../../distance/topk.js';
 import { NEXT } from '../../parallel/pool.js';
@@ -77,6 +77,16 @@ export interface IvfView {
   rows: { arena: Arena; rowsOff: number } | null;
 }
 
+/**
+ * table[j·ksub + c] = ⟨v_j, centroid_jc⟩ for the vector at byte `vOff` (the PQ codebooks at
+ * p.pqCenOff), written at `tableOff`: one scan kernel call per sub-space.
+ */
+export function subDots(kr: Kernels, p: Pick<IvfParams, 'pqM' | 'pqKsub' | 'pqDsub' | 'pqCenOff'>, vOff: number, tableOff: number): void {
+  for (let j = 0; j < p.pqM; j++) {
+    kr.scanDotF32(vOff + j * p.pqDsub * 4, p.pqCenOff + j * p.pqKsub * p.pqDsub * 4, p.pqKsub, p.pqDsub, tableOff + j * p.pqKsub * 4);
+  }
+}
+
 /** Admits a slot (filters); null admits all. */
 export type SlotAllow = ((slot: number) => boolean) | null;
 
@@ -96,12 +106,11 @@ export class IvfScanner {
   }
 
   /**
-   * The nprobe nearest lists of `q` by a scan of the centroids, best first, into probeLists /
-   * probeKeys: the coarse key is |q − c|² (L2) or ⟨q, c⟩ (inner product). Returns the count.
+   * The nprobe nearest lists of the query (at qOff) by a scan of the centroids, best first, into
+   * probeLists / probeKeys: the coarse key is |q − c|² (L2) or ⟨q, c⟩ (inner product). Returns the count.
    */
-  private coarse(q: Float32Array, nprobe: number): number {
+  private coarse(nprobe: number): number {
     const { p, arena } = this.view, kr = arena.kernels, s = this.scratch;
-    arena.f32().set(q, s.qOff >> 2);
     if (nprobe !== p.nlist && this.coarseTop.k !== nprobe) this.coarseTop = new TopK(nprobe);
     const top = nprobe === p.nlist ? this.coarseAll : this.coarseTop;
     top.reset();
@@ -138,12 +147,13 @@ export class IvfScanner {
       top = this.candidates;
     }
     top.reset();
+    this.view.arena.f32().set(q, this.scratch.qOff >> 2);
     let count: number;
-    if (lists) { count = lists.length; this.probeLists.set(lists); this.probeKeys.set(keys!); } else count = this.coarse(q, nprobe);
+    if (lists) { count = lists.length; this.probeLists.set(lists); this.probeKeys.set(keys!); } else count = this.coarse(nprobe);
     this.scanLists(q, count, allow, top);
     if (allow !== null && top.size < want && nprobe < p.nlist) {
       top.reset();
-      this.scanLists(q, this.coarse(q, p.nlist), allow, top);
+      this.scanLists(q, this.coarse(p.nlist), allow, top);
     }
     if (refine) {
       out.reset();
@@ -151,11 +161,10 @@ export class IvfScanner {
     }
   }
 
-  /** Scans lists probeLists[0..count) into `top`; keys are internal (smaller is better). */
+  /** Scans lists probeLists[0..count) into `top` (the query `q` is at qOff); keys are internal (smaller is better). */
   private scanLists(q: Float32Array, count: number, allow: SlotAllow, top: TopK): void {
     const { p, arena } = this.view, kr = arena.kernels, s = this.scratch, dim = p.dim, v = this.view;
     let f = arena.f32();
-    f.set(q, s.qOff >> 2);
     let constant = 0;
     if (p.encoding === ENC_SQ8) {
       const lo = v.sqMin!, sc = v.sqScale!;
@@ -166,9 +175,7 @@ export class IvfScanner {
     }
     const pq = p.encoding === ENC_PQ;
     if (pq) {
-      for (let j = 0; j < p.pqM; j++) {
-        kr.scanDotF32(s.qOff + j * p.pqDsub * 4, p.pqCenOff + j * p.pqKsub * p.pqDsub * 4, p.pqKsub, p.pqDsub, s.tableOff + j * p.pqKsub * 4);
-      }
+      subDots(kr, p, s.qOff, s.tableOff);
       // Under L2 each list needs its own table: keep the query's sub-dots aside.
       if (!p.ip) arena.u8().copyWithin(s.baseOff, s.tableOff, s.tableOff + p.pqM * p.pqKsub * 4);
     }
