@@ -7,8 +7,10 @@ import { Space, setWasmTraversal } from '../dist/indexes/hnsw/space.js';
 import { runConformance } from './conformance.js';
 import { clusteredRows, prng, type Metric } from './helpers.js';
 
-for (const quantization of ['none', 'int8'] as const) {
-  runConformance(`HnswIndex (${quantization})`, (dim, metric) => new HnswIndex({ dim, metric, quantization, threads: 1 }), { minRecall: 0.95 });
+for (const backend of ['wasm', 'js'] as const) {
+  for (const quantization of ['none', 'int8'] as const) {
+    runConformance(`HnswIndex (${quantization}, ${backend})`, (dim, metric) => new HnswIndex({ dim, metric, quantization, threads: 1, backend }), { minRecall: 0.95 });
+  }
 }
 
 function recall(index: { searchBatch: FlatIndex['searchBatch'] }, truth: Float64Array, queries: Float32Array, k: number, options: object = {}): number {

@@ -11,18 +11,20 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-const trained = (dim: number, metric: Metric, encoding: 'flat' | 'sq8' | 'pq') => {
+const trained = (dim: number, metric: Metric, encoding: 'flat' | 'sq8' | 'pq', backend: 'wasm' | 'js') => {
   const index = new IvfIndex({
-    dim, metric, nlist: 4, nprobe: 4, threads: 1,
+    dim, metric, nlist: 4, nprobe: 4, threads: 1, backend,
     encoding: encoding === 'pq' ? { pq: { m: dim, nbits: 4 } } : encoding,
     ...(encoding === 'flat' ? {} : { refine: true, refineFactor: 50 }),
   });
   index.train(clusteredRows(400, dim, 8, 99));
   return index;
 };
-runConformance('IvfIndex (flat, nprobe = nlist)', (dim, metric) => trained(dim, metric, 'flat'), { minRecall: 1 });
-runConformance('IvfIndex (sq8 + refine)', (dim, metric) => trained(dim, metric, 'sq8'), { minRecall: 0.95 });
-runConformance('IvfIndex (pq + refine)', (dim, metric) => trained(dim, metric, 'pq'), { minRecall: 0.95 });
+for (const backend of ['wasm', 'js'] as const) {
+  runConformance(`IvfIndex (flat, nprobe = nlist, ${backend})`, (dim, metric) => trained(dim, metric, 'flat', backend), { minRecall: 1 });
+  runConformance(`IvfIndex (sq8 + refine, ${backend})`, (dim, metric) => trained(dim, metric, 'sq8', backend), { minRecall: 0.95 });
+  runConformance(`IvfIndex (pq + refine, ${backend})`, (dim, metric) => trained(dim, metric, 'pq', backend), { minRecall: 0.95 });
+}
 
 function recall(index: { searchBatch: FlatIndex['searchBatch'] }, truth: Float64Array, queries: Float32Array, k: number, options: object = {}): number {
   const got = index.searchBatch(queries, k, options);
