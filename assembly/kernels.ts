@@ -524,6 +524,103 @@ export function adc_scan_u8(table: usize, codes: usize, n: i32, m: i32, ksub: i3
 }
 
 /**
+ * Fast-scan PQ, step 1 (4-bit codes, ksub = 16): the f32 table [m][16] at `table`, times `sign`
+ * (1, or -1 so that smaller is better under inner product), is written at `signed` and quantized
+ * into u8 lookup tables [m][16] at `lut`: lut = round((t − min_j)·a) with one scale `a` for every
+ * sub-quantizer, chosen so that a row's entries fit a byte and any sum of m entries fits 16 bits
+ * with room for the rounding. Writes a (f32) at `params` and Σ_j min_j (f32) at params + 4.
+ */
+export function pq4_lut(table: usize, m: i32, sign: f32, signed: usize, lut: usize, params: usize): void {
+  let maxSpan: f32 = 0, sumSpan: f32 = 0, sumMin: f32 = 0;
+  for (let j = 0; j < m; j++) {
+    const row = <usize>j << 6;
+    let lo: f32 = Infinity, hi: f32 = -Infinity;
+    for (let c = 0; c < 16; c++) {
+      const t = sign * load<f32>(table + row + (<usize>c << 2));
+      store<f32>(signed + row + (<usize>c << 2), t);
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+    const span = hi - lo;
+    if (span > maxSpan) maxSpan = span;
+    sumSpan += span; sumMin += lo;
+  }
+  let a: f32 = maxSpan > 0 ? <f32>255 / maxSpan : 1;
+  const room = <f32>(<i32>65535 - (m << 1));
+  if (sumSpan * a > room) a = room / sumSpan;
+  for (let j = 0; j < m; j++) {
+    const row = <usize>j << 6;
+    let lo: f32 = Infinity;
+    for (let c = 0; c < 16; c++) { const t = load<f32>(signed + row + (<usize>c << 2)); if (t < lo) lo = t; }
+    for (let c = 0; c < 16; c++) {
+      let v = nearest((load<f32>(signed + row + (<usize>c << 2)) - lo) * a);
+      if (v > 255) v = 255;
+      if (v < 0) v = 0;
+      store<u8>(lut + (<usize>j << 4) + <usize>c, <u8><i32>v);
+    }
+  }
+  store<f32>(params, a);
+  store<f32>(params, sumMin, 4);
+}
+
+/**
+ * Fast-scan PQ, step 2: scans `n` entries stored in blocks of 32 ([m][16] bytes per block; entry p
+ * of a block has its code for sub-quantizer j in byte j·16 + (p & 15), the low nibble for p < 16 and
+ * the high one for p ≥ 16). Per block, the u8 tables at `lut` are looked up 16 entries at a time
+ * with i8x16.swizzle and summed in 16-bit lanes; the entries whose sum is ≤ qthr get their exact
+ * f32 sum from the table at `signed` (added as adc_scan_u8 adds, so the two agree bit for bit), and
+ * those ≤ fthr are written: index (i32) at outIdx, exact sum (f32) at outDist. Returns their count.
+ */
+export function pq4fs_scan(lut: usize, signed: usize, codes: usize, n: i32, m: i32, qthr: i32, fthr: f32, outIdx: usize, outDist: usize): i32 {
+  const low = i8x16.splat(0x0f), limit = i16x8.splat(<i16>qthr);
+  const blockBytes = <usize>m << 4;
+  let count = 0;
+  for (let b = 0; b * 32 < n; b++) {
+    const blk = codes + <usize>b * blockBytes;
+    let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
+    for (let j = 0; j < m; j++) {
+      const c = v128.load(blk + (<usize>j << 4));
+      const l = v128.load(lut + (<usize>j << 4));
+      const dlo = i8x16.swizzle(l, v128.and(c, low));
+      const dhi = i8x16.swizzle(l, i8x16.shr_u(c, 4));
+      a0 = i16x8.add(a0, i16x8.extend_low_i8x16_u(dlo));
+      a1 = i16x8.add(a1, i16x8.extend_high_i8x16_u(dlo));
+      a2 = i16x8.add(a2, i16x8.extend_low_i8x16_u(dhi));
+      a3 = i16x8.add(a3, i16x8.extend_high_i8x16_u(dhi));
+    }
+    let mask: u32 = <u32>i16x8.bitmask(i16x8.le_u(a0, limit)) | (<u32>i16x8.bitmask(i16x8.le_u(a1, limit)) << 8)
+      | (<u32>i16x8.bitmask(i16x8.le_u(a2, limit)) << 16) | (<u32>i16x8.bitmask(i16x8.le_u(a3, limit)) << 24);
+    const valid = n - b * 32;
+    if (valid < 32) mask &= (<u32>1 << <u32>valid) - 1;
+    while (mask !== 0) {
+      const p = <i32>ctz<u32>(mask);
+      mask &= mask - 1;
+      const at = blk + <usize>(p & 15), shift = <u32>(p >> 4) << 2;
+      let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+      let j = 0;
+      for (; j + 4 <= m; j += 4) {
+        const o = <usize>j << 4;
+        s0 += load<f32>(signed + (o << 2) + (<usize>((<u32>load<u8>(at + o) >> shift) & 15) << 2));
+        s1 += load<f32>(signed + ((o + 16) << 2) + (<usize>((<u32>load<u8>(at + o + 16) >> shift) & 15) << 2));
+        s2 += load<f32>(signed + ((o + 32) << 2) + (<usize>((<u32>load<u8>(at + o + 32) >> shift) & 15) << 2));
+        s3 += load<f32>(signed + ((o + 48) << 2) + (<usize>((<u32>load<u8>(at + o + 48) >> shift) & 15) << 2));
+      }
+      for (; j < m; j++) {
+        const o = <usize>j << 4;
+        s0 += load<f32>(signed + (o << 2) + (<usize>((<u32>load<u8>(at + o) >> shift) & 15) << 2));
+      }
+      const exact = (s0 + s1) + (s2 + s3);
+      if (exact <= fthr) {
+        store<i32>(outIdx + (<usize>count << 2), b * 32 + p);
+        store<f32>(outDist + (<usize>count << 2), exact);
+        count++;
+      }
+    }
+  }
+  return count;
+}
+
+/**
  * Weighted squared L2 between a float query (already in code units) and u8 codes:
  * out[i] = sum_j w[j] * (q[j] - codes[i * dim + j])^2.
  */

@@ -7,9 +7,13 @@
 //   npm run bench:ivf                  # = npm run build && tsx bench/ivf.ts
 //   npm run bench:ivf -- --quick       # 10k corpus, nlist 64, 200 queries, niter 10
 //   npx tsx bench/ivf.ts --configs flat,pq --nprobe 1,8,64 --passes 1 --no-kmeans
+//   npx tsx bench/ivf.ts --data wordvecs  # 60k x 100-d fastText word vectors (bench/lib/wordvecs.ts),
+//                                         # L2-normalised so that euclidean ranks as cosine; nlist 256
 //
 // Configurations: IVF-Flat, IVF-PQ m=28 nbits=8 (no re-ranking), the same PQ re-ranked ×8 with exact
-// float32 distances (FAISS IndexRefineFlat k_factor 8, ours refine: true + refineFactor 8), IVF-SQ8.
+// float32 distances (FAISS IndexRefineFlat k_factor 8, ours refine: true + refineFactor 8), IVF-SQ8,
+// and fast-scan PQ with 4-bit codes of the same code size (PQ56x4fs at 784-d, PQ50x4fs at 100-d;
+// FAISS IndexIVFPQFastScan), alone and re-ranked ×8. With --data wordvecs the PQ is PQ20 (8-bit).
 // Per configuration: training (k-means + encoding) and adding on 2 threads, then an nprobe sweep
 // with one query per call on one thread (median of 3 timed passes): recall@10, QPS and QPS per
 // CPU-second. Also a plain k-means timing (ours kmeans() vs faiss.Kmeans) with the final objective.
@@ -28,6 +32,7 @@ import { describeEnvironment } from './lib/environment.ts';
 import { kthDistances, readIds, recall, type GroundTruthMeta } from './lib/exact.ts';
 import { groundTruth } from './lib/ground-truth.ts';
 import { spawnJson } from './lib/spawn.ts';
+import { loadWordVecs } from './lib/wordvecs.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE_DIR = join(REPO_ROOT, 'bench', '.cache');
@@ -40,12 +45,13 @@ const TARGET = 0.9;
 const OMP_WAIT_POLICY = process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
 const RECALL_BAR = 0.01;
 
-const USAGE = `usage: tsx bench/ivf.ts [--quick] [--configs flat,flat-random,pq,pq-refine,sq8] [--nprobe 1,2,4,...]
-  [--passes 3] [--threads 2] [--no-kmeans] [--systems nearest,faiss]`;
+const USAGE = `usage: tsx bench/ivf.ts [--quick] [--data fashion-mnist|wordvecs] [--configs flat,flat-random,pq,pq-refine,sq8,pq4fs,pq4fs-refine]
+  [--nprobe 1,2,4,...] [--passes 3] [--threads 2] [--no-kmeans] [--systems nearest,faiss]`;
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    data: { type: 'string', default: 'fashion-mnist' },
     configs: { type: 'string' },
     nprobe: { type: 'string' },
     passes: { type: 'string' },
@@ -65,7 +71,7 @@ const log = (message: string): void => {
   process.stderr.write(`${message}\n`);
 };
 
-type Kind = 'flat' | 'flat-random' | 'pq' | 'pq-refine' | 'sq8';
+type Kind = 'flat' | 'flat-random' | 'pq' | 'pq-refine' | 'sq8' | 'pq4fs' | 'pq4fs-refine';
 interface IvfConfig {
   kind: Kind;
   label: string;
@@ -80,8 +86,15 @@ interface IvfConfig {
   kmeansInit?: 'random';
 }
 
-const PQ_M = 28;
+if (args.data !== 'fashion-mnist' && args.data !== 'wordvecs') {
+  log(`bad arguments: --data must be fashion-mnist or wordvecs\n${USAGE}`);
+  process.exit(2);
+}
+const words = args.data === 'wordvecs';
+const PQ_M = words ? 20 : 28;
 const PQ_NBITS = 8;
+/** Fast-scan sub-quantizers: twice PQ_M at 784-d (the same 28 code bytes), 50 at 100-d. */
+const FS_M = words ? 50 : 56;
 const K_FACTOR = 8;
 const ALL_CONFIGS: IvfConfig[] = [
   { kind: 'flat', label: 'IVF-Flat', factory: 'Flat', encoding: 'flat', refine: false },
@@ -93,12 +106,17 @@ const ALL_CONFIGS: IvfConfig[] = [
     refine: true, refineFactor: K_FACTOR, m: PQ_M, nbits: PQ_NBITS,
   },
   { kind: 'sq8', label: 'IVF-SQ8', factory: 'SQ8', encoding: 'sq8', refine: false },
+  { kind: 'pq4fs', label: `IVF-PQ${FS_M}x4fs`, factory: `PQ${FS_M}x4fs`, encoding: { pq: { m: FS_M, nbits: 4, fastScan: true } }, refine: false, m: FS_M, nbits: 4 },
+  {
+    kind: 'pq4fs-refine', label: `IVF-PQ${FS_M}x4fs+R×${K_FACTOR}`, factory: `PQ${FS_M}x4fs,RFlat`, encoding: { pq: { m: FS_M, nbits: 4, fastScan: true } },
+    refine: true, refineFactor: K_FACTOR, m: FS_M, nbits: 4,
+  },
 ];
 
 const quick = args.quick;
-const n = quick ? 10_000 : 60_000;
+const n = quick ? (words ? 5_000 : 10_000) : 60_000;
 const nq = quick ? 200 : 1_000;
-const nlist = quick ? 64 : 1024;
+const nlist = quick ? 64 : words ? 256 : 1024;
 const niter = quick ? 10 : 25;
 const threads = args.threads ? Number(args.threads) : 2;
 const passes = args.passes ? Number(args.passes) : 3;
@@ -115,13 +133,33 @@ if (
   process.exit(2);
 }
 const narrowed = Boolean(args.configs || args.nprobe || args.passes || args.threads || args['no-kmeans'] || args.systems);
-const suffix = quick ? '-quick' : narrowed ? '-partial' : '';
+const suffix = (words ? '-wordvecs' : '') + (quick ? '-quick' : narrowed ? '-partial' : '');
 
 // ---- data, ground truth ------------------------------------------------------------------------
 
-const fm = loadFashionMnist({ install: true });
-if (!fm) throw new Error('Fashion-MNIST not found (apt-get install dataset-fashion-mnist)');
+const fm = await (async () => {
+  if (!words) {
+    const d = loadFashionMnist({ install: true });
+    if (!d) throw new Error('Fashion-MNIST not found (apt-get install dataset-fashion-mnist)');
+    return { name: d.name, label: `${d.name}: first ${nq} test images as queries`, dim: d.dim, train: d.train, test: d.test };
+  }
+  const wv = await loadWordVecs({ quick, log });
+  if ('skipped' in wv) throw new Error(`word vectors: ${wv.skipped}`);
+  // Unit rows, so that euclidean (both sides) ranks exactly as cosine does.
+  const unit = (rows: Float32Array): Float32Array => {
+    const out = rows.slice();
+    for (let i = 0; i < out.length; i += wv.dim) {
+      let s = 0;
+      for (let j = 0; j < wv.dim; j++) s += out[i + j] * out[i + j];
+      const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+      for (let j = 0; j < wv.dim; j++) out[i + j] *= inv;
+    }
+    return out;
+  };
+  return { name: `${wv.name}-unit`, label: `${wv.name}: fastText word vectors, L2-normalised (euclidean ranks as cosine), ${nq} held-out words as queries`, dim: wv.dim, train: unit(wv.train), test: unit(wv.test) };
+})();
 const dim = fm.dim;
+if (n * dim > fm.train.length || nq * dim > fm.test.length) throw new Error(`${fm.name} has ${fm.train.length / dim} rows and ${fm.test.length / dim} queries; the bench wants ${n} and ${nq}`);
 const corpus = fm.train.subarray(0, n * dim);
 const queries = fm.test.subarray(0, nq * dim);
 if (os.endianness() !== 'LE') throw new Error('the raw .f32 files assume a little-endian host');
@@ -341,7 +379,7 @@ const out = process.stdout;
 const f = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a && b ? a / b : null);
 
-out.write(`\nIVF on ${fm.name}: corpus ${n} x ${dim}, queries: first ${nq} test images, k=${K}, euclidean; nlist ${nlist}, k-means niter ${niter}, seed ${SEED}, ` +
+out.write(`\nIVF on ${fm.label}: corpus ${n} x ${dim}, k=${K}, euclidean; nlist ${nlist}, k-means niter ${niter}, seed ${SEED}, ` +
   `trained on all ${n} corpus rows\n`);
 out.write(`${environment.cpuModel}, ${environment.logicalCpus} logical CPUs, node ${environment.node}; load average ${environment.loadAverage.join(' ')}\n`);
 out.write(`training/adding on ${threads} threads (FAISS: OpenMP + OpenBLAS ${threads}, OMP_WAIT_POLICY=${OMP_WAIT_POLICY}); search: one query per call, 1 thread, median of ${passes} pass(es) after ${warmup} warm-up queries\n`);

@@ -2,7 +2,7 @@
 // nprobe = nlist, recall against FlatIndex on clustered data, PQ reconstruction error, training
 // rules, and factory strings that round-trip or name the bad token.
 import { describe, expect, it } from 'vitest';
-import { createIndex, describeIndex, FlatIndex, IvfIndex, kmeans, NearestError } from 'nearest';
+import { createIndex, describeIndex, FlatIndex, indexFromBuffer, indexToBuffer, IvfIndex, kmeans, NearestError } from 'nearest';
 import { runConformance } from './conformance.js';
 import { clusteredRows, type Metric } from './helpers.js';
 
@@ -11,10 +11,10 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-const trained = (dim: number, metric: Metric, encoding: 'flat' | 'sq8' | 'pq', backend: 'wasm' | 'js') => {
+const trained = (dim: number, metric: Metric, encoding: 'flat' | 'sq8' | 'pq' | 'pq4fs', backend: 'wasm' | 'js') => {
   const index = new IvfIndex({
     dim, metric, nlist: 4, nprobe: 4, threads: 1, backend,
-    encoding: encoding === 'pq' ? { pq: { m: dim, nbits: 4 } } : encoding,
+    encoding: encoding === 'pq' ? { pq: { m: dim, nbits: 4 } } : encoding === 'pq4fs' ? { pq: { m: dim, fastScan: true } } : encoding,
     ...(encoding === 'flat' ? {} : { refine: true, refineFactor: 50 }),
   });
   index.train(clusteredRows(400, dim, 8, 99));
@@ -24,6 +24,7 @@ for (const backend of ['wasm', 'js'] as const) {
   runConformance(`IvfIndex (flat, nprobe = nlist, ${backend})`, (dim, metric) => trained(dim, metric, 'flat', backend), { minRecall: 1 });
   runConformance(`IvfIndex (sq8 + refine, ${backend})`, (dim, metric) => trained(dim, metric, 'sq8', backend), { minRecall: 0.95 });
   runConformance(`IvfIndex (pq + refine, ${backend})`, (dim, metric) => trained(dim, metric, 'pq', backend), { minRecall: 0.95 });
+  runConformance(`IvfIndex (pq fast-scan + refine, ${backend})`, (dim, metric) => trained(dim, metric, 'pq4fs', backend), { minRecall: 0.95 });
 }
 
 function recall(index: { searchBatch: FlatIndex['searchBatch'] }, truth: Float64Array, queries: Float32Array, k: number, options: object = {}): number {
@@ -203,7 +204,8 @@ describe('IvfIndex', () => {
 
 describe('factory strings', () => {
   it('round-trip through describeIndex', () => {
-    for (const spec of ['Flat', 'HNSW32', 'HNSW16,SQ8', 'IVF1024,PQ16', 'IVF256,SQ8', 'IVF256,PQ20,RFlat', 'IVF64,Flat', 'IVF4096_HNSW32,Flat', 'PQ16', 'PQ8x4,RFlat', 'SQ8']) {
+    for (const spec of ['Flat', 'HNSW32', 'HNSW16,SQ8', 'IVF1024,PQ16', 'IVF256,SQ8', 'IVF256,PQ20,RFlat', 'IVF64,Flat', 'IVF4096_HNSW32,Flat', 'PQ16', 'PQ8x4,RFlat', 'SQ8',
+      'IVF1024,PQ40x4fs,RFlat', 'IVF64,PQ16x4fs', 'PQ20x4fs']) {
       expect(describeIndex(createIndex(spec, { dim: 80, metric: 'euclidean' }))).toBe(spec);
     }
     expect(describeIndex(createIndex('HNSW32,Flat', { dim: 80 }))).toBe('HNSW32');
@@ -214,6 +216,7 @@ describe('factory strings', () => {
     const cases: [string, string][] = [
       ['IVF,Flat', 'IVF'], ['PQ7', 'PQ7'], ['IVF256,PQ7', 'PQ7'], ['HNSW32,PQ8', 'PQ8'], ['IVF256', 'IVF256'],
       ['Flat,RFlat', 'RFlat'], ['IVF256,PQ16x9', 'PQ16x9'], ['LSH', 'LSH'], ['IVF64,Flat,Refine', 'Refine'], ['IVF0,Flat', 'IVF0'],
+      ['IVF64,PQ16fs', 'PQ16fs'], ['IVF64,PQ16x8fs', 'PQ16x8fs'], ['IVF64,PQ16x4FS', 'PQ16x4FS'],
     ];
     for (const [spec, token] of cases) {
       let error: NearestError | undefined;
@@ -270,5 +273,70 @@ describe('IvfIndex.searchBatch on several threads', () => {
     expect(code(() => index.searchBatch(queries, 5, { threads: 0 }))).toBe('INVALID_ARGUMENT');
     expect(code(() => index.search(queries.subarray(0, dim), 5, { threads: 2 } as never))).toBe('INVALID_ARGUMENT');
     expect(index.searchBatch(queries.subarray(0, 0), 5, { threads: 2 }).nq).toBe(0);
+  });
+});
+
+describe('IvfIndex fast-scan PQ (4-bit codes in blocks of 32)', () => {
+  const dim = 32, rows = clusteredRows(5000, dim, 24, 61), queries = clusteredRows(200, dim, 24, 62);
+  const make = (metric: Metric, fastScan: boolean, backend: 'wasm' | 'js', refine = false) => {
+    const index = new IvfIndex({ dim, metric, nlist: 16, nprobe: 3, encoding: { pq: { m: 16, nbits: 4, ...(fastScan ? { fastScan } : {}) } }, refine, threads: 2, backend });
+    index.train(rows);
+    index.add(rows);
+    index.remove(Array.from({ length: 300 }, (_, i) => i * 13 + 1)); // entries move inside and across blocks
+    index.add(rows.subarray(0, 40 * dim), Array.from({ length: 40 }, (_, i) => 100_000 + i));
+    return index;
+  };
+  for (const backend of ['wasm', 'js'] as const) {
+    for (const metric of ['euclidean', 'cosine', 'dot'] as const) {
+      it(`answers exactly as the same codes scanned one by one (${metric}, ${backend}): ids, scores, filters, threads`, () => {
+        const plain = make(metric, false, backend), fast = make(metric, true, backend);
+        const qs = backend === 'js' ? queries.subarray(0, 60 * dim) : queries; // the reference backend is slow
+        expect(fast.stats().encoding).toBe('pq16x4fs');
+        expect(describeIndex(fast)).toBe('IVF16,PQ16x4fs');
+        const odd = (id: number) => id % 2 === 1;
+        for (const options of [{}, { nprobe: 16 }, { nprobe: 1 }, { filter: odd }, { filter: (id: number) => id % 101 === 0 }]) {
+          for (const threads of [1, 2]) {
+            const a = plain.searchBatch(qs, 10, { ...options, threads }), b = fast.searchBatch(qs, 10, { ...options, threads });
+            expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+            expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+          }
+          const q = queries.subarray(5 * dim, 6 * dim);
+          expect(fast.search(q, 7, options)).toEqual(plain.search(q, 7, options));
+        }
+        for (const id of [0, 2, 4999, 100_039]) expect(fast.get(id)).toEqual(plain.get(id));
+        expect(fast.get(1)).toBeUndefined();
+      });
+    }
+  }
+
+  it('re-ranks with refine, round-trips through a file, and keeps the unpacked codes in it', () => {
+    const fast = make('euclidean', true, 'wasm', true), plain = make('euclidean', false, 'wasm', true);
+    const a = fast.searchBatch(queries, 10, { refineFactor: 4 }), b = plain.searchBatch(queries, 10, { refineFactor: 4 });
+    expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+    const again = indexFromBuffer(indexToBuffer(fast)) as IvfIndex;
+    expect(again.fastScan).toBe(true);
+    expect(Array.from(again.searchBatch(queries, 10, { refineFactor: 4 }).ids)).toEqual(Array.from(a.ids));
+    const sf = fast.exportState(), sp = plain.exportState();
+    expect(Array.from(sf.codes)).toEqual(Array.from(sp.codes));
+    expect(sf.params.encoding).toEqual({ pq: { m: 16, nbits: 4, fastScan: true } });
+  });
+
+  it('a PQ code out of the nbits range in a file is CORRUPT_FILE', () => {
+    const small = new IvfIndex({ dim: 8, metric: 'euclidean', nlist: 2, encoding: { pq: { m: 4, nbits: 4 } } });
+    small.train(clusteredRows(200, 8, 4, 3));
+    small.add(clusteredRows(50, 8, 4, 4));
+    const s = small.exportState();
+    s.codes[3] = 16; // a well-formed file (checksums right) whose code indexes past the 16-entry table
+    const bad = indexToBuffer(IvfIndex.fromState(s));
+    expect(code(() => indexFromBuffer(bad))).toBe('CORRUPT_FILE');
+    expect(code(() => indexFromBuffer(indexToBuffer(small)))).toBeUndefined();
+  });
+
+  it('refuses fastScan without 4-bit codes or as a non-boolean, changing nothing', () => {
+    expect(code(() => new IvfIndex({ dim: 16, nlist: 4, encoding: { pq: { m: 8, nbits: 8, fastScan: true } } }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => new IvfIndex({ dim: 16, nlist: 4, encoding: { pq: { m: 8, fastScan: 'yes' as never } } }))).toBe('INVALID_ARGUMENT');
+    expect(new IvfIndex({ dim: 16, nlist: 4, encoding: { pq: { m: 8, fastScan: true } } }).pqBits).toBe(4);
+    const index = createIndex('IVF8,PQ8x4fs,RFlat', { dim: 16 }) as IvfIndex;
+    expect([index.fastScan, index.pqBits, index.refine]).toEqual([true, 4, true]);
   });
 });

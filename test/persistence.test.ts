@@ -32,6 +32,7 @@ function makers(): [string, () => FlatIndex | HnswIndex | IvfIndex][] {
     ['ivf flat', ivf('flat')],
     ['ivf sq8', ivf('sq8')],
     ['ivf pq + refine', ivf({ pq: { m: 4, nbits: 6 } }, true)],
+    ['ivf pq fast-scan', ivf({ pq: { m: 8, fastScan: true } })],
   ];
 }
 

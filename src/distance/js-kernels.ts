@@ -133,6 +133,48 @@ function jsKernels(arena: Arena): Kernels {
         f[(out >> 2) + i] = s;
       }
     },
+    pq4Lut(table, m, sign, signed, lut, params) {
+      const f = arena.f32(), u8 = arena.u8();
+      let maxSpan = 0, sumSpan = 0, sumMin = 0;
+      const lows = new Float64Array(m);
+      for (let j = 0; j < m; j++) {
+        let lo = Infinity, hi = -Infinity;
+        for (let c = 0; c < 16; c++) {
+          const t = Math.fround(sign * f[(table >> 2) + j * 16 + c]);
+          f[(signed >> 2) + j * 16 + c] = t;
+          if (t < lo) lo = t;
+          if (t > hi) hi = t;
+        }
+        lows[j] = lo;
+        maxSpan = Math.max(maxSpan, hi - lo); sumSpan += hi - lo; sumMin += lo;
+      }
+      let a = maxSpan > 0 ? 255 / maxSpan : 1;
+      if (sumSpan * a > 65535 - 2 * m) a = (65535 - 2 * m) / sumSpan;
+      for (let j = 0; j < m; j++) {
+        for (let c = 0; c < 16; c++) u8[lut + j * 16 + c] = Math.min(255, Math.max(0, Math.round((f[(signed >> 2) + j * 16 + c] - lows[j]) * a)));
+      }
+      f[params >> 2] = a;
+      f[(params >> 2) + 1] = sumMin;
+    },
+    pq4fsScan(lut, signed, codes, n, m, qthr, fthr, outIdx, outDist) {
+      const f = arena.f32(), u8 = arena.u8(), o = arena.i32();
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        const at = codes + Math.floor(i / 32) * m * 16 + (i & 15), shift = (i & 16) !== 0 ? 4 : 0;
+        let q = 0, s = 0;
+        for (let j = 0; j < m; j++) {
+          const c = (u8[at + j * 16] >> shift) & 15;
+          q += u8[lut + j * 16 + c];
+          s += f[(signed >> 2) + j * 16 + c];
+        }
+        const exact = Math.fround(s);
+        if (q > qthr || exact > Math.fround(fthr)) continue;
+        o[(outIdx >> 2) + count] = i;
+        f[(outDist >> 2) + count] = exact;
+        count++;
+      }
+      return count;
+    },
     scanWl2U8(q, w, codes, n, dim, out) {
       const f = arena.f32(), u8 = arena.u8();
       for (let i = 0; i < n; i++) {

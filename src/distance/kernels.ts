@@ -43,6 +43,17 @@ export interface Kernels {
   gatherL2sqI8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
   /** PQ lookups: out[i] = Σ_j table[j·ksub + codes[i·m + j]] (u8 codes, f32 table [m][ksub]). */
   adcScanU8(table: number, codes: number, n: number, m: number, ksub: number, out: number): void;
+  /**
+   * Fast-scan PQ (4-bit codes): `sign`·table ([m][16] f32) into `signed`, quantized into u8 lookup
+   * tables [m][16] at `lut`; writes the scale a and Σ_j min_j (f32) at params, params + 4.
+   */
+  pq4Lut(table: number, m: number, sign: number, signed: number, lut: number, params: number): void;
+  /**
+   * Fast-scan PQ: over `n` entries in blocks of 32 (ListStore's packed4 layout), the entries whose
+   * quantized sum is ≤ qthr and whose exact sum (as adcScanU8 adds it) is ≤ fthr: indexes (i32) at
+   * outIdx and exact sums (f32) at outDist. Returns their count.
+   */
+  pq4fsScan(lut: number, signed: number, codes: number, n: number, m: number, qthr: number, fthr: number, outIdx: number, outDist: number): number;
   /** out[i] = Σ_j w[j]·(q[j] − codes[i·dim + j])² (f32 q and w, u8 codes). */
   scanWl2U8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
   /** out[i] = Σ_j q[j]·codes[i·dim + j] (f32 q, u8 codes). */

@@ -23,6 +23,8 @@ interface WasmExports {
   gather_dot_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
   gather_l2sq_i8(q: number, rows: number, slots: number, count: number, dim: number, out: number): void;
   adc_scan_u8(table: number, codes: number, n: number, m: number, ksub: number, out: number): void;
+  pq4_lut(table: number, m: number, sign: number, signed: number, lut: number, params: number): void;
+  pq4fs_scan(lut: number, signed: number, codes: number, n: number, m: number, qthr: number, fthr: number, outIdx: number, outDist: number): number;
   scan_wl2_u8(q: number, w: number, codes: number, n: number, dim: number, out: number): void;
   scan_dot_u8(q: number, codes: number, n: number, dim: number, out: number): void;
   block_argmin_f32(qp: number, rows: number, n: number, dim: number, norms: number, outIdx: number, outKey: number, outKey2: number): void;
@@ -138,6 +140,8 @@ function wrap(e: WasmExports): Kernels {
     gatherDotI8: e.gather_dot_i8,
     gatherL2sqI8: e.gather_l2sq_i8,
     adcScanU8: e.adc_scan_u8,
+    pq4Lut: e.pq4_lut,
+    pq4fsScan: e.pq4fs_scan,
     scanWl2U8: e.scan_wl2_u8,
     scanDotU8: e.scan_dot_u8,
     blockArgminF32: e.block_argmin_f32,

@@ -43,17 +43,18 @@ function positive(spec: string, token: string, position: number, text: string | 
   return v;
 }
 
-/** Parses an encoding token (Flat, SQ8, PQ<m>[x<nbits>]); null when it is not one. */
+/** Parses an encoding token (Flat, SQ8, PQ<m>[x<nbits>], PQ<m>x4fs); null when it is not one. */
 function encodingOf(spec: string, token: string, position: number, dim: number): IvfEncoding | null {
   if (token === 'Flat') return 'flat';
   if (token === 'SQ8') return 'sq8';
-  const m = /^PQ(\d+)(?:x(\d+))?$/.exec(token);
+  const m = /^PQ(\d+)(?:x(\d+))?(fs)?$/.exec(token);
   if (!m) return null;
   const pqm = positive(spec, token, position, m[1], 'the PQ m');
   const nbits = m[2] === undefined ? 8 : positive(spec, token, position, m[2], 'the PQ nbits');
   if (nbits > 8) bad(spec, token, position, `nbits must be from 1 to 8, got ${nbits}`);
+  if (m[3] && nbits !== 4) bad(spec, token, position, `fast-scan ('fs') needs 4-bit codes: PQ${pqm}x4fs`);
   if (dim % pqm !== 0) bad(spec, token, position, `PQ m = ${pqm} must divide dim = ${dim}`);
-  return { pq: { m: pqm, nbits } };
+  return { pq: { m: pqm, nbits, ...(m[3] ? { fastScan: true } : {}) } };
 }
 
 /**
@@ -101,7 +102,7 @@ export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
     if (mm[2] !== undefined) quantizer = { hnsw: { m: positive(spec, t0, 0, mm[2], 'the HNSW m') } };
     if (rest.length === 0) bad(spec, t0, 0, "IVF needs an encoding after it: 'Flat', 'SQ8' or 'PQ<m>'");
     const enc = encodingOf(spec, rest[0], 1, dim);
-    if (!enc) bad(spec, rest[0], 1, "expected 'Flat', 'SQ8' or 'PQ<m>[x<nbits>]'");
+    if (!enc) bad(spec, rest[0], 1, "expected 'Flat', 'SQ8', 'PQ<m>[x<nbits>]' or 'PQ<m>x4fs'");
     encoding = enc;
     next = 2;
   } else {
@@ -123,7 +124,7 @@ export function createIndex(spec: string, options: FactoryOptions): AnyIndex {
 export function describeIndex(index: AnyIndex): string {
   if (index instanceof FlatIndex) return 'Flat';
   if (index instanceof HnswIndex) return `HNSW${index.m}${index.quantization === 'int8' ? ',SQ8' : ''}`;
-  const enc = index.encoding === 'flat' ? 'Flat' : index.encoding === 'sq8' ? 'SQ8' : `PQ${index.pqM}${index.pqBits === 8 ? '' : `x${index.pqBits}`}`;
+  const enc = index.encoding === 'flat' ? 'Flat' : index.encoding === 'sq8' ? 'SQ8' : `PQ${index.pqM}${index.pqBits === 8 ? '' : `x${index.pqBits}`}${index.fastScan ? 'fs' : ''}`;
   const head = index.nlist === 1 && index.encoding !== 'flat' && index.quantizerKind === 'flat'
     ? enc
     : `IVF${index.nlist}${index.quantizerKind === 'hnsw' ? `_HNSW${index.hnswM}` : ''},${enc}`;
@@ -139,11 +140,11 @@ export type FactoryIndexOptions =
   | { type: 'hnsw'; m?: number; quantization?: 'none' | 'int8' }
   | { type: 'ivf'; nlist: number; encoding: IvfEncoding; refine?: boolean };
 
-const FACTORY_FORMS = "'Flat', 'HNSW', 'HNSW<m>' (optionally ',Flat' or ',SQ8' for int8 traversal), 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]' (optionally ',RFlat')";
+const FACTORY_FORMS = "'Flat', 'HNSW', 'HNSW<m>' (optionally ',Flat' or ',SQ8' for int8 traversal), 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]|PQ<m>x4fs' (optionally ',RFlat')";
 
 /**
  * Maps an index factory string onto a store's index options: 'Flat', 'HNSW<m>[,Flat|,SQ8]',
- * 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>][,RFlat]' (whitespace ignored). What the server's collection
+ * 'IVF<nlist>,Flat|SQ8|PQ<m>[x<nbits>]|PQ<m>x4fs[,RFlat]' (whitespace ignored). What the server's collection
  * spec and `nearest import --index` accept. Anything else is INVALID_ARGUMENT naming the forms; the
  * numbers are checked by the store when it makes the index.
  */
@@ -157,11 +158,11 @@ export function indexFromFactory(spec: string): FactoryIndexOptions {
     if (m[2] === 'SQ8') out.quantization = 'int8';
     return out;
   }
-  m = /^IVF(\d+),(Flat|SQ8|PQ(\d+)(?:x(\d+))?)(,RFlat)?$/.exec(s);
+  m = /^IVF(\d+),(Flat|SQ8|PQ(\d+)(?:x(\d+))?(fs)?)(,RFlat)?$/.exec(s);
   if (m) {
     const encoding: IvfEncoding = m[2] === 'Flat' ? 'flat' : m[2] === 'SQ8' ? 'sq8'
-      : { pq: { m: Number(m[3]), ...(m[4] !== undefined ? { nbits: Number(m[4]) } : {}) } };
-    return { type: 'ivf', nlist: Number(m[1]), encoding, ...(m[5] ? { refine: true } : {}) };
+      : { pq: { m: Number(m[3]), ...(m[4] !== undefined ? { nbits: Number(m[4]) } : {}), ...(m[5] ? { fastScan: true } : {}) } };
+    return { type: 'ivf', nlist: Number(m[1]), encoding, ...(m[6] ? { refine: true } : {}) };
   }
   throw invalidArgument(`index: ${JSON.stringify(spec)} is not an index factory string; accepted: ${FACTORY_FORMS}, or an options object { type: 'flat' | 'hnsw' | 'ivf', ... }`, { received: spec, accepted: FACTORY_FORMS });
 }

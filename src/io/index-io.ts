@@ -249,6 +249,9 @@ function readIvf(r: SectionReader, p: Record<string, unknown>, dim: number, metr
   if (liveCount !== total || liveCount !== count) throw corrupt(`header says ${count} vectors; the lists hold ${total}, ${liveCount} slots are live`, {});
   checkIds(slotIds, (s) => live[s] === 1);
   const ksub = 1 << probe.pqBits;
+  if (probe.encoding === 'pq' && ksub < 256) {
+    for (let i = 0; i < codes.length; i++) if (codes[i] >= ksub) throw corrupt(`PQ code ${codes[i]} at byte ${i} is out of range for ${probe.pqBits}-bit codes`, {});
+  }
   const state: IvfState = {
     params: params as unknown as IvfState['params'], centroids,
     sqMin: probe.encoding === 'sq8' ? r.f32('SQMN', dim) : null, sqScale: probe.encoding === 'sq8' ? r.f32('SQSC', dim) : null,

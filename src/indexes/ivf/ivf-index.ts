@@ -23,12 +23,16 @@ import { checkBatchK, checkDim, checkK, checkMetric, checkOptions, checkThreads,
 import { Assigner } from './assigner.js';
 import { kmeansRows } from './kmeans.js';
 import {
-  ENC_FLAT, ENC_PQ, ENC_SQ8, IvfScanner, SCAN_CHUNK, ivfScratchBytes, rowScratchBytes, runIvfQueries, subDots,
+  ENC_FLAT, ENC_PQ, ENC_PQ4FS, ENC_SQ8, IvfScanner, SCAN_CHUNK, fsScratchBytes, ivfScratchBytes, rowScratchBytes, runIvfQueries, subDots,
   type IvfJob, type IvfParams, type IvfShape, type IvfView,
 } from './scan.js';
 
-/** How vectors are stored in the lists. */
-export type IvfEncoding = 'flat' | 'sq8' | { pq: { m: number; nbits?: number } };
+/**
+ * How vectors are stored in the lists. PQ with `fastScan` (FAISS's PQ<m>x4fs) keeps 4-bit codes
+ * in blocks of 32 and scans them with SIMD lookups in registers; its results are those of the same
+ * codes without fastScan.
+ */
+export type IvfEncoding = 'flat' | 'sq8' | { pq: { m: number; nbits?: number; fastScan?: boolean } };
 
 /** Options of `new IvfIndex(...)`. */
 export interface IvfIndexOptions {
@@ -114,6 +118,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   readonly encoding: 'flat' | 'sq8' | 'pq';
   readonly pqM: number;
   readonly pqBits: number;
+  /** PQ with 4-bit codes scanned in blocks (fast-scan). */
+  readonly fastScan: boolean;
   readonly refine: boolean;
   /** Default refineFactor of searches. */
   readonly refineFactor: number;
@@ -142,6 +148,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private readonly tableOff: number;
   private readonly outOff: number;
   private readonly pqCenOff: number;
+  private readonly fsOff: number;
   private readonly baseOff: number;
   private readonly preOff: number;
   private readonly centOff: number;
@@ -178,18 +185,21 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.nlist = intOption(o.nlist, 'nlist', 1, 1 << 20, where);
     this.nprobe = intOption(o.nprobe ?? 1, 'nprobe', 1, this.nlist, where);
     const enc = o.encoding ?? 'flat';
-    let pqM = 0, pqBits = 8;
+    let pqM = 0, pqBits = 8, fastScan = false;
     if (enc === 'flat' || enc === 'sq8') this.encoding = enc;
     else if (typeof enc === 'object' && enc !== null && 'pq' in enc) {
-      const pqo = checkOptions((enc as { pq: unknown }).pq, ['m', 'nbits'], `${where}.encoding.pq`);
+      const pqo = checkOptions((enc as { pq: unknown }).pq, ['m', 'nbits', 'fastScan'], `${where}.encoding.pq`);
       pqM = intOption(pqo.m, 'pq.m', 1, this.dim, where);
-      pqBits = intOption(pqo.nbits ?? 8, 'pq.nbits', 1, 8, where);
+      if (pqo.fastScan !== undefined && typeof pqo.fastScan !== 'boolean') throw invalidArgument(`${where}: pq.fastScan must be a boolean, got ${describe(pqo.fastScan)}`, { option: 'pq.fastScan' });
+      fastScan = pqo.fastScan === true;
+      pqBits = intOption(pqo.nbits ?? (fastScan ? 4 : 8), 'pq.nbits', 1, 8, where);
+      if (fastScan && pqBits !== 4) throw invalidArgument(`${where}: pq.fastScan needs nbits = 4, got ${pqBits}`, { option: 'pq.nbits', received: pqBits });
       if (this.dim % pqM !== 0) throw invalidArgument(`${where}: pq.m = ${pqM} must divide dim = ${this.dim}`, { dim: this.dim, m: pqM });
       this.encoding = 'pq';
     } else {
       throw invalidArgument(`${where}: encoding must be 'flat', 'sq8' or { pq: { m, nbits } }, got ${describe(enc)}`, { received: describe(enc) });
     }
-    this.pqM = pqM; this.pqBits = pqBits;
+    this.pqM = pqM; this.pqBits = pqBits; this.fastScan = fastScan;
     this.minTrainSize = Math.max(this.nlist, this.encoding === 'pq' ? 1 << pqBits : 1);
     if (o.refine !== undefined && typeof o.refine !== 'boolean') throw invalidArgument(`${where}: refine must be a boolean`, { received: o.refine });
     this.refine = o.refine === true;
@@ -220,7 +230,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.wOff = alignUp(this.q2Off + this.dim * 4);
     this.tableOff = alignUp(this.wOff + this.dim * 4);
     this.outOff = alignUp(this.tableOff + (pqM ? pqM * ksub * 4 : 0));
-    this.pqCenOff = alignUp(this.outOff + SCAN_CHUNK * 4);
+    this.fsOff = fastScan ? alignUp(this.outOff + SCAN_CHUNK * 4) : 0;
+    this.pqCenOff = alignUp(this.outOff + SCAN_CHUNK * 4 + (fastScan ? fsScratchBytes(pqM) : 0));
     // PQ under L2: the query's sub-dot table and the per-list precomputed tables, so the per-list
     // lookup table is one SIMD kernel call (table = pre[list] − 2·base).
     this.baseOff = alignUp(this.pqCenOff + (pqM ? this.dim * ksub * 4 : 0));
@@ -267,7 +278,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     this.installTrained(km.centroids, null, null, null, true);
     if (this.encoding === 'sq8') this.trainSq(data, n);
     if (this.encoding === 'pq') this.trainPq(data, n);
-    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
+    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes, this.fastScan);
   }
 
   private trainSq(data: Float32Array, n: number): void {
@@ -420,9 +431,8 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     const slot = this.idSlots.get(id);
     if (slot === undefined) return undefined;
     if (this.rows) return this.rows.read(slot);
-    const lists = this.lists!, l = this.slotList[slot], dim = this.dim;
-    const at = lists.offsets[l] + this.slotPos[slot] * this.codeBytes;
-    const bytes = this.arena.u8().slice(at, at + this.codeBytes);
+    const l = this.slotList[slot], dim = this.dim;
+    const bytes = this.lists!.entry(l, this.slotPos[slot]);
     if (this.encoding === 'flat') return new Float32Array(bytes.buffer);
     const out = new Float32Array(dim);
     if (this.encoding === 'sq8') {
@@ -532,7 +542,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
 
   private params(): IvfParams {
     return {
-      dim: this.dim, nlist: this.nlist, encoding: this.encoding === 'flat' ? ENC_FLAT : this.encoding === 'sq8' ? ENC_SQ8 : ENC_PQ,
+      dim: this.dim, nlist: this.nlist, encoding: this.encoding === 'flat' ? ENC_FLAT : this.encoding === 'sq8' ? ENC_SQ8 : this.fastScan ? ENC_PQ4FS : ENC_PQ,
       ip: this.ip, cosine: this.metric === 'cosine', codeBytes: this.codeBytes,
       pqM: this.pq ? this.pq.m : 0, pqKsub: this.pq ? this.pq.ksub : 0, pqDsub: this.pq ? this.pq.dsub : 0,
       centOff: this.centOff, wOff: this.wOff, pqCenOff: this.pqCenOff, preOff: this.preOff,
@@ -542,7 +552,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   private mainScanner(): IvfScanner {
     if (this.scanner === null) {
       const rows = this.rows;
-      this.scanner = new IvfScanner(this.view(), { qOff: this.qOff, q2Off: this.q2Off, tableOff: this.tableOff, baseOff: this.baseOff, outOff: this.outOff },
+      this.scanner = new IvfScanner(this.view(), { qOff: this.qOff, q2Off: this.q2Off, tableOff: this.tableOff, baseOff: this.baseOff, outOff: this.outOff, fsOff: this.fsOff },
         rows ? { queryOff: rows.queryOff, slotsOff: rows.slotsOff, outOff: rows.outOff } : null);
     }
     this.scanner.view.slotIds = this.slotIds;
@@ -590,20 +600,20 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
   /** The index as plain arrays (for io/); null parts where the encoding has none. */
   exportState(): IvfState {
     this.requireTrained('IvfIndex.exportState');
-    const lists = this.lists!, u8 = this.arena.u8();
+    const lists = this.lists!;
     let total = 0;
     for (let l = 0; l < this.nlist; l++) total += lists.sizes[l];
     const codes = new Uint8Array(total * this.codeBytes), listSlots = new Int32Array(total);
     let at = 0;
     for (let l = 0; l < this.nlist; l++) {
       const sz = lists.sizes[l];
-      codes.set(u8.subarray(lists.offsets[l], lists.offsets[l] + sz * this.codeBytes), at * this.codeBytes);
+      lists.readList(l, codes, at * this.codeBytes);
       listSlots.set(lists.slots[l].subarray(0, sz), at);
       at += sz;
     }
     const live = new Uint8Array(this.slotCount);
     for (const slot of this.idSlots.values()) live[slot] = 1;
-    const enc: IvfEncoding = this.encoding === 'pq' ? { pq: { m: this.pqM, nbits: this.pqBits } } : this.encoding;
+    const enc: IvfEncoding = this.encoding === 'pq' ? { pq: { m: this.pqM, nbits: this.pqBits, ...(this.fastScan ? { fastScan: true } : {}) } } : this.encoding;
     return {
       params: {
         dim: this.dim, metric: this.metric, nlist: this.nlist, nprobe: this.nprobe, encoding: enc, refine: this.refine, ...(this.refine ? { refineFactor: this.refineFactor } : {}),
@@ -630,10 +640,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
     for (let l = 0; l < index.nlist; l++) {
       const sz = s.listSizes[l];
       if (sz === 0) continue;
-      lists.reserve(l, sz, true);
-      index.arena.u8().set(s.codes.subarray(at * index.codeBytes, (at + sz) * index.codeBytes), lists.offsets[l]);
-      lists.slots[l].set(s.listSlots.subarray(at, at + sz));
-      lists.sizes[l] = sz;
+      lists.fill(l, s.codes, at * index.codeBytes, sz, s.listSlots.subarray(at, at + sz));
       for (let p = 0; p < sz; p++) { const slot = s.listSlots[at + p]; index.slotList[slot] = l; index.slotPos[slot] = p; }
       at += sz;
     }
@@ -670,7 +677,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       pq.trained = true;
       this.installPq(pq);
     }
-    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes);
+    this.lists = new ListStore(this.arena, this.listsBase, this.nlist, this.codeBytes, this.fastScan);
   }
 
   /** Size, kernels and memory in use. */
@@ -679,7 +686,7 @@ export class IvfIndex implements VectorIndex, RemovableIndex {
       + this.size * 44;
     return {
       kernels: this.kernels, size: this.size, dim: this.dim, metric: this.metric, memoryBytes: mem,
-      nlist: this.nlist, nprobe: this.nprobe, encoding: this.encoding === 'pq' ? `pq${this.pqM}x${this.pqBits}` : this.encoding, trained: this.isTrained,
+      nlist: this.nlist, nprobe: this.nprobe, encoding: this.encoding === 'pq' ? `pq${this.pqM}x${this.pqBits}${this.fastScan ? 'fs' : ''}` : this.encoding, trained: this.isTrained,
     };
   }
 }

@@ -11,10 +11,16 @@ import { cosineKey } from '../../distance/metric.js';
 import { TopK } from '../../distance/topk.js';
 import { NEXT } from '../../parallel/pool.js';
 
-export const ENC_FLAT = 0, ENC_SQ8 = 1, ENC_PQ = 2;
+export const ENC_FLAT = 0, ENC_SQ8 = 1, ENC_PQ = 2, ENC_PQ4FS = 3;
 
 /** Entries scanned per kernel call (the output chunk stays in L1). */
 export const SCAN_CHUNK = 4096;
+
+/**
+ * Fast-scan entries per kernel call: the call filters by the threshold of the top-k as it stood
+ * before it, so shorter calls pass fewer stale candidates; 512 entries amortise the call.
+ */
+const FS_CHUNK = 512;
 
 /** What does not change while the index holds its trained state (a worker's copy of it). */
 export interface IvfParams {
@@ -35,23 +41,37 @@ export interface IvfParams {
   preOff: number;
 }
 
-/** Byte offsets of one thread's scratch in the index arena. */
-export interface IvfScratch { qOff: number; q2Off: number; tableOff: number; baseOff: number; outOff: number }
+/**
+ * Byte offsets of one thread's scratch in the index arena; fsOff (fast-scan PQ only, else 0) holds
+ * the signed table, the u8 lookup tables, their scale and offset, and the indexes a scan passes.
+ */
+export interface IvfScratch { qOff: number; q2Off: number; tableOff: number; baseOff: number; outOff: number; fsOff: number }
+
+/** The fast-scan scratch at `fsOff` for m sub-quantizers. */
+function fsAt(fsOff: number, m: number): { signed: number; lut: number; params: number; idx: number } {
+  const signed = fsOff, lut = alignUp(signed + m * 64), params = alignUp(lut + m * 16);
+  return { signed, lut, params, idx: alignUp(params + 16) };
+}
+
+/** Bytes of the fast-scan scratch for m sub-quantizers. */
+export function fsScratchBytes(m: number): number { return fsAt(0, m).idx + FS_CHUNK * 4; }
 
 /** Byte offsets of one thread's scratch in the rows arena (refine): the query, a slot list, the output. */
 export interface RowScratch { queryOff: number; slotsOff: number; outOff: number }
 
+type ScratchParams = Pick<IvfParams, 'dim' | 'pqM' | 'pqKsub' | 'encoding'>;
+
 /** Scratch bytes per thread in the index arena. */
-export function ivfScratchBytes(p: Pick<IvfParams, 'dim' | 'pqM' | 'pqKsub'>): number {
+export function ivfScratchBytes(p: ScratchParams): number {
   const table = p.pqM * p.pqKsub * 4;
-  return alignUp(p.dim * 4) * 2 + alignUp(table) * 2 + alignUp(SCAN_CHUNK * 4);
+  return alignUp(p.dim * 4) * 2 + alignUp(table) * 2 + alignUp(SCAN_CHUNK * 4) + (p.encoding === ENC_PQ4FS ? alignUp(fsScratchBytes(p.pqM)) : 0);
 }
 
-export function ivfScratchAt(base: number, p: Pick<IvfParams, 'dim' | 'pqM' | 'pqKsub'>): IvfScratch {
+export function ivfScratchAt(base: number, p: ScratchParams): IvfScratch {
   const table = alignUp(p.pqM * p.pqKsub * 4);
   const qOff = alignUp(base), q2Off = qOff + alignUp(p.dim * 4), tableOff = q2Off + alignUp(p.dim * 4);
   const baseOff = tableOff + table, outOff = baseOff + table;
-  return { qOff, q2Off, tableOff, baseOff, outOff };
+  return { qOff, q2Off, tableOff, baseOff, outOff, fsOff: p.encoding === ENC_PQ4FS ? outOff + alignUp(SCAN_CHUNK * 4) : 0 };
 }
 
 /** Scratch bytes per thread in the rows arena. */
@@ -163,6 +183,7 @@ export class IvfScanner {
 
   /** Scans lists probeLists[0..count) into `top` (the query `q` is at qOff); keys are internal (smaller is better). */
   private scanLists(q: Float32Array, count: number, allow: SlotAllow, top: TopK): void {
+    if (this.view.p.encoding === ENC_PQ4FS) { this.fastScan(count, allow, top); return; }
     const { p, arena } = this.view, kr = arena.kernels, s = this.scratch, dim = p.dim, v = this.view;
     let f = arena.f32();
     let constant = 0;
@@ -215,6 +236,62 @@ export class IvfScanner {
           if (allow !== null && !allow(slot)) continue;
           top.push(key, slotIds[slot], slot);
           threshold = top.threshold;
+        }
+      }
+    }
+  }
+
+  /**
+   * scanLists for fast-scan PQ: per list, the float table (as the PQ scan builds it) is quantized
+   * to u8 lookup tables and the kernel passes only the entries that can beat the current k-th key,
+   * with their exact table sums. The kernel's filter errs on the side of passing (the quantized
+   * bound allows for every rounding), and the keys and the final test are those of the PQ scan,
+   * so the results are those of the same codes scanned as `{ pq: { nbits: 4 } }`.
+   */
+  private fastScan(count: number, allow: SlotAllow, top: TopK): void {
+    const { p, arena } = this.view, kr = arena.kernels, s = this.scratch, v = this.view, m = p.pqM;
+    const fs = fsAt(s.fsOff, m), n = m * 16, blockBytes = m * 16, slotIds = v.slotIds;
+    subDots(kr, p, s.qOff, s.tableOff);
+    if (!p.ip) arena.u8().copyWithin(s.baseOff, s.tableOff, s.tableOff + n * 4);
+    else kr.pq4Lut(s.tableOff, m, -1, fs.signed, fs.lut, fs.params);
+    const margin = 0.51 * m + 2;
+    for (let pi = 0; pi < count; pi++) {
+      const l = this.probeLists[pi];
+      if (l < 0) continue;
+      const size = v.sizes[l];
+      if (size === 0) continue;
+      const coarseKey = this.probeKeys[pi];
+      if (!p.ip) {
+        kr.axpyF32(s.tableOff, p.preOff + l * n * 4, s.baseOff, -2, n);
+        kr.pq4Lut(s.tableOff, m, 1, fs.signed, fs.lut, fs.params);
+      }
+      let f = arena.f32();
+      const a = f[fs.params >> 2], sumMin = f[(fs.params >> 2) + 1];
+      // The key of an entry is constant + its signed table sum (see scanLists: −(coarse + x) under IP).
+      const constant = p.ip ? -coarseKey : coarseKey;
+      const slots = v.slotsOf(l);
+      for (let start = 0; start < size; start += FS_CHUNK) {
+        const threshold = top.threshold;
+        let qthr = 65535, fthr = Infinity;
+        if (threshold !== Infinity) {
+          const lim = threshold - constant;
+          const bound = Math.floor((lim - sumMin) * a + margin + (Math.abs(lim) + Math.abs(sumMin)) * a * 1e-5);
+          if (bound < 0) break; // the threshold only falls: nothing further in this list can pass
+          qthr = Math.min(65535, bound);
+          fthr = lim + Math.abs(lim) * 1e-5 + 1e-30;
+        }
+        const got = kr.pq4fsScan(fs.lut, fs.signed, v.offsets[l] + (start / 32) * blockBytes, Math.min(FS_CHUNK, size - start), m, qthr, fthr, fs.idx, s.outOff);
+        if (got === 0) continue;
+        f = arena.f32();
+        const idx = arena.i32(), outBase = s.outOff >> 2, idxBase = fs.idx >> 2;
+        let t = top.threshold;
+        for (let i = 0; i < got; i++) {
+          const key = constant + f[outBase + i];
+          if (key > t) continue;
+          const slot = slots[start + idx[idxBase + i]];
+          if (allow !== null && !allow(slot)) continue;
+          top.push(key, slotIds[slot], slot);
+          t = top.threshold;
         }
       }
     }
