@@ -110,7 +110,7 @@ exact suite (--suite exact)
 hnsw suite (--suite hnsw)
   --datasets a,b       euclidean (Fashion-MNIST raw pixels), cosine (its L2-normalised copy),
                        wordvecs (100-d fastText word vectors, cosine; skipped without fasttext),
-                       clustered-960 (960-d synthetic, intrinsic dim 10, euclidean), or all;
+                       clustered-960 (960-d synthetic, intrinsic dim 10, euclidean), clustered-1m (1M x 128 synthetic, intrinsic dim 16, euclidean; not in all), or all;
                        default euclidean,cosine
   --ef a,b,...         efSearch sweep (default 10,12,16,20,24,32,40,48,64,80,96,128,192,256;
                        quick 10,16,32,64,128)

@@ -3,7 +3,8 @@
 // of the 10k test images as queries) as 'euclidean' on raw pixels and 'cosine' on the L2-normalised
 // copy; opt-in 'wordvecs' (bench/lib/wordvecs.ts: 60k x 100-d fastText word vectors and 1k held-out
 // query words, L2-normalised, cosine) and 'clustered-960' (clusteredDataset: 60k x 960-d synthetic
-// rows with intrinsic dimension 10, euclidean). Every system builds its index once per dataset
+// rows with intrinsic dimension 10, euclidean); 'clustered-1m' (1M x 128 synthetic, intrinsic dimension
+// 16, euclidean), the scale run, only when named (not in 'all'). Every system builds its index once per dataset
 // (m = 16, efConstruction = 200) in its own child process, then sweeps efSearch with one query per
 // call on one thread. Prints per-system summaries at recall 0.95 / 0.99 and ours ÷ peer ratios;
 // writes bench/results/hnsw.json and hnsw-<dataset>.svg.
@@ -33,12 +34,14 @@ const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const FULL_EF = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 192, 256];
 const QUICK_EF = [10, 16, 32, 64, 128];
 const TARGETS = [0.95, 0.99] as const;
-const DATASETS = ['euclidean', 'cosine', 'wordvecs', 'clustered-960'] as const;
+const DATASETS = ['euclidean', 'cosine', 'wordvecs', 'clustered-960', 'clustered-1m'] as const;
 type DatasetId = (typeof DATASETS)[number];
 /** What runs without --datasets (the CI run): Fashion-MNIST's two. `--datasets all` runs every one. */
 const DEFAULT_DATASETS: readonly DatasetId[] = ['euclidean', 'cosine'];
 /** The synthetic 960-d set (the same options as bench/batch.ts's clustered-960, at this suite's sizes). */
 const CLUSTERED = { dim: 960, clusters: 100, intrinsicDim: 10, seed: 3 } as const;
+/** The scale set (opt-in by name, not in 'all'): 1M x 128 synthetic, 1,000 clusters in a 16-d subspace. */
+const CLUSTERED_1M = { dim: 128, clusters: 1000, intrinsicDim: 16, seed: 5 } as const;
 
 /** One sweep point as the parent scores it. */
 export interface ScoredPoint {
@@ -219,7 +222,7 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
   const efSearch = args.ef === undefined ? (quick ? QUICK_EF : FULL_EF) : args.ef.split(',').map((v) => intArg('ef', v, 0, 1));
   const datasetArg = args.datasets?.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
   const datasetIds: DatasetId[] = [...new Set(
-    datasetArg === undefined ? DEFAULT_DATASETS : datasetArg.length === 1 && datasetArg[0] === 'all' ? DATASETS : datasetArg,
+    datasetArg === undefined ? DEFAULT_DATASETS : datasetArg.length === 1 && datasetArg[0] === 'all' ? DATASETS.filter((d) => d !== 'clustered-1m') : datasetArg,
   )].map((d) => {
     if (!(DATASETS as readonly string[]).includes(d)) {
       log(`unknown dataset ${d}; expected ${DATASETS.join(', ')} or all`);
@@ -351,12 +354,13 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
         title: `${wv.key} (fastText word vectors), cosine (normalised)`,
         description: 'fastText skipgram word vectors (bench/lib/wordvecs.ts), L2-normalised (corpus and queries), cosine (hnswlib cosine, FAISS inner product, usearch cos)',
       });
-    } else if (id === 'clustered-960') {
-      const n = intArg('n', args.n, quick ? 10_000 : 60_000);
-      const nq = intArg('nq', args.nq, quick ? 200 : 2000);
+    } else if (id === 'clustered-960' || id === 'clustered-1m') {
+      const big = id === 'clustered-1m', opts = big ? CLUSTERED_1M : CLUSTERED;
+      const n = intArg('n', args.n, big ? (quick ? 50_000 : 1_000_000) : quick ? 10_000 : 60_000);
+      const nq = intArg('nq', args.nq, quick ? 200 : big ? 1000 : 2000);
       const tGen = performance.now();
-      const cd = clusteredDataset({ n, nq, ...CLUSTERED });
-      log(`dataset clustered-960: generated ${cd.name} in ${seconds(tGen)} s`);
+      const cd = clusteredDataset({ n, nq, ...opts });
+      log(`dataset ${id}: generated ${cd.name} in ${seconds(tGen)} s`);
       const dim = cd.dim;
       // The name spells every option (n, nq, dim, clusters, intrinsic dim, seed): the same name, the same bytes.
       const corpusPath = join(CACHE_DIR, `${cd.name}-train.f32`);
@@ -368,7 +372,7 @@ export async function runHnswSuite(args: BenchArgs): Promise<void> {
         shape: { name: cd.name, n, nq, dim, queriesLong: `${nq} rows drawn from the same clusters`, queriesShort: `${nq} rows from the same clusters` },
         corpus: cd.train, queries: cd.test,
         title: `${cd.name} (synthetic), euclidean`,
-        description: `synthetic ${cd.source}: ${CLUSTERED.clusters} Gaussian clusters in a ${CLUSTERED.intrinsicDim}-d subspace mapped to ${dim}-d plus noise, euclidean (hnswlib l2, FAISS L2, usearch l2sq)`,
+        description: `synthetic ${cd.source}: ${opts.clusters} Gaussian clusters in a ${opts.intrinsicDim}-d subspace mapped to ${dim}-d plus noise, euclidean (hnswlib l2, FAISS L2, usearch l2sq)`,
       });
     }
   }
