@@ -15,7 +15,11 @@ export type ErrorCode =
   | 'CAPACITY_EXCEEDED'
   | 'ALREADY_EXISTS'
   | 'CLOSED'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  /** A wait (a cluster search's consistency.afterLsn) ran out before its condition held. */
+  | 'TIMEOUT'
+  /** No replica of some shard of a cluster answered. */
+  | 'UNAVAILABLE';
 
 /**
  * Thrown by every public call of the package. `code` says what kind of failure it is, `message`

@@ -36,10 +36,51 @@ const envName = (flag: string) => `NEAREST_${flag.toUpperCase().replace(/-/g, '_
 
 interface ServeFlags {
   data: string; host: string; port: number; apiKey?: string; readOnlyApiKey?: string; insecure?: boolean;
-  cors?: string[]; readOnly?: boolean; logLevel: string; [limit: string]: unknown;
+  cors?: string[]; readOnly?: boolean; logLevel: string; cluster?: string; nodeId?: string; advertiseUrl?: string;
+  leaseSeconds?: number; [limit: string]: unknown;
+}
+
+/** SIGTERM / SIGINT: a graceful close (twice: exit at once). */
+function onSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`nearest serve: ${signal} again, exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      (e: unknown) => { process.stderr.write(`nearest serve: error while closing: ${(e as Error).message}\n`); process.exit(1); },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** `nearest serve --cluster URL --node-id NAME`: a query node of a cluster on PostgreSQL. */
+async function serveCluster(flags: ServeFlags): Promise<void> {
+  if (flags.nodeId === undefined) throw Object.assign(new Error('--cluster needs --node-id NAME'), { code: 'INVALID_ARGUMENT' });
+  if (flags.host !== '127.0.0.1' && flags.host !== 'localhost' && flags.host !== '::1' && flags.apiKey === undefined && !flags.insecure) {
+    throw Object.assign(new Error(`--host ${flags.host} is not loopback: pass --api-key (or --insecure)`), { code: 'INVALID_ARGUMENT' });
+  }
+  const { createClusterServer } = await import('../cluster/index.js');
+  const server = createClusterServer({
+    url: flags.cluster!, nodeId: flags.nodeId, dataDir: flags.data, host: flags.host, port: flags.port,
+    ...(flags.apiKey !== undefined ? { apiKey: flags.apiKey } : {}),
+    ...(flags.readOnlyApiKey !== undefined ? { readOnlyApiKey: flags.readOnlyApiKey } : {}),
+    ...(flags.advertiseUrl !== undefined ? { advertiseUrl: flags.advertiseUrl } : {}),
+    ...(flags.leaseSeconds !== undefined ? { leaseSeconds: flags.leaseSeconds } : {}),
+    logLevel: flags.logLevel as 'info',
+    log: (m) => { if (flags.logLevel !== 'silent' && flags.logLevel !== 'fatal' && flags.logLevel !== 'error') process.stderr.write(`${m}\n`); },
+  });
+  onSignals(() => server.close());
+  await server.listen();
+  process.stdout.write(`listening on ${server.url}\n`);
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
+  if (flags.cluster !== undefined) { await serveCluster(flags); return; }
   const { createServer } = await import('../server/index.js');
   const limits: Record<string, number> = {};
   for (const [flag, key] of LIMITS) {
@@ -59,20 +100,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     logLevel: flags.logLevel as 'info',
     logStream: process.stderr,
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`nearest serve: ${signal} again, exiting without waiting\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    server.close().then(
-      () => process.exit(0),
-      (e: unknown) => { process.stderr.write(`nearest serve: error while closing: ${(e as Error).message}\n`); process.exit(1); },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  onSignals(() => server.close());
   await server.listen();
   process.stdout.write(`listening on ${server.url}\n`);
 }
@@ -96,7 +124,11 @@ const serveCommand = program.command('serve')
   .addOption(new Option('--insecure', 'allow a non-loopback host without an API key').env('NEAREST_INSECURE'))
   .addOption(new Option('--cors <origin>', 'allow this CORS origin (repeatable; * for any); CORS is off by default').env('NEAREST_CORS').argParser(collect))
   .addOption(new Option('--read-only', 'open the database read-only (every write is refused)').env('NEAREST_READ_ONLY'))
-  .addOption(new Option('--log-level <level>', 'log level').env('NEAREST_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+  .addOption(new Option('--log-level <level>', 'log level').env('NEAREST_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(new Option('--cluster <url>', 'be a query node of the cluster on this PostgreSQL (postgres://USER@HOST:PORT/DB); --data holds its replicas').env('NEAREST_CLUSTER'))
+  .addOption(new Option('--node-id <name>', 'with --cluster: this node\'s name (lowercase letters, digits, _)').env('NEAREST_NODE_ID'))
+  .addOption(new Option('--advertise-url <url>', 'with --cluster: the URL peers reach this node at (default http://HOST:PORT)').env('NEAREST_ADVERTISE_URL'))
+  .addOption(new Option('--lease-seconds <n>', 'with --cluster: a node silent this long is gone and loses its replication slot (default 20)').env('NEAREST_LEASE_SECONDS').argParser(integer('--lease-seconds', 2, 3600)));
 for (const [flag, , help] of LIMITS) serveCommand.addOption(new Option(`--${flag} <n>`, help).env(envName(flag)).argParser(integer(`--${flag}`, 1)));
 serveCommand.action(async (flags: ServeFlags) => {
   try {

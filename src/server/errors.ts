@@ -31,6 +31,8 @@ const STATUS: Record<ErrorCode, number> = {
   IO_ERROR: 503,
   CORRUPT_FILE: 503,
   UNSUPPORTED_VERSION: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
 };
 
 /** The HTTP status of a NearestError code. */

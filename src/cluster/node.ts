@@ -1,0 +1,816 @@
+// A query node of a nearest cluster. PostgreSQL holds every row (see catalog.ts); this node keeps
+// the replicas placed on it as durable stores in its data directory and follows the table's changes
+// through its own logical replication slot (pgoutput, read with pg-logical-replication), so a
+// restart replays only what came after the position the slot confirms. Any node answers for the
+// whole cluster: writes go to PostgreSQL and return their LSN; a search fans out to one live
+// replica of every shard (this node's own first), retries another on failure or timeout, and
+// merges the per-shard top k into the top k one index over all rows would give.
+//
+// Positions: `applied` is the WAL position this node has processed (a commit's end, or a keepalive's
+// position when nothing is in flight); everything applied is on disk in the local stores, so the
+// slot is acknowledged up to it — except past a collection's start_lsn that the stream does not yet
+// carry (see `hold`): the stream is restarted there with that collection's publications added,
+// since pgoutput refuses a publication at WAL positions older than the publication itself.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
+import {
+  NearestError, VectorStore, indexFromFactory, type DurableVectorStore, type JsonValue, type Metric, type RecordId,
+  type StoreAsyncSearchOptions, type StoreIndexOptions,
+} from '../index.js';
+import {
+  NODE_ID_RE, NO_PUBLICATION, SCHEMA_LOCK, SCHEMA_SQL, idFromKey, idKey, place, publicationOf, shardOf, slotOf, tableOf,
+  type CollectionRow,
+} from './catalog.js';
+import { covers, formatLsn, parseLsn } from './lsn.js';
+
+export interface ClusterNodeOptions {
+  /** postgres://USER@HOST:PORT/DB */
+  url: string;
+  /** Names this node and its replication slot: lowercase letters, digits, underscores (1–40). */
+  nodeId: string;
+  /** Local replicas (one durable store per shard replica). */
+  dataDir: string;
+  /** A node whose lease is this many seconds old counts as gone (its slot is dropped); default 20. */
+  leaseSeconds?: number;
+  /** Lease renewal and catalog refresh period; default 2000 ms. */
+  heartbeatMs?: number;
+  /** One try of a peer's shard search; default 2000 ms (then another replica). */
+  peerTimeoutMs?: number;
+  /** Sent to peers as api-key (the servers' own key). */
+  apiKey?: string;
+  log?: (message: string) => void;
+}
+
+export interface ClusterCollectionSpec {
+  dim: number;
+  metric?: Metric;
+  /** StoreIndexOptions or a factory string, as `nearest serve` takes it. */
+  index?: StoreIndexOptions | string;
+  shards?: number;
+  replicas?: number;
+}
+
+export interface ClusterRecord { id: RecordId; vector: Float32Array | readonly number[]; metadata?: JsonValue }
+export interface ClusterHit { id: RecordId; score: number; distance: number; metadata?: JsonValue }
+
+export interface ClusterSearchOptions {
+  filter?: Record<string, unknown>;
+  exact?: boolean;
+  efSearch?: number;
+  nprobe?: number;
+  /** Read-your-writes: wait until the replicas read have applied this LSN ('X/Y'). */
+  afterLsn?: string;
+  /** How long a search may wait for afterLsn, in ms; default 5000. */
+  timeoutMs?: number;
+}
+
+/** A peer's shard search request (the internal endpoint's body). */
+export interface ShardSearchRequest {
+  collection: string;
+  shards: number[];
+  vector: number[];
+  k: number;
+  filter?: Record<string, unknown>;
+  exact?: boolean;
+  efSearch?: number;
+  nprobe?: number;
+  afterLsn?: string;
+  waitMs?: number;
+}
+
+interface NodeRow { nodeId: string; url: string; leaseUntil: number; applied: string | null; slotDropped: boolean; startedAt: string }
+
+/**
+ * A pg Client that drops an 'error' nobody listens to. pg-logical-replication removes every
+ * listener of its replication client when it stops, and a connection that PostgreSQL's death cuts
+ * afterwards would then throw from an EventEmitter and end the process; the stream's own error
+ * path (reconnect) has already been taken by then.
+ */
+class ReplicationClient extends pg.Client {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'error' && this.listenerCount('error') === 0) return false;
+    return super.emit(event, ...args);
+  }
+}
+
+/** The library's service with its replication client made a ReplicationClient (the rest is its own code path). */
+class Replication extends LogicalReplicationService {}
+Object.defineProperty(Replication.prototype, 'client', {
+  value: async function client(this: { stop(): Promise<unknown>; clientConfig: pg.ClientConfig; _client: pg.Client | null; _connection: unknown; emit(e: string, x: unknown): boolean }) {
+    await this.stop();
+    const c = new ReplicationClient({ ...this.clientConfig, replication: 'database' } as pg.ClientConfig);
+    this._client = c;
+    await c.connect();
+    this._connection = (c as unknown as { connection: unknown }).connection;
+    c.on('error', (e) => this.emit('error', e));
+    return [c, this._connection];
+  },
+});
+
+const bad = (message: string, details: Record<string, unknown> = {}) => new NearestError('INVALID_ARGUMENT', message, details);
+
+/** Orders hits as one index would: distance, then id (numbers before strings). */
+export function compareHits(a: ClusterHit, b: ClusterHit): number {
+  if (a.distance !== b.distance) return a.distance - b.distance;
+  if (typeof a.id === 'number') return typeof b.id === 'number' ? a.id - b.id : -1;
+  if (typeof b.id === 'number') return 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function checkRecordId(id: unknown, where: string): RecordId {
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
+  if (typeof id === 'string' && id.length > 0 && id.length <= 1024) return id;
+  throw bad(`${where}: an id is a non-negative safe integer or a non-empty string of at most 1024 characters, got ${JSON.stringify(id)}`, { received: String(id) });
+}
+
+function checkVector(v: unknown, dim: number, where: string): Float32Array {
+  if (!(v instanceof Float32Array) && !Array.isArray(v)) throw bad(`${where}: a vector is an array of ${dim} numbers`, {});
+  if (v.length !== dim) throw new NearestError('DIMENSION_MISMATCH', `${where}: expected ${dim} values, got ${v.length}`, { expected: dim, received: v.length });
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) {
+    const x = (v as ArrayLike<unknown>)[i];
+    if (typeof x !== 'number' || !Number.isFinite(x) || !Number.isFinite(Math.fround(x))) {
+      throw new NearestError('NON_FINITE_VALUE', `${where}: value ${i} is ${String(x)}, not a finite float32`, { index: i });
+    }
+    out[i] = x;
+  }
+  return out;
+}
+
+/** bytea in pgoutput text form ('\x…' hex) or a Buffer → float32 values. */
+function vectorOf(raw: unknown): Float32Array {
+  const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw).replace(/^\\x/, ''), 'hex');
+  const out = new Float32Array(buf.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+  return out;
+}
+
+function bytesOf(v: Float32Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+export class ClusterNode {
+  readonly nodeId: string;
+  readonly slot: string;
+  readonly counters = { replayedChanges: 0, fullRebuilds: 0, resyncs: 0, fanoutRetries: 0, peerFailures: 0 };
+  private readonly o: Required<Omit<ClusterNodeOptions, 'apiKey' | 'log'>> & Pick<ClusterNodeOptions, 'apiKey' | 'log'>;
+  private readonly pool: pg.Pool;
+  private advertised = '';
+  private collections = new Map<string, CollectionRow>();
+  private byNum = new Map<number, CollectionRow>();
+  private readonly local = new Map<string, DurableVectorStore>();
+  private nodes = new Map<string, NodeRow>();
+  private applied = 0n;
+  private acked = 0n;
+  private startLsn = 0n;
+  private ready = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private repl: LogicalReplicationService | null = null;
+  /** The WAL position the current stream started at, and collections it carries. */
+  private streamFrom = 0n;
+  private streaming = new Set<number>();
+  /** Work queue of the stream (messages in arrival order) and the open transaction's changes. */
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private txn: Map<string, Map<string, { vector: Float32Array | undefined; payload: JsonValue | undefined } | null>> | null = null;
+  private waiters: { lsn: bigint; resolve: () => void }[] = [];
+  private restarting: Promise<void> | null = null;
+  private heartbeatBusy = false;
+  /** Set once the local replicas are synced (the heartbeat leaves the catalog alone before). */
+  private initialized = false;
+
+  private constructor(o: ClusterNodeOptions) {
+    if (typeof o.nodeId !== 'string' || !NODE_ID_RE.test(o.nodeId)) throw bad(`node id must be 1–40 lowercase letters, digits or underscores, got ${JSON.stringify(o.nodeId)}`, { received: o.nodeId });
+    this.o = { leaseSeconds: 20, heartbeatMs: 2000, peerTimeoutMs: 2000, ...o };
+    this.nodeId = o.nodeId;
+    this.slot = slotOf(o.nodeId);
+    this.pool = new pg.Pool({ connectionString: o.url, max: 8 });
+    this.pool.on('error', (e) => this.log(`postgres pool: ${e.message}`));
+    // A connection cut while a client is checked out (between two statements) errors on the client
+    // itself: listen on every client, so PostgreSQL's death is an error of the call, not of the process.
+    this.pool.on('connect', (c) => { c.on('error', (e) => this.log(`postgres connection: ${e.message}`)); });
+  }
+
+  private log(m: string): void { this.o.log?.(`[${this.nodeId}] ${m}`); }
+
+  /** Connects, makes the schema if needed, registers, opens the local replicas, catches up and follows. */
+  static async start(o: ClusterNodeOptions): Promise<ClusterNode> {
+    const node = new ClusterNode(o);
+    try {
+      await node.init();
+    } catch (e) {
+      await node.stop({ deregister: false }).catch(() => {});
+      throw e;
+    }
+    return node;
+  }
+
+  private async init(): Promise<void> {
+    mkdirSync(this.o.dataDir, { recursive: true });
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      await c.query(SCHEMA_SQL);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally { c.release(); }
+    this.startLsn = await this.currentLsn();
+    await this.heartbeat();
+    const slot = await this.pool.query('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [this.slot]);
+    let from: bigint;
+    if (slot.rowCount === 0) {
+      // No slot (first start, a clean stop, or dropped while gone): make one, then bring every
+      // replica to the table's state. Changes after the slot's start replay idempotently on top.
+      const r = await this.pool.query("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [this.slot]);
+      from = parseLsn(r.rows[0].lsn as string)!;
+      await this.syncReplicas(from, true);
+    } else {
+      from = parseLsn(slot.rows[0].lsn as string) ?? 0n;
+      await this.syncReplicas(from, false);
+    }
+    this.applied = from; this.acked = from;
+    this.initialized = true;
+    await this.restartStream(from);
+    this.timer = setInterval(() => { void this.heartbeat().catch((e: Error) => this.log(`heartbeat: ${e.message}`)); }, this.o.heartbeatMs);
+    this.timer.unref();
+    this.checkReady();
+  }
+
+  /** The URL peers reach this node at (written with the lease). */
+  setUrl(url: string): void { this.advertised = url; void this.heartbeat().catch(() => {}); }
+
+  get isReady(): boolean { return this.ready; }
+  get appliedLsn(): string { return formatLsn(this.applied); }
+
+  private async currentLsn(): Promise<bigint> {
+    const r = await this.pool.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    return parseLsn(r.rows[0].lsn as string)!;
+  }
+
+  // --- catalog and leases ---
+
+  private async loadCatalog(): Promise<void> {
+    const cols = await this.pool.query("SELECT num, name, dim, metric, index, shards, replicas, start_lsn::text AS start_lsn, created_at FROM nearest.collections WHERE state = 'ready' ORDER BY num");
+    const pls = await this.pool.query('SELECT collection, shard, node_id FROM nearest.placements ORDER BY collection, shard, node_id');
+    const next = new Map<string, CollectionRow>();
+    for (const r of cols.rows) {
+      next.set(r.name, {
+        num: r.num, name: r.name, dim: r.dim, metric: r.metric, index: r.index, shards: r.shards, replicas: r.replicas,
+        createdAt: new Date(r.created_at).toISOString(), startLsn: parseLsn(r.start_lsn) ?? 0n,
+        placements: Array.from({ length: r.shards }, () => [] as string[]),
+      });
+    }
+    for (const p of pls.rows) next.get(p.collection)?.placements[p.shard]?.push(p.node_id);
+    this.collections = next;
+    this.byNum = new Map([...next.values()].map((c) => [c.num, c]));
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped || this.heartbeatBusy) return;
+    this.heartbeatBusy = true;
+    try {
+      await this.pool.query(
+        `INSERT INTO nearest.nodes (node_id, url, slot, lease_until, applied_lsn) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5::pg_lsn)
+         ON CONFLICT (node_id) DO UPDATE SET url = EXCLUDED.url, slot = EXCLUDED.slot, lease_until = EXCLUDED.lease_until, applied_lsn = EXCLUDED.applied_lsn, slot_dropped = false`,
+        [this.nodeId, this.advertised, this.slot, this.o.leaseSeconds, formatLsn(this.applied)]);
+      const r = await this.pool.query('SELECT node_id, url, extract(epoch FROM lease_until) * 1000 AS lease, applied_lsn::text AS applied, slot, slot_dropped, started_at FROM nearest.nodes');
+      const nodes = new Map<string, NodeRow>();
+      for (const n of r.rows) nodes.set(n.node_id, { nodeId: n.node_id, url: n.url, leaseUntil: Number(n.lease), applied: n.applied, slotDropped: n.slot_dropped, startedAt: new Date(n.started_at).toISOString() });
+      this.nodes = nodes;
+      // Abandoned slots hold WAL: a node past its lease loses its slot (it rebuilds from the table when back).
+      for (const n of r.rows) {
+        if (n.node_id === this.nodeId || n.slot_dropped || Number(n.lease) > Date.now()) continue;
+        const dropped = await this.pool.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [n.slot]);
+        await this.pool.query('UPDATE nearest.nodes SET slot_dropped = true WHERE node_id = $1 AND lease_until < now()', [n.node_id]);
+        if ((dropped.rowCount ?? 0) > 0) this.log(`dropped the slot of ${n.node_id}, whose lease expired`);
+      }
+      await this.refresh();
+    } finally { this.heartbeatBusy = false; }
+  }
+
+  /** Re-reads the catalog; replicas newly placed here are opened and the stream taken there. */
+  async refresh(): Promise<void> {
+    if (!this.initialized || this.stopped) return;
+    const before = new Set(this.localCollections());
+    await this.loadCatalog();
+    if (this.localCollections().some((num) => !before.has(num)) && !this.stopped) {
+      await this.openLocalStores();
+      this.maybeRestart();
+      void this.ack(this.acked, true); // a keepalive soon, so the stream reaches the new collection's start
+    }
+  }
+
+  /** Resolves once the stream carries collection `num` (its replicas here follow it), or UNAVAILABLE after `ms`. */
+  private async following(num: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.streaming.has(num)) {
+      if (Date.now() >= deadline || this.stopped) throw new NearestError('UNAVAILABLE', `node ${this.nodeId} does not follow this collection yet`, { node: this.nodeId });
+      void this.ack(this.acked, true);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Numbers of the collections with a replica on this node. */
+  private localCollections(): number[] {
+    return [...this.collections.values()].filter((c) => c.placements.some((p) => p.includes(this.nodeId))).map((c) => c.num);
+  }
+
+  private shardDir(num: number, shard: number): string { return join(this.o.dataDir, `c${num}-s${shard}`); }
+
+  private async openLocalStores(): Promise<string[]> {
+    const opened: string[] = [];
+    for (const c of this.collections.values()) {
+      for (let s = 0; s < c.shards; s++) {
+        const key = `${c.num}:${s}`;
+        if (!c.placements[s].includes(this.nodeId) || this.local.has(key)) continue;
+        const index = typeof c.index === 'string' || c.index === null ? undefined : c.index as StoreIndexOptions;
+        const store = await VectorStore.open(this.shardDir(c.num, s), { dim: c.dim, metric: c.metric, ...(index ? { index } : {}) });
+        this.local.set(key, store);
+        opened.push(key);
+      }
+    }
+    return opened;
+  }
+
+  /**
+   * Brings every local replica of a collection already in the stream at `from` to the table's
+   * state: a missing replica is copied (a full rebuild); after a slot was lost, present ones are
+   * reconciled row by row (only what differs is written, so their indexes are not rebuilt).
+   */
+  private async syncReplicas(from: bigint, slotIsNew: boolean): Promise<void> {
+    await this.loadCatalog();
+    const existed = new Set<string>();
+    for (const c of this.collections.values()) for (let s = 0; s < c.shards; s++) {
+      if (c.placements[s].includes(this.nodeId) && existsSync(this.shardDir(c.num, s))) existed.add(`${c.num}:${s}`);
+    }
+    await this.openLocalStores();
+    for (const [key, store] of this.local) {
+      const [num, shard] = key.split(':').map(Number);
+      const c = this.byNum.get(num)!;
+      if (c.startLsn > from) continue; // made after the slot's position: the stream brings all of it
+      if (existed.has(key) && !slotIsNew) continue; // the slot replays what it missed
+      if (existed.has(key)) this.counters.resyncs++; else this.counters.fullRebuilds++;
+      await this.copyShard(c, shard, store);
+    }
+  }
+
+  private async copyShard(c: CollectionRow, shard: number, store: DurableVectorStore): Promise<void> {
+    const r = await this.pool.query(`SELECT id, vector, payload FROM ${tableOf(c.num)} WHERE shard = $1`, [shard]);
+    const seen = new Set<RecordId>();
+    const upserts: { id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[] = [];
+    for (const row of r.rows) {
+      const id = idFromKey(row.id as string), vector = vectorOf(row.vector), metadata = (row.payload ?? undefined) as JsonValue | undefined;
+      seen.add(id);
+      const have = store.get(id);
+      // Unchanged rows are skipped (cosine stores keep unit vectors, so there every row is written).
+      if (have && c.metric !== 'cosine' && bytesOf(have.vector).equals(bytesOf(vector)) && JSON.stringify(have.metadata) === JSON.stringify(metadata)) continue;
+      upserts.push({ id, vector, metadata });
+    }
+    const gone = store.keys().filter((id) => !seen.has(id));
+    for (let i = 0; i < upserts.length; i += 5000) await store.upsert(upserts.slice(i, i + 5000));
+    if (gone.length > 0) await store.deleteMany(gone);
+    this.log(`replica c${c.num}-s${shard}: ${upserts.length} rows written, ${gone.length} removed from the table's ${r.rowCount} rows`);
+  }
+
+  // --- the stream ---
+
+  /** The collections (with local replicas) a stream starting at `at` may carry. */
+  private streamable(at: bigint): number[] {
+    return this.localCollections().filter((num) => this.byNum.get(num)!.startLsn <= at);
+  }
+
+  /** The lowest start_lsn of a local collection the stream does not carry yet (acks stop there). */
+  private hold(): bigint | null {
+    let h: bigint | null = null;
+    for (const num of this.localCollections()) {
+      if (this.streaming.has(num)) continue;
+      const s = this.byNum.get(num)!.startLsn;
+      if (h === null || s < h) h = s;
+    }
+    return h;
+  }
+
+  /** Restarts the stream at the hold once the stream has reached it (so the new publications exist there). */
+  private maybeRestart(): void {
+    const h = this.hold();
+    if (h === null || this.restarting || !covers(this.applied, h) || this.stopped) return;
+    this.restarting = this.queue.then(() => this.restartStream(h)).catch((e: Error) => this.log(`restart: ${e.message}`)).finally(() => { this.restarting = null; this.maybeRestart(); });
+  }
+
+  private async restartStream(from: bigint): Promise<void> {
+    if (this.repl) { const r = this.repl; this.repl = null; await r.destroy().catch(() => {}); }
+    if (this.stopped) return;
+    const nums = this.streamable(from);
+    const pubs = [NO_PUBLICATION];
+    for (const num of nums) {
+      const c = this.byNum.get(num)!;
+      for (let s = 0; s < c.shards; s++) if (c.placements[s].includes(this.nodeId)) pubs.push(publicationOf(num, s));
+    }
+    this.streaming = new Set(nums);
+    this.streamFrom = from;
+    // The new stream replays from `from`: positions past it count again only once it has passed them.
+    if (from < this.applied) this.applied = from;
+    if (from > this.acked) await this.ack(from); // the hold: nothing of the new collections lies before it
+    const repl = new Replication({ connectionString: this.o.url }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
+    this.repl = repl;
+    repl.on('data', (lsn: string, msg: Record<string, unknown>) => this.enqueue(() => this.onMessage(lsn, msg)));
+    repl.on('start', () => { void this.ack(this.acked, true); }); // a keepalive at once tells where the WAL ends
+    repl.on('heartbeat', (lsn: string, _ts: number, respond: boolean) => {
+      const at = parseLsn(lsn);
+      // A keepalive's position covers what arrived before it: count it once the queue has done that.
+      this.enqueue(async () => {
+        if (at !== null && this.txn === null && at > this.applied) { this.applied = at; await this.afterApply(); }
+        else if (respond) await this.ack(this.acked, true);
+      });
+    });
+    repl.on('error', (e: Error) => {
+      if (this.stopped || this.repl !== repl) return;
+      this.log(`replication: ${e.message}; reconnecting`);
+      setTimeout(() => { if (!this.stopped && this.repl === repl) void this.restartStream(this.acked).catch(() => {}); }, 500).unref();
+    });
+    void repl.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: pubs }), this.slot, formatLsn(from)).catch((e: Error) => {
+      if (this.stopped || this.repl !== repl) return;
+      this.log(`replication stream ended: ${e.message}; reconnecting`);
+      setTimeout(() => { if (!this.stopped && this.repl === repl) void this.restartStream(this.acked).catch(() => {}); }, 500).unref();
+    });
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.queued++;
+    this.queue = this.queue.then(fn).catch((e: Error) => this.log(`apply: ${e.message}`)).finally(() => { this.queued--; });
+  }
+
+  private async onMessage(_lsn: string, msg: Record<string, unknown>): Promise<void> {
+    const tag = msg.tag as string;
+    if (tag === 'begin') { this.txn = new Map(); return; }
+    if (tag === 'insert' || tag === 'update' || tag === 'delete') {
+      const rel = msg.relation as { name: string; schema: string };
+      const m = /^p(\d+)$/.exec(rel.name);
+      if (rel.schema !== 'nearest' || !m) return;
+      const row = (tag === 'delete' ? (msg.key ?? msg.old) : msg.new) as Record<string, unknown>;
+      const key = `${m[1]}:${row.shard}`;
+      let ops = this.txn!.get(key);
+      if (!ops) { ops = new Map(); this.txn!.set(key, ops); }
+      if (tag === 'delete') ops.set(row.id as string, null);
+      else ops.set(row.id as string, { vector: row.vector === undefined ? undefined : vectorOf(row.vector), payload: (row.payload ?? undefined) as JsonValue | undefined });
+      return;
+    }
+    if (tag === 'commit') {
+      const txn = this.txn ?? new Map();
+      this.txn = null;
+      for (const [key, ops] of txn) {
+        const store = this.local.get(key);
+        if (!store) continue;
+        const upserts: { id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[] = [];
+        const deletes: RecordId[] = [];
+        for (const [k, op] of ops) {
+          const id = idFromKey(k);
+          if (op === null) { deletes.push(id); continue; }
+          const vector = op.vector ?? store.get(id)?.vector; // an unchanged TOASTed vector is not sent
+          if (vector) upserts.push({ id, vector, metadata: op.payload });
+        }
+        if (upserts.length > 0) await store.upsert(upserts);
+        if (deletes.length > 0) await store.deleteMany(deletes);
+        this.counters.replayedChanges += ops.size;
+      }
+      const end = parseLsn(String(msg.commitEndLsn ?? ''));
+      if (end !== null && end > this.applied) this.applied = end;
+      await this.afterApply();
+    }
+  }
+
+  /** After a step of the stream: acknowledge (up to the hold), wake waiters, maybe restart, maybe ready. */
+  private async afterApply(): Promise<void> {
+    const h = this.hold();
+    const upTo = h !== null && h < this.applied ? h : this.applied;
+    if (upTo > this.acked) await this.ack(upTo);
+    this.waiters = this.waiters.filter((w) => { if (covers(this.applied, w.lsn)) { w.resolve(); return false; } return true; });
+    this.checkReady();
+    this.maybeRestart();
+  }
+
+  private async ack(lsn: bigint, ping = false): Promise<void> {
+    if (this.repl) await this.repl.acknowledge(formatLsn(lsn), ping).catch(() => false);
+    if (lsn > this.acked) this.acked = lsn;
+  }
+
+  private checkReady(): void {
+    if (!this.ready && covers(this.applied, this.startLsn) && this.hold() === null) { this.ready = true; this.log(`ready at ${formatLsn(this.applied)}`); }
+  }
+
+  /** Resolves once this node has applied `lsn`, or rejects with TIMEOUT after `ms`. */
+  waitFor(lsn: bigint, ms: number): Promise<void> {
+    if (covers(this.applied, lsn)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = { lsn, resolve: () => { clearTimeout(t); clearInterval(p); resolve(); } };
+      const t = setTimeout(() => {
+        clearInterval(p);
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new NearestError('TIMEOUT', `this node had applied ${formatLsn(this.applied)}, not ${formatLsn(lsn)}, when the wait of ${ms} ms ran out`, { applied: formatLsn(this.applied), afterLsn: formatLsn(lsn) }));
+      }, ms);
+      // Ask for keepalives meanwhile, so a position past the last change is learnt at once.
+      const p = setInterval(() => { void this.ack(this.acked, true); }, 50);
+      this.waiters.push(w);
+      void this.ack(this.acked, true);
+    });
+  }
+
+  // --- collections ---
+
+  private collection(name: string): CollectionRow {
+    const c = this.collections.get(name);
+    if (!c) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(name)}`, { name });
+    return c;
+  }
+
+  async findCollection(name: string): Promise<CollectionRow | undefined> {
+    if (!this.collections.has(name)) await this.refresh();
+    return this.collections.get(name);
+  }
+
+  listCollections(): CollectionRow[] { return [...this.collections.values()]; }
+
+  /**
+   * Creates a collection: its table and one publication per shard, then (in a second transaction,
+   * once their WAL position is known) its placement over the live nodes and the 'ready' state.
+   */
+  async createCollection(name: string, spec: ClusterCollectionSpec): Promise<CollectionRow> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 255) throw bad('a collection name is 1–255 characters', { received: name });
+    const dim = spec.dim;
+    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) throw bad(`dim must be an integer from 1 to 65536, got ${String(dim)}`, { received: dim });
+    const metric = spec.metric ?? 'cosine';
+    if (metric !== 'cosine' && metric !== 'euclidean' && metric !== 'dot') throw bad(`metric must be cosine, euclidean or dot, got ${String(metric)}`, {});
+    const shards = spec.shards ?? 1, replicas = spec.replicas ?? 1;
+    if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw bad(`shards must be an integer from 1 to 256, got ${String(shards)}`, { received: shards });
+    const live = [...this.nodes.values()].filter((n) => n.leaseUntil > Date.now()).map((n) => n.nodeId);
+    if (!live.includes(this.nodeId)) live.push(this.nodeId);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > live.length) {
+      throw bad(`replicas must be an integer from 1 to the ${live.length} live node(s), got ${String(replicas)}`, { received: replicas, liveNodes: live.length });
+    }
+    // The index options are checked by making one (empty) store's worth of them here.
+    const index = typeof spec.index === 'string' ? indexFromFactory(spec.index) : spec.index;
+    new VectorStore({ dim, metric, ...(index ? { index } : {}) });
+    const c = await this.pool.connect();
+    let num: number;
+    try {
+      await c.query('BEGIN');
+      const r = await c.query('INSERT INTO nearest.collections (name, dim, metric, index, shards, replicas) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING RETURNING num',
+        [name, dim, metric, index === undefined ? null : JSON.stringify(index), shards, replicas]);
+      if (r.rowCount === 0) throw new NearestError('ALREADY_EXISTS', `collection ${JSON.stringify(name)} exists`, { name });
+      num = r.rows[0].num as number;
+      await c.query(`CREATE TABLE ${tableOf(num)} (shard int NOT NULL, id text NOT NULL, vector bytea NOT NULL, payload jsonb, PRIMARY KEY (shard, id))`);
+      for (let s = 0; s < shards; s++) await c.query(`CREATE PUBLICATION ${publicationOf(num, s)} FOR TABLE ${tableOf(num)} WHERE (shard = ${s})`);
+      await c.query('COMMIT');
+      // Read after the commit, before the collection is visible to writers: no row lies before it.
+      const at = (await c.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
+      await c.query('BEGIN');
+      const placement = place(live, shards, replicas);
+      for (let s = 0; s < shards; s++) for (const n of placement[s]) await c.query('INSERT INTO nearest.placements (collection, shard, node_id) VALUES ($1, $2, $3)', [name, s, n]);
+      await c.query("UPDATE nearest.collections SET state = 'ready', start_lsn = $2::pg_lsn WHERE name = $1", [name, at]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally { c.release(); }
+    await this.refresh();
+    // Tell the live peers now rather than at their next heartbeat (best effort).
+    await Promise.all([...this.nodes.values()].filter((x) => x.nodeId !== this.nodeId && x.url !== '' && x.leaseUntil > Date.now()).map((x) =>
+      fetch(`${x.url}/cluster/v1/refresh`, { method: 'POST', signal: AbortSignal.timeout(1000), headers: this.o.apiKey ? { 'api-key': this.o.apiKey } : {} }).catch(() => null)));
+    return this.collection(name);
+  }
+
+  // --- writes (to PostgreSQL; acknowledged once committed with synchronous_commit = on) ---
+
+  /** Inserts or replaces records in one transaction; resolves with the LSN after its commit. */
+  async upsert(name: string, records: readonly ClusterRecord[]): Promise<{ count: number; lsn: string }> {
+    const c = this.collection(name);
+    if (!Array.isArray(records)) throw bad('records must be an array', {});
+    const shards: number[] = [], ids: string[] = [], vectors: Buffer[] = [], payloads: (string | null)[] = [];
+    const seen = new Set<string>();
+    records.forEach((r, i) => {
+      const where = `records[${i}]`;
+      const key = idKey(checkRecordId(r?.id, where));
+      if (seen.has(key)) throw new NearestError('DUPLICATE_ID', `${where}: id ${key} appears twice in one request`, { id: r.id });
+      seen.add(key);
+      const v = checkVector(r.vector, c.dim, `${where}.vector`);
+      let payload: string | null = null;
+      if (r.metadata !== undefined) {
+        try { payload = JSON.stringify(r.metadata); } catch { throw bad(`${where}.metadata is not JSON`, {}); }
+      }
+      shards.push(shardOf(key, c.shards)); ids.push(key); vectors.push(bytesOf(v)); payloads.push(payload);
+    });
+    if (records.length === 0) return { count: 0, lsn: formatLsn(await this.currentLsn()) };
+    const lsn = await this.commit(
+      `INSERT INTO ${tableOf(c.num)} (shard, id, vector, payload) SELECT * FROM unnest($1::int[], $2::text[], $3::bytea[], $4::jsonb[])
+       ON CONFLICT (shard, id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload`, [shards, ids, vectors, payloads]);
+    return { count: records.length, lsn };
+  }
+
+  /** Deletes records by id in one transaction; resolves with how many existed and the LSN. */
+  async delete(name: string, idList: readonly RecordId[]): Promise<{ count: number; lsn: string }> {
+    const c = this.collection(name);
+    const keys = idList.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
+    if (keys.length === 0) return { count: 0, lsn: formatLsn(await this.currentLsn()) };
+    const shards = keys.map((k) => shardOf(k, c.shards));
+    let count = 0;
+    const lsn = await this.commit(`DELETE FROM ${tableOf(c.num)} t USING unnest($1::int[], $2::text[]) AS d(shard, id) WHERE t.shard = d.shard AND t.id = d.id`, [shards, keys], (n) => { count = n; });
+    return { count, lsn };
+  }
+
+  private async commit(sql: string, params: unknown[], rows?: (n: number) => void): Promise<string> {
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
+    try {
+      const r = await client.query(sql, params); // one statement: its own transaction, committed and flushed on return
+      rows?.(r.rowCount ?? 0);
+      return (await client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
+    } catch (e) {
+      // Lost connection: the write may or may not have committed; it was not acknowledged.
+      throw this.unavailable(e);
+    } finally { client.release(); }
+  }
+
+  private unavailable(e: unknown): NearestError {
+    if (e instanceof NearestError) return e;
+    return new NearestError('UNAVAILABLE', `PostgreSQL: ${(e as Error).message}`, {});
+  }
+
+  // --- searches ---
+
+  /** Searches this node's replicas of `shards` (the peers' endpoint), merged. */
+  async searchShards(req: ShardSearchRequest): Promise<{ hits: ClusterHit[]; applied: string }> {
+    const c = this.collection(req.collection);
+    await this.following(c.num, Math.min(req.waitMs ?? 2000, 2000));
+    if (req.afterLsn !== undefined) {
+      const lsn = parseLsn(req.afterLsn);
+      if (lsn === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(req.afterLsn)}`, {});
+      await this.waitFor(lsn, req.waitMs ?? 5000);
+    }
+    const q = checkVector(req.vector, c.dim, 'vector');
+    const options: StoreAsyncSearchOptions = {};
+    if (req.filter !== undefined) options.filter = req.filter;
+    if (req.exact) options.exact = true;
+    if (req.efSearch !== undefined) options.efSearch = req.efSearch;
+    if (req.nprobe !== undefined) options.nprobe = req.nprobe;
+    const all: ClusterHit[] = [];
+    for (const s of req.shards) {
+      const store = this.local.get(`${c.num}:${s}`);
+      if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s} of ${JSON.stringify(req.collection)}`, { shard: s });
+      if (store.size === 0) continue;
+      for (const h of await store.searchAsync(q, req.k, options)) all.push({ id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata as JsonValue } : {}) });
+    }
+    return { hits: all.sort(compareHits).slice(0, req.k), applied: formatLsn(this.applied) };
+  }
+
+  private liveReplicas(c: CollectionRow, shard: number): string[] {
+    const now = Date.now();
+    const nodes = c.placements[shard].filter((n) => n === this.nodeId ? this.local.has(`${c.num}:${shard}`) : (this.nodes.get(n)?.leaseUntil ?? 0) > now && (this.nodes.get(n)?.url ?? '') !== '');
+    // This node first; the others in an order that turns with each search (spreads the load).
+    const rot = (this.turn++) % Math.max(1, nodes.length);
+    const others = nodes.filter((n) => n !== this.nodeId);
+    const turned = [...others.slice(rot % Math.max(1, others.length)), ...others.slice(0, rot % Math.max(1, others.length))];
+    return nodes.includes(this.nodeId) ? [this.nodeId, ...turned] : turned;
+  }
+  private turn = 0;
+
+  /** The k nearest records over every shard: one live replica each, retried elsewhere on failure. */
+  async search(name: string, query: Float32Array | readonly number[], k: number, o: ClusterSearchOptions = {}): Promise<ClusterHit[]> {
+    const c = this.collection(name);
+    const vector = Array.from(checkVector(query, c.dim, 'vector'));
+    if (!Number.isInteger(k) || k < 1) throw bad(`k must be a positive integer, got ${String(k)}`, { received: k });
+    if (o.afterLsn !== undefined && parseLsn(o.afterLsn) === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(o.afterLsn)}`, {});
+    const deadline = Date.now() + (o.timeoutMs ?? 5000);
+    const candidates = Array.from({ length: c.shards }, (_, s) => this.liveReplicas(c, s));
+    if (o.afterLsn !== undefined) {
+      // Replicas known to have applied it first (this node's position is exact, the others' as of their last lease).
+      const target = parseLsn(o.afterLsn)!;
+      const has = (n: string) => covers(n === this.nodeId ? this.applied : parseLsn(this.nodes.get(n)?.applied ?? '') ?? 0n, target);
+      for (const list of candidates) list.sort((a, b) => Number(has(b)) - Number(has(a)));
+    }
+    const results: ClusterHit[] = [];
+    let pending = Array.from({ length: c.shards }, (_, s) => s);
+    let lastError: unknown = null, timedOut: NearestError | null = null;
+    while (pending.length > 0) {
+      const byNode = new Map<string, number[]>();
+      const unplaced: number[] = [];
+      for (const s of pending) {
+        const n = candidates[s].shift();
+        if (n === undefined) unplaced.push(s); else byNode.set(n, [...(byNode.get(n) ?? []), s]);
+      }
+      if (unplaced.length > 0) {
+        if (timedOut) throw timedOut; // afterLsn not reached by the deadline: the documented TIMEOUT, not UNAVAILABLE
+        throw new NearestError('UNAVAILABLE', `no live replica answered for shard(s) ${unplaced.join(', ')} of ${JSON.stringify(name)}${lastError ? `: ${(lastError as Error).message}` : ''}`, { shards: unplaced });
+      }
+      const failed: number[] = [];
+      await Promise.all([...byNode].map(async ([node, shards]) => {
+        const req: ShardSearchRequest = {
+          collection: name, shards, vector, k, ...(o.filter !== undefined ? { filter: o.filter } : {}), ...(o.exact ? { exact: true } : {}),
+          ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}), ...(o.nprobe !== undefined ? { nprobe: o.nprobe } : {}),
+          ...(o.afterLsn !== undefined ? { afterLsn: o.afterLsn, waitMs: Math.max(0, deadline - Date.now()) } : {}),
+        };
+        try {
+          const r = node === this.nodeId ? await this.searchShards(req) : await this.askPeer(node, req, Math.max(100, deadline - Date.now()));
+          results.push(...r.hits);
+        } catch (e) {
+          if (e instanceof NearestError && e.code !== 'TIMEOUT' && e.code !== 'UNAVAILABLE' && e.code !== 'NOT_FOUND') throw e; // a bad request fails everywhere
+          lastError = e;
+          if (e instanceof NearestError && e.code === 'TIMEOUT') timedOut = e;
+          if (node !== this.nodeId) this.counters.peerFailures++;
+          this.counters.fanoutRetries += shards.length;
+          failed.push(...shards);
+        }
+      }));
+      pending = failed;
+    }
+    return results.sort(compareHits).slice(0, k);
+  }
+
+  private async askPeer(node: string, req: ShardSearchRequest, budgetMs: number): Promise<{ hits: ClusterHit[]; applied: string }> {
+    const url = this.nodes.get(node)?.url;
+    if (!url) throw new NearestError('UNAVAILABLE', `node ${node} has no address`, { node });
+    const ms = req.afterLsn !== undefined ? budgetMs + this.o.peerTimeoutMs : this.o.peerTimeoutMs;
+    let res: Response;
+    try {
+      res = await fetch(`${url}/cluster/v1/search`, {
+        method: 'POST', body: JSON.stringify(req), signal: AbortSignal.timeout(ms),
+        headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { 'api-key': this.o.apiKey } : {}) },
+      });
+    } catch (e) {
+      throw new NearestError('UNAVAILABLE', `node ${node}: ${(e as Error).message}`, { node });
+    }
+    const body = await res.json().catch(() => null) as { hits?: ClusterHit[]; applied?: string; error?: { code: string; message: string; details?: Record<string, unknown> } } | null;
+    if (res.ok && body?.hits) return { hits: body.hits, applied: body.applied ?? '0/0' };
+    const err = body?.error;
+    if (err && (err.code === 'INVALID_ARGUMENT' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NON_FINITE_VALUE')) throw new NearestError(err.code, err.message, err.details ?? {});
+    throw new NearestError(err?.code === 'TIMEOUT' ? 'TIMEOUT' : 'UNAVAILABLE', `node ${node}: ${err?.message ?? `HTTP ${res.status}`}`, { node });
+  }
+
+  // --- status ---
+
+  async status(): Promise<Record<string, unknown>> {
+    await this.refresh();
+    const current = await this.currentLsn();
+    const nodes = [...this.nodes.values()].map((n) => {
+      const applied = n.applied ? parseLsn(n.applied) : null;
+      return {
+        id: n.nodeId, url: n.url, startedAt: n.startedAt, leaseUntil: new Date(n.leaseUntil).toISOString(), live: n.leaseUntil > Date.now(),
+        slotDropped: n.slotDropped, appliedLsn: n.applied, lagBytes: applied === null ? null : Number(current > applied ? current - applied : 0n),
+      };
+    });
+    const slots = await this.pool.query('SELECT slot_name, active, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name LIKE $1', ['nearest_node_%']);
+    return {
+      node: this.nodeId, currentLsn: formatLsn(current), appliedLsn: formatLsn(this.applied), ready: this.ready,
+      nodes,
+      collections: [...this.collections.values()].map((c) => ({
+        name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas,
+        placement: c.placements.map((p, shard) => ({ shard, replicas: p.map((n) => ({ node: n, appliedLsn: n === this.nodeId ? formatLsn(this.applied) : this.nodes.get(n)?.applied ?? null, live: n === this.nodeId || (this.nodes.get(n)?.leaseUntil ?? 0) > Date.now() })) })),
+      })),
+      slots: slots.rows.map((r) => ({ slot: r.slot_name, active: r.active, confirmedFlushLsn: r.confirmed })),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Local replicas' sizes, by collection (this node's share). */
+  localSizes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, store] of this.local) {
+      const c = this.byNum.get(Number(key.split(':')[0]));
+      if (c) out[c.name] = (out[c.name] ?? 0) + store.size;
+    }
+    return out;
+  }
+
+  /**
+   * Stops following and closes the replicas. With `deregister` (a clean stop, SIGTERM): drops this
+   * node's slot (an abandoned slot would keep WAL) and its row, so the others stop routing to it.
+   */
+  async stop(o: { deregister: boolean } = { deregister: true }): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.repl) { const r = this.repl; this.repl = null; await r.destroy().catch(() => {}); }
+    await this.queue.catch(() => {});
+    for (const w of this.waiters) w.resolve();
+    for (const s of this.local.values()) await s.close().catch(() => {});
+    this.local.clear();
+    if (o.deregister) {
+      for (let i = 0; i < 20; i++) {
+        const r = await this.pool.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [this.slot]).catch(() => null);
+        const left = await this.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [this.slot]).catch(() => null);
+        if (r && left && left.rowCount === 0) break;
+        await new Promise((res) => setTimeout(res, 100)); // the walsender lets go of it shortly after the stream closes
+      }
+      await this.pool.query('DELETE FROM nearest.nodes WHERE node_id = $1', [this.nodeId]).catch(() => {});
+    }
+    await this.pool.end().catch(() => {});
+  }
+
+  /** Removes this node's local data directory (tests). */
+  static wipe(dir: string): void { rmSync(dir, { recursive: true, force: true }); }
+}

@@ -1,0 +1,269 @@
+// `nearest serve --cluster`: the HTTP server of a query node. The same native (/v1) and Qdrant
+// routes as a single-node server for collections, writes and searches, answered for the whole
+// cluster by a ClusterNode; writes answer with the commit LSN (native `lsn`, Qdrant `result.lsn`)
+// and searches take `consistency: { afterLsn }`. Also GET /cluster (nodes, leases, placement,
+// applied LSNs and lag), /healthz, /readyz (200 once the node has applied the WAL up to the position
+// current at its start), /metrics (replayed changes, full rebuilds, fan-out retries), and the
+// internal POST /cluster/v1/search that peers send shard searches to.
+import type { AddressInfo } from 'node:net';
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import client from 'prom-client';
+import { NearestError, type JsonValue, type Metric, type RecordId } from '../index.js';
+import { KeyChecker, type Access } from '../server/auth.js';
+import { errorBody, loggedWireError } from '../server/errors.js';
+import { translateFilter } from '../server/qdrant/filter.js';
+import { parseId } from '../server/qdrant/ids.js';
+import { ClusterNode, type ClusterHit, type ClusterNodeOptions, type ClusterSearchOptions } from './node.js';
+
+export interface ClusterServerOptions extends Omit<ClusterNodeOptions, 'log'> {
+  host?: string;
+  port?: number;
+  /** Written on the lease for peers; default http://HOST:PORT as bound. */
+  advertiseUrl?: string;
+  readOnlyApiKey?: string;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  log?: (message: string) => void;
+}
+
+export interface ClusterServer {
+  listen(): Promise<void>;
+  /** Clean stop: drops this node's slot and lease (SIGTERM). */
+  close(): Promise<void>;
+  readonly url: string;
+  readonly node: ClusterNode | undefined;
+}
+
+type Body = Record<string, unknown>;
+const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+const bad = (message: string, details: Record<string, unknown> = {}): never => { throw new NearestError('INVALID_ARGUMENT', message, details); };
+
+const DISTANCE_TO_METRIC: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'euclidean', Dot: 'dot' };
+const METRIC_TO_DISTANCE: Record<Metric, string> = { cosine: 'Cosine', euclidean: 'Euclid', dot: 'Dot' };
+
+function only(b: unknown, keys: readonly string[], where: string): Body {
+  if (!isObject(b)) bad(`${where}: expected a JSON object`);
+  for (const k of Object.keys(b as Body)) if (!keys.includes(k)) bad(`${where}: unknown field "${k}" (accepted: ${keys.join(', ')})`, { field: k });
+  return b as Body;
+}
+
+function optInt(v: unknown, name: string, min: number, max: number): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, { field: name });
+  return v as number;
+}
+
+function consistencyOf(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const c = only(v, ['afterLsn'], 'consistency');
+  if (typeof c.afterLsn !== 'string') bad('consistency.afterLsn must be an LSN string such as "0/1A2B3C"');
+  return c.afterLsn as string;
+}
+
+function nativeId(v: unknown, where: string): RecordId {
+  if ((typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'string' && v.length > 0)) return v as RecordId;
+  return bad(`${where}: an id is a non-negative integer or a non-empty string`, { where });
+}
+
+function hitOut(h: ClusterHit): Body {
+  return { id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata } : {}) };
+}
+
+export function createClusterServer(options: ClusterServerOptions): ClusterServer {
+  const host = options.host ?? '127.0.0.1';
+  let url = `http://${host}:${options.port ?? 0}`;
+  let app: FastifyInstance | undefined;
+  let node: ClusterNode | undefined;
+  let closing: Promise<void> | null = null;
+  const keys = new KeyChecker(options.apiKey, options.readOnlyApiKey);
+  const registry = new client.Registry();
+
+  async function build(n: ClusterNode): Promise<FastifyInstance> {
+    const a = fastify({ logger: { level: options.logLevel ?? 'warn' }, bodyLimit: 64 << 20, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+    a.setErrorHandler((err, req, reply) => { const w = loggedWireError(err, req.log); return reply.code(w.status).send(errorBody(w)); });
+    a.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody({ status: 404, code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.slice(0, 200)}`, details: {} })));
+    a.addHook('onRequest', async (req) => {
+      const access = (req.routeOptions.config as { access?: Access } | undefined)?.access ?? (req.method === 'GET' ? 'read' : 'write');
+      if (access !== 'public') keys.authorize(access, req.headers);
+    });
+    const counter = (name: string, help: string, pick: () => number) => new client.Gauge({ name, help, registers: [registry], collect() { this.set(pick()); } });
+    counter('nearest_cluster_replayed_changes_total', 'Row changes applied from the replication stream.', () => n.counters.replayedChanges);
+    counter('nearest_cluster_full_rebuilds_total', 'Replicas built from the table because there was no local copy.', () => n.counters.fullRebuilds);
+    counter('nearest_cluster_resyncs_total', 'Local replicas reconciled with the table after the slot was lost.', () => n.counters.resyncs);
+    counter('nearest_cluster_fanout_retries_total', 'Shard searches retried on another replica.', () => n.counters.fanoutRetries);
+    counter('nearest_cluster_ready', '1 once this node has applied the WAL current at its start.', () => (n.isReady ? 1 : 0));
+
+    const pub = { config: { access: 'public' as const } };
+    a.get('/healthz', pub, async () => ({ status: 'ok' }));
+    a.get('/readyz', pub, async (_req, reply) => (n.isReady ? { status: 'ready', appliedLsn: n.appliedLsn } : reply.code(503).send({ status: 'catching up', appliedLsn: n.appliedLsn })));
+    a.get('/metrics', async (_req, reply) => { reply.type(registry.contentType); return registry.metrics(); });
+    a.get('/cluster', async () => n.status());
+    a.post('/cluster/v1/refresh', async () => { await n.refresh(); return { refreshed: true }; });
+    a.post('/cluster/v1/search', async (req) => {
+      const b = only(req.body, ['collection', 'shards', 'vector', 'k', 'filter', 'exact', 'efSearch', 'nprobe', 'afterLsn', 'waitMs'], 'body');
+      if (typeof b.collection !== 'string' || !Array.isArray(b.shards) || !Array.isArray(b.vector) || typeof b.k !== 'number') bad('body: { collection, shards, vector, k } are required');
+      await n.findCollection(b.collection as string);
+      return n.searchShards(b as never);
+    });
+
+    // --- native ---
+    a.get('/v1/collections', async () => ({ collections: n.listCollections().map((c) => ({ name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt })) }));
+    a.post('/v1/collections', async (req, reply) => {
+      const b = only(req.body, ['name', 'dim', 'metric', 'index', 'shards', 'replicas'], 'body');
+      const c = await n.createCollection(b.name as string, {
+        dim: b.dim as number, ...(b.metric !== undefined ? { metric: b.metric as Metric } : {}), ...(b.index !== undefined ? { index: b.index as string } : {}),
+        shards: optInt(b.shards, 'shards', 1, 256) ?? 1, replicas: optInt(b.replicas, 'replicas', 1, 64) ?? 1,
+      });
+      return reply.code(201).send({ name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt });
+    });
+    const collectionOf = async (name: string) => {
+      const c = await n.findCollection(name);
+      if (!c) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(name)}`, { name });
+      return c;
+    };
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/records', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body, ['records'], 'body');
+      if (!Array.isArray(b.records)) bad('records must be an array');
+      const records = (b.records as unknown[]).map((r, i) => {
+        const x = only(r, ['id', 'vector', 'metadata'], `records[${i}]`);
+        return { id: nativeId(x.id, `records[${i}].id`), vector: x.vector as number[], ...(x.metadata !== undefined ? { metadata: x.metadata as JsonValue } : {}) };
+      });
+      const r = await n.upsert(req.params.name, records);
+      return { upserted: r.count, lsn: r.lsn };
+    });
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/delete', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body, ['ids'], 'body');
+      if (!Array.isArray(b.ids)) bad('ids must be an array (deleting by filter is not supported in cluster mode)');
+      const r = await n.delete(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`)));
+      return { deleted: r.count, lsn: r.lsn };
+    });
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/search', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body, ['vector', 'k', 'filter', 'exact', 'efSearch', 'nprobe', 'consistency'], 'body');
+      if (b.exact !== undefined && typeof b.exact !== 'boolean') bad('exact must be a boolean');
+      if (b.filter !== undefined && !isObject(b.filter)) bad('filter must be an object');
+      const o: ClusterSearchOptions = {};
+      if (b.filter !== undefined) o.filter = b.filter as Body;
+      if (b.exact) o.exact = true;
+      const ef = optInt(b.efSearch, 'efSearch', 1, 100000), np = optInt(b.nprobe, 'nprobe', 1, 1 << 20), after = consistencyOf(b.consistency);
+      if (ef !== undefined) o.efSearch = ef;
+      if (np !== undefined) o.nprobe = np;
+      if (after !== undefined) o.afterLsn = after;
+      const k = optInt(b.k, 'k', 1, 10000);
+      if (k === undefined) bad('k is required');
+      return { hits: (await n.search(req.params.name, b.vector as number[], k!, o)).map(hitOut) };
+    });
+
+    // --- Qdrant ---
+    const started = new WeakMap<FastifyRequest, number>();
+    await a.register(async (q) => {
+      q.addHook('onRequest', async (req) => { started.set(req, performance.now()); });
+      q.setErrorHandler((err, req, reply: FastifyReply) => {
+        const w = loggedWireError(err, req.log);
+        const prefix = w.status === 404 ? 'Not found: ' : w.status === 400 ? 'Wrong input: ' : '';
+        return reply.code(w.status).send({ status: { error: `${prefix}${w.message}` }, time: (performance.now() - (started.get(req) ?? performance.now())) / 1000 });
+      });
+      const ok = (req: FastifyRequest, result: unknown) => ({ result, status: 'ok', time: (performance.now() - (started.get(req) ?? performance.now())) / 1000 });
+      q.get('/collections', async (req) => ok(req, { collections: n.listCollections().map((c) => ({ name: c.name })) }));
+      q.get<{ Params: { name: string } }>('/collections/:name', async (req) => {
+        const c = await collectionOf(req.params.name);
+        return ok(req, {
+          status: 'green', optimizer_status: 'ok', points_count: null, segments_count: c.shards,
+          config: { params: { vectors: { size: c.dim, distance: METRIC_TO_DISTANCE[c.metric] }, shard_number: c.shards, replication_factor: c.replicas } },
+        });
+      });
+      q.put<{ Params: { name: string } }>('/collections/:name', async (req) => {
+        const b = only(req.body, ['vectors', 'shard_number', 'replication_factor', 'hnsw_config', 'on_disk_payload', 'write_consistency_factor'], 'body');
+        const v = isObject(b.vectors) ? b.vectors : bad('vectors: expected { size, distance }');
+        const metric = DISTANCE_TO_METRIC[v.distance as string] ?? bad(`vectors.distance must be Cosine, Euclid or Dot, got ${JSON.stringify(v.distance)}`);
+        const hnsw = isObject(b.hnsw_config) && typeof b.hnsw_config.m === 'number' ? `HNSW${b.hnsw_config.m}` : undefined;
+        await n.createCollection(req.params.name, {
+          dim: v.size as number, metric, ...(hnsw ? { index: hnsw } : {}),
+          shards: optInt(b.shard_number, 'shard_number', 1, 256) ?? 1, replicas: optInt(b.replication_factor, 'replication_factor', 1, 64) ?? 1,
+        });
+        return ok(req, true);
+      });
+      q.put<{ Params: { name: string } }>('/collections/:name/points', async (req) => {
+        await collectionOf(req.params.name);
+        const b = only(req.body, ['points', 'shard_key'], 'body');
+        if (!Array.isArray(b.points)) bad('points must be an array (the batch form is not supported in cluster mode)');
+        const last = new Map<RecordId, { id: RecordId; vector: number[]; metadata?: JsonValue }>();
+        (b.points as unknown[]).forEach((p, i) => {
+          const x = only(p, ['id', 'vector', 'payload'], `points[${i}]`);
+          const id = parseId(x.id, `points[${i}].id`);
+          if (!Array.isArray(x.vector)) bad(`points[${i}].vector: expected an array of numbers (named vectors are not supported)`);
+          last.set(id, { id, vector: x.vector as number[], ...(x.payload !== undefined && x.payload !== null ? { metadata: x.payload as JsonValue } : {}) });
+        });
+        const r = await n.upsert(req.params.name, [...last.values()]);
+        return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+      });
+      q.post<{ Params: { name: string } }>('/collections/:name/points/delete', async (req) => {
+        await collectionOf(req.params.name);
+        const b = only(req.body, ['points', 'filter', 'shard_key'], 'body');
+        if (!Array.isArray(b.points)) bad('points must be an array of ids (deleting by filter is not supported in cluster mode)');
+        const r = await n.delete(req.params.name, (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)));
+        return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+      });
+      const search = async (req: FastifyRequest<{ Params: { name: string } }>, vectorField: 'vector' | 'query') => {
+        const c = await collectionOf(req.params.name);
+        const b = only(req.body, [vectorField, 'limit', 'filter', 'params', 'with_payload', 'with_vector', 'score_threshold', 'consistency', 'offset'], 'body');
+        if (!Array.isArray(b[vectorField])) bad(`${vectorField}: expected an array of numbers`);
+        const limit = optInt(b.limit, 'limit', 1, 10000) ?? 10;
+        const offset = optInt(b.offset, 'offset', 0, 10000) ?? 0;
+        const o: ClusterSearchOptions = {};
+        const f = translateFilter(b.filter);
+        if (f.ids !== undefined) bad('filter: has_id is not supported in cluster mode');
+        if (f.filter) o.filter = f.filter;
+        if (b.params !== undefined && b.params !== null) {
+          const p = only(b.params, ['exact', 'hnsw_ef', 'indexed_only'], 'params');
+          if (p.exact === true) o.exact = true;
+          const ef = optInt(p.hnsw_ef, 'params.hnsw_ef', 1, 100000);
+          if (ef !== undefined) o.efSearch = ef;
+        }
+        const after = consistencyOf(isObject(b.consistency) ? b.consistency : undefined);
+        if (after !== undefined) o.afterLsn = after;
+        let hits = await n.search(req.params.name, b[vectorField] as number[], limit + offset, o);
+        hits = hits.slice(offset);
+        const score = (h: ClusterHit) => (c.metric === 'euclidean' ? h.distance : h.score);
+        if (typeof b.score_threshold === 'number') {
+          const t = b.score_threshold;
+          hits = hits.filter((h) => (c.metric === 'euclidean' ? score(h) <= t : score(h) >= t));
+        }
+        const withPayload = b.with_payload === undefined ? vectorField === 'vector' ? false : false : b.with_payload === true;
+        return hits.map((h) => ({ id: h.id, version: 0, score: score(h), ...(withPayload && h.metadata !== undefined ? { payload: h.metadata } : {}) }));
+      };
+      q.post<{ Params: { name: string } }>('/collections/:name/points/search', async (req) => ok(req, await search(req, 'vector')));
+      q.post<{ Params: { name: string } }>('/collections/:name/points/query', async (req) => ok(req, { points: await search(req, 'query') }));
+    });
+    await a.ready();
+    return a;
+  }
+
+  return {
+    async listen() {
+      node = await ClusterNode.start({ ...options, ...(options.log ? { log: options.log } : {}) });
+      try {
+        app = await build(node);
+        await app.listen({ host, port: options.port ?? 0 });
+      } catch (e) {
+        await app?.close().catch(() => {});
+        await node.stop({ deregister: false });
+        throw e;
+      }
+      const addr = app.server.address() as AddressInfo;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+      node.setUrl(options.advertiseUrl ?? url);
+    },
+    close() {
+      closing ??= (async () => {
+        const a = app;
+        if (a) { const t = setTimeout(() => a.server.closeAllConnections(), 2000); try { await a.close(); } finally { clearTimeout(t); } }
+        await node?.stop({ deregister: true });
+      })();
+      return closing;
+    },
+    get url() { return url; },
+    get node() { return node; },
+  };
+}

@@ -1,0 +1,249 @@
+// The cluster on a real PostgreSQL (test/pg-helpers.ts starts one; .ci/run installs Debian's
+// postgresql): query nodes are `nearest serve --cluster` child processes on loopback, driven with
+// fetch and the real Qdrant client. Checked: 2 shards × 2 replicas on 3 nodes answer as one index
+// (exact: identical ids and order; HNSW: recall within 0.01), a node SIGKILLed under a query load
+// fails no request and catches up from its slot without a full rebuild, PostgreSQL killed during
+// writes loses no acknowledged write and half-applies none, afterLsn reads wait for or route around
+// a lagging replica, and a stopped or vanished node's replication slot is dropped.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { VectorStore } from 'nearest';
+import { postgresBin, startPostgres, type TestPostgres } from './pg-helpers.js';
+import { call, spawnServe, type ServeProcess } from './server-helpers.js';
+import { clusteredRows } from './helpers.js';
+
+const available = postgresBin() !== null;
+if (!available && process.env.NEAREST_REQUIRE_POSTGRES === '1') throw new Error('PostgreSQL is required here (NEAREST_REQUIRE_POSTGRES=1) but not installed');
+
+interface Node { id: string; dir: string; proc: ServeProcess; url: string }
+
+const dirs: string[] = [];
+const running: Node[] = [];
+function dir(): string { const d = mkdtempSync(join(tmpdir(), 'nearest-node-')); dirs.push(d); return d; }
+
+async function startNode(db: TestPostgres, id: string, dataDir = dir(), extra: string[] = []): Promise<Node> {
+  const proc = spawnServe(['--cluster', db.url, '--node-id', id, '--port', '0', '--data', dataDir, '--lease-seconds', '4', '--log-level', 'warn', ...extra]);
+  const url = await proc.url;
+  const node = { id, dir: dataDir, proc, url };
+  running.push(node);
+  return node;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ready = (n: Node) => until(`${n.id} ready`, async () => (await call(n.url, 'GET', '/readyz')).status === 200);
+const liveCount = async (n: Node) => ((await call(n.url, 'GET', '/cluster')).json.nodes as { live: boolean; url: string }[]).filter((x) => x.live && x.url !== '').length;
+
+async function stopNode(n: Node, signal: NodeJS.Signals): Promise<void> {
+  n.proc.child.kill(signal);
+  await n.proc.exit;
+  running.splice(running.indexOf(n), 1);
+}
+
+describe.skipIf(!available)('a cluster on PostgreSQL', () => {
+  let db: TestPostgres;
+  let sql: pg.Pool;
+  const dim = 16, n = 3000;
+  const rows = clusteredRows(n, dim, 12, 71), queries = clusteredRows(40, dim, 12, 72);
+  const records = Array.from({ length: n }, (_, i) => ({ id: i, vector: Array.from(rows.subarray(i * dim, (i + 1) * dim)), metadata: { tag: i % 5 } }));
+  let nodes: Node[] = [];
+
+  beforeAll(async () => {
+    db = await startPostgres();
+    sql = new pg.Pool({ connectionString: db.url });
+    sql.on('error', () => {}); // idle connections drop when PostgreSQL is killed on purpose
+    nodes = [await startNode(db, 'n1'), await startNode(db, 'n2'), await startNode(db, 'n3')];
+    await Promise.all(nodes.map(ready));
+    await until('three live nodes', async () => (await liveCount(nodes[0])) === 3);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const x of running.splice(0)) { x.proc.child.kill('SIGKILL'); await x.proc.exit; }
+    await sql?.end();
+    await db?.destroy();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('2 shards × 2 replicas on 3 nodes: exact search equals one index (ids and order), HNSW recall within 0.01, writes answer their LSN', async () => {
+    const qdrant = new QdrantClient({ url: nodes[0].url, checkCompatibility: false });
+    await qdrant.createCollection('exact', { vectors: { size: dim, distance: 'Euclid' }, shard_number: 2, replication_factor: 2 });
+    expect((await call(nodes[1].url, 'POST', '/v1/collections', { name: 'graph', dim, metric: 'cosine', index: 'HNSW16', shards: 2, replicas: 2 })).status).toBe(201);
+    // Every node holds some replica; every shard has two on distinct nodes.
+    const status = (await call(nodes[2].url, 'GET', '/cluster')).json;
+    const placement = status.collections.find((c: { name: string }) => c.name === 'exact').placement as { replicas: { node: string }[] }[];
+    expect(placement).toHaveLength(2);
+    for (const p of placement) expect(new Set(p.replicas.map((r) => r.node)).size).toBe(2);
+    expect(new Set(placement.flatMap((p) => p.replicas.map((r) => r.node)))).toEqual(new Set(['n1', 'n2', 'n3']));
+
+    let lsn = '';
+    for (let i = 0; i < n; i += 500) {
+      const r = await call(nodes[i / 500 % 3].url, 'POST', '/v1/collections/exact/records', { records: records.slice(i, i + 500) });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      lsn = r.json.lsn;
+    }
+    const q = await qdrant.upsert('graph', { wait: true, points: records.map((r) => ({ id: r.id, vector: r.vector, payload: r.metadata })) });
+    const graphLsn = (q as unknown as { lsn: string }).lsn;
+    expect(graphLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+
+    const exact = new VectorStore({ dim, metric: 'euclidean' });
+    exact.upsert(records.map((r) => ({ id: r.id, vector: new Float32Array(r.vector), metadata: r.metadata })));
+    const hnsw = new VectorStore({ dim, metric: 'cosine', index: { type: 'hnsw', m: 16 } });
+    hnsw.upsert(records.map((r) => ({ id: r.id, vector: new Float32Array(r.vector), metadata: r.metadata })));
+    const flatCos = new VectorStore({ dim, metric: 'cosine' });
+    flatCos.upsert(records.map((r) => ({ id: r.id, vector: new Float32Array(r.vector) })));
+    let hitsOurs = 0, hitsOne = 0;
+    for (let i = 0; i < 40; i++) {
+      const v = Array.from(queries.subarray(i * dim, (i + 1) * dim));
+      const node = nodes[i % 3];
+      const got = await call(node.url, 'POST', '/v1/collections/exact/search', { vector: v, k: 10, exact: true, consistency: { afterLsn: lsn } });
+      expect(got.status, got.text).toBe(200);
+      const want = exact.search(new Float32Array(v), 10);
+      expect(got.json.hits.map((h: { id: number }) => h.id)).toEqual(want.map((h) => h.id));
+      expect(got.json.hits.map((h: { distance: number }) => h.distance)).toEqual(want.map((h) => h.distance));
+      // Qdrant's exact search through the client, with a payload filter.
+      const qs = (await qdrant.query('exact', { query: v, limit: 5, params: { exact: true }, filter: { must: [{ key: 'tag', match: { value: 2 } }] }, with_payload: true })).points;
+      expect(qs.map((h) => h.id)).toEqual(exact.search(new Float32Array(v), 5, { filter: { tag: 2 } }).map((h) => h.id));
+      const truth = new Set(flatCos.search(new Float32Array(v), 10).map((h) => h.id));
+      const g = await call(node.url, 'POST', '/v1/collections/graph/search', { vector: v, k: 10, consistency: { afterLsn: graphLsn } });
+      expect(g.status, g.text).toBe(200);
+      hitsOurs += g.json.hits.filter((h: { id: number }) => truth.has(h.id)).length;
+      hitsOne += hnsw.search(new Float32Array(v), 10).filter((h) => truth.has(h.id as number)).length;
+    }
+    expect(hitsOurs / 400).toBeGreaterThanOrEqual(hitsOne / 400 - 0.01);
+    // What PostgreSQL holds is what was acknowledged.
+    const count = await sql.query('SELECT count(*)::int AS n FROM nearest.p1');
+    expect(count.rows[0].n).toBe(n);
+  }, 120_000);
+
+  it('bad requests get clear errors and write nothing', async () => {
+    const before = (await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n;
+    const u = nodes[0].url;
+    expect((await call(u, 'POST', '/v1/collections/exact/records', { records: [{ id: 1, vector: [1, 2] }] })).json.error.code).toBe('DIMENSION_MISMATCH');
+    expect((await call(u, 'POST', '/v1/collections/exact/records', { records: [{ id: 1, vector: Array(dim).fill(0) }, { id: 1, vector: Array(dim).fill(1) }] })).json.error.code).toBe('DUPLICATE_ID');
+    expect((await call(u, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(0), k: 0 })).status).toBe(400);
+    expect((await call(u, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(0), k: 3, consistency: { afterLsn: 'soon' } })).status).toBe(400);
+    expect((await call(u, 'POST', '/v1/collections/nope/search', { vector: [0], k: 3 })).status).toBe(404);
+    expect((await call(u, 'POST', '/v1/collections', { name: 'exact', dim })).status).toBe(409);
+    expect((await call(u, 'POST', '/v1/collections', { name: 'toomany', dim, replicas: 4 })).status).toBe(400);
+    expect((await call(u, 'POST', '/v1/collections/exact/records', { records: [{ id: 1, vector: Array(dim).fill(0) }], extra: 1 })).status).toBe(400);
+    expect((await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n).toBe(before);
+  });
+
+  it('a node SIGKILLed under a query load fails no request; restarted, it catches up from its slot without a full rebuild', async () => {
+    const victim = nodes[2];
+    let stop = false, failed = 0, answered = 0;
+    const load = (async () => {
+      let i = 0;
+      while (!stop) {
+        const v = Array.from(queries.subarray((i % 40) * dim, (i % 40 + 1) * dim));
+        const r = await call(nodes[i % 2].url, 'POST', '/v1/collections/exact/search', { vector: v, k: 10, exact: true }).catch(() => null);
+        if (!r || r.status !== 200 || r.json.hits.length !== 10) failed++; else answered++;
+        i++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await stopNode(victim, 'SIGKILL');
+    // Writes while it is down: they reach it through its slot when it is back.
+    const extra = Array.from({ length: 200 }, (_, i) => ({ id: 10_000 + i, vector: Array.from(rows.subarray(i * dim, (i + 1) * dim)), metadata: { tag: 9 } }));
+    const w = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: extra });
+    expect(w.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    await load;
+    expect(failed).toBe(0);
+    expect(answered).toBeGreaterThan(20);
+    const back = await startNode(db, victim.id, victim.dir);
+    nodes[2] = back;
+    await ready(back);
+    const metrics = (await call(back.url, 'GET', '/cluster')).json.counters;
+    expect(metrics.fullRebuilds).toBe(0);
+    expect(metrics.replayedChanges).toBeGreaterThan(0);
+    // Its own replicas have the writes it missed: search it alone by the shards it holds.
+    const mine = (await call(back.url, 'GET', '/cluster')).json.collections.find((c: { name: string }) => c.name === 'exact').placement
+      .filter((p: { replicas: { node: string }[] }) => p.replicas.some((r) => r.node === back.id)).map((p: { shard: number }) => p.shard);
+    const r = await call(back.url, 'POST', '/cluster/v1/search', { collection: 'exact', shards: mine, vector: extra[0].vector, k: 1, exact: true, afterLsn: w.json.lsn, waitMs: 5000 });
+    expect(r.status, r.text).toBe(200);
+  }, 90_000);
+
+  it('PostgreSQL killed during writes: no acknowledged write is lost, none is half-applied', async () => {
+    const acked: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let b = 0; writing && b < 400; b++) {
+        const batch = Array.from({ length: 5 }, (_, j) => ({ id: 20_000 + b * 5 + j, vector: Array(dim).fill(b % 7), metadata: { batch: b } }));
+        const r = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: batch }).catch(() => null);
+        if (r && r.status === 200) acked.push(b);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 400));
+    await db.crash();
+    await new Promise((r) => setTimeout(r, 500));
+    await db.start();
+    await new Promise((r) => setTimeout(r, 800));
+    writing = false;
+    await writer;
+    for (const x of nodes) expect(x.proc.child.exitCode, x.proc.stderr()).toBeNull(); // the nodes outlive PostgreSQL's crash
+    expect(acked.length).toBeGreaterThan(0);
+    const client = new pg.Pool({ connectionString: db.url });
+    client.on('error', () => {});
+    try {
+      const got = await client.query("SELECT (payload->>'batch')::int AS b, count(*)::int AS n FROM nearest.p1 WHERE payload ? 'batch' GROUP BY 1");
+      const sizes = new Map(got.rows.map((r) => [r.b as number, r.n as number]));
+      for (const b of acked) expect(sizes.get(b), `batch ${b}`).toBe(5);
+      for (const [, size] of sizes) expect(size).toBe(5); // whole batches or nothing
+    } finally { await client.end(); }
+    // The nodes reconnect and follow again: a new write is seen through afterLsn.
+    const w = await until('a write after the restart', async () => {
+      const r = await call(nodes[1].url, 'POST', '/v1/collections/exact/records', { records: [{ id: 99_999, vector: Array(dim).fill(123.5) }] });
+      return r.status === 200 ? r : undefined;
+    });
+    const s = await call(nodes[2].url, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(123.5), k: 1, exact: true, consistency: { afterLsn: w.json.lsn } });
+    expect(s.status, s.text).toBe(200);
+    expect(s.json.hits.map((h: { id: number }) => h.id)).toContain(99_999);
+  }, 90_000);
+
+  it('afterLsn: a search waits for a lagging replica or reads one that has caught up', async () => {
+    const lagging = nodes[1];
+    lagging.proc.child.kill('SIGSTOP'); // frozen: applies nothing, answers nothing
+    try {
+      const w = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: [{ id: 55_555, vector: Array(dim).fill(-4) }] });
+      expect(w.status).toBe(200);
+      const s = await call(nodes[2].url, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(-4), k: 1, exact: true, consistency: { afterLsn: w.json.lsn } });
+      expect(s.status, s.text).toBe(200);
+      expect(s.json.hits[0].id).toBe(55_555);
+      // An LSN no replica will reach in time: the documented timeout error.
+      const far = await call(nodes[0].url, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(0), k: 1, consistency: { afterLsn: 'FF/0' } });
+      expect(far.status).toBe(504);
+      expect(far.json.error.code).toBe('TIMEOUT');
+    } finally {
+      lagging.proc.child.kill('SIGCONT');
+    }
+  }, 60_000);
+
+  it('a node stopped with SIGTERM drops its slot; one gone past its lease has its slot dropped by the others', async () => {
+    const slots = async () => (await sql.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'nearest_node_%'")).rows.map((r) => r.slot_name as string).sort();
+    const extra = await startNode(db, 'n4');
+    await ready(extra);
+    expect(await slots()).toContain('nearest_node_n4');
+    await stopNode(extra, 'SIGTERM');
+    expect(extra.proc.child.exitCode).toBe(0);
+    expect(await slots()).not.toContain('nearest_node_n4');
+    const ghost = await startNode(db, 'n5');
+    await ready(ghost);
+    await stopNode(ghost, 'SIGKILL');
+    await until('the ghost slot dropped', async () => !(await slots()).includes('nearest_node_n5'), 20_000);
+  }, 60_000);
+});
