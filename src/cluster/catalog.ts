@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS nearest.collections (
   -- 'creating' while its table and publications exist but no write may go to it; 'ready' with
   -- start_lsn, a WAL position after they were made and before any row was written.
   state text NOT NULL DEFAULT 'creating',
+  -- A table of the application's that the collection follows: { table, id, vector, payload }.
+  source jsonb,
   start_lsn pg_lsn,
   created_at timestamptz NOT NULL DEFAULT now()
 );
@@ -63,12 +65,36 @@ export interface CollectionRow {
   createdAt: string;
   /** After its table and publications were made, before any row was written. */
   startLsn: bigint;
+  /** The application's table followed (written with plain SQL), or null for nearest's own table. */
+  source: SourceTable | null;
   /** shard → node ids holding a replica (sorted). */
   placements: string[][];
 }
 
+/**
+ * A followed table: its (optionally schema-qualified) name, the primary-key column that gives the
+ * ids, the embedding column (real[], bytea of little-endian float32, or pgvector's vector) and
+ * the columns kept as metadata.
+ */
+export interface SourceTable { table: string; id: string; vector: string; payload: string[] }
+
 export const tableOf = (num: number): string => `nearest.p${num}`;
-export const publicationOf = (num: number, shard: number): string => `nearest_p${num}_s${shard}`;
+/**
+ * The publication a shard's replicas follow: one per shard with a row filter on nearest's own
+ * tables; one for the whole table of a followed one (row filters may only name replica-identity
+ * columns, so there every replica receives every row and keeps those whose id hashes to its shard).
+ */
+export const publicationOf = (c: { num: number; source: SourceTable | null }, shard: number): string =>
+  c.source ? `nearest_p${c.num}` : `nearest_p${c.num}_s${shard}`;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** A column or table name as SQL ("quoted"); INVALID_ARGUMENT-shaped error text when not a plain identifier. */
+export function quoteIdent(name: string): string | null {
+  const parts = name.split('.');
+  if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) return null;
+  return parts.map((p) => `"${p}"`).join('.');
+}
 export const slotOf = (nodeId: string): string => `nearest_node_${nodeId}`;
 
 /** Node ids name replication slots: lowercase letters, digits and underscores, 1–40 of them. */

@@ -20,8 +20,8 @@ import {
   type StoreAsyncSearchOptions, type StoreIndexOptions,
 } from '../index.js';
 import {
-  NODE_ID_RE, NO_PUBLICATION, SCHEMA_LOCK, SCHEMA_SQL, idFromKey, idKey, place, publicationOf, shardOf, slotOf, tableOf,
-  type CollectionRow,
+  NODE_ID_RE, NO_PUBLICATION, SCHEMA_LOCK, SCHEMA_SQL, idFromKey, idKey, place, publicationOf, quoteIdent, shardOf, slotOf, tableOf,
+  type CollectionRow, type SourceTable,
 } from './catalog.js';
 import { covers, formatLsn, parseLsn } from './lsn.js';
 
@@ -50,6 +50,8 @@ export interface ClusterCollectionSpec {
   index?: StoreIndexOptions | string;
   shards?: number;
   replicas?: number;
+  /** Follow this table of the application's instead of nearest's own (written with plain SQL). */
+  source?: { table: string; id: string; vector: string; payload?: string[] };
 }
 
 export interface ClusterRecord { id: RecordId; vector: Float32Array | readonly number[]; metadata?: JsonValue }
@@ -147,6 +149,39 @@ function vectorOf(raw: unknown): Float32Array {
   return out;
 }
 
+/** PostgreSQL's integer types (an id column of one gives numeric ids). */
+const INTEGER_OIDS = new Set([20, 21, 23]);
+
+/** An id from a followed table's key column; null when it is not one nearest takes. */
+function sourceId(v: unknown, typeOid: number): RecordId | null {
+  if (v === null || v === undefined) return null;
+  if (INTEGER_OIDS.has(typeOid) || typeof v === 'number') {
+    const n = Number(v);
+    return Number.isSafeInteger(n) && n >= 0 ? n : null;
+  }
+  const s = String(v);
+  return s.length > 0 && s.length <= 1024 ? s : null;
+}
+
+/** An embedding from a followed table (real[], bytea, pgvector text '[1,2]'); null unless dim finite float32 values. */
+function sourceVector(v: unknown, dim: number): Float32Array | null {
+  let values: ArrayLike<unknown>;
+  if (Buffer.isBuffer(v)) values = vectorOf(v);
+  else if (Array.isArray(v)) values = v;
+  else if (typeof v === 'string' && v.startsWith('[')) { try { values = JSON.parse(v) as unknown[]; } catch { return null; } }
+  else if (typeof v === 'string' && v.startsWith('{')) values = v.slice(1, -1).split(',').map(Number);
+  else if (typeof v === 'string' && v.startsWith('\\x')) values = vectorOf(v);
+  else return null;
+  if (values.length !== dim) return null;
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) {
+    const x = Number(values[i]);
+    if (!Number.isFinite(x) || !Number.isFinite(Math.fround(x))) return null;
+    out[i] = x;
+  }
+  return out;
+}
+
 function bytesOf(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -154,7 +189,7 @@ function bytesOf(v: Float32Array): Buffer {
 export class ClusterNode {
   readonly nodeId: string;
   readonly slot: string;
-  readonly counters = { replayedChanges: 0, fullRebuilds: 0, resyncs: 0, fanoutRetries: 0, peerFailures: 0 };
+  readonly counters = { replayedChanges: 0, fullRebuilds: 0, resyncs: 0, fanoutRetries: 0, peerFailures: 0, skippedSourceRows: 0 };
   private readonly o: Required<Omit<ClusterNodeOptions, 'apiKey' | 'log'>> & Pick<ClusterNodeOptions, 'apiKey' | 'log'>;
   private readonly pool: pg.Pool;
   private advertised = '';
@@ -175,7 +210,12 @@ export class ClusterNode {
   /** Work queue of the stream (messages in arrival order) and the open transaction's changes. */
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
-  private txn: Map<string, Map<string, { vector: Float32Array | undefined; payload: JsonValue | undefined } | null>> | null = null;
+  /** Per replica (num:shard), per id key: the new row (vector undefined: unchanged; fields: a followed table's columns), or null for a delete. */
+  private txn: Map<string, Map<string, { vector: Float32Array | undefined; payload: JsonValue | undefined; fields?: Record<string, unknown> } | null>> | null = null;
+  /** Followed tables by 'schema.table', with the collections that follow them. */
+  private sources = new Map<string, CollectionRow[]>();
+  /** Replicas opened without a local copy (a followed table's must be copied when the stream takes them). */
+  private fresh = new Set<string>();
   private waiters: { lsn: bigint; resolve: () => void }[] = [];
   private restarting: Promise<void> | null = null;
   private heartbeatBusy = false;
@@ -256,19 +296,26 @@ export class ClusterNode {
   // --- catalog and leases ---
 
   private async loadCatalog(): Promise<void> {
-    const cols = await this.pool.query("SELECT num, name, dim, metric, index, shards, replicas, start_lsn::text AS start_lsn, created_at FROM nearest.collections WHERE state = 'ready' ORDER BY num");
+    const cols = await this.pool.query("SELECT num, name, dim, metric, index, shards, replicas, source, start_lsn::text AS start_lsn, created_at FROM nearest.collections WHERE state = 'ready' ORDER BY num");
     const pls = await this.pool.query('SELECT collection, shard, node_id FROM nearest.placements ORDER BY collection, shard, node_id');
     const next = new Map<string, CollectionRow>();
     for (const r of cols.rows) {
       next.set(r.name, {
         num: r.num, name: r.name, dim: r.dim, metric: r.metric, index: r.index, shards: r.shards, replicas: r.replicas,
-        createdAt: new Date(r.created_at).toISOString(), startLsn: parseLsn(r.start_lsn) ?? 0n,
+        createdAt: new Date(r.created_at).toISOString(), startLsn: parseLsn(r.start_lsn) ?? 0n, source: (r.source ?? null) as SourceTable | null,
         placements: Array.from({ length: r.shards }, () => [] as string[]),
       });
     }
     for (const p of pls.rows) next.get(p.collection)?.placements[p.shard]?.push(p.node_id);
     this.collections = next;
     this.byNum = new Map([...next.values()].map((c) => [c.num, c]));
+    const sources = new Map<string, CollectionRow[]>();
+    for (const c of next.values()) {
+      if (!c.source) continue;
+      const rel = c.source.table.includes('.') ? c.source.table : `public.${c.source.table}`;
+      sources.set(rel, [...(sources.get(rel) ?? []), c]);
+    }
+    this.sources = sources;
   }
 
   private async heartbeat(): Promise<void> {
@@ -330,6 +377,7 @@ export class ClusterNode {
         const key = `${c.num}:${s}`;
         if (!c.placements[s].includes(this.nodeId) || this.local.has(key)) continue;
         const index = typeof c.index === 'string' || c.index === null ? undefined : c.index as StoreIndexOptions;
+        if (!existsSync(this.shardDir(c.num, s))) this.fresh.add(key);
         const store = await VectorStore.open(this.shardDir(c.num, s), { dim: c.dim, metric: c.metric, ...(index ? { index } : {}) });
         this.local.set(key, store);
         opened.push(key);
@@ -357,15 +405,46 @@ export class ClusterNode {
       if (existed.has(key) && !slotIsNew) continue; // the slot replays what it missed
       if (existed.has(key)) this.counters.resyncs++; else this.counters.fullRebuilds++;
       await this.copyShard(c, shard, store);
+      this.fresh.delete(key);
     }
   }
 
+  /** The rows of a shard as the table holds them now (a followed table: every row whose id hashes there). */
+  private async shardRows(c: CollectionRow, shard: number): Promise<{ id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[]> {
+    if (!c.source) {
+      const r = await this.pool.query(`SELECT id, vector, payload FROM ${tableOf(c.num)} WHERE shard = $1`, [shard]);
+      return r.rows.map((row) => ({ id: idFromKey(row.id as string), vector: vectorOf(row.vector), metadata: (row.payload ?? undefined) as JsonValue | undefined }));
+    }
+    const src = c.source;
+    const cols = [src.id, src.vector, ...src.payload].map((x) => quoteIdent(x)!).join(', ');
+    const r = await this.pool.query(`SELECT ${cols} FROM ${quoteIdent(src.table)!}`);
+    const idType = r.fields[0].dataTypeID;
+    const out: { id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[] = [];
+    for (const row of r.rows) {
+      const id = sourceId(row[src.id], idType), vector = sourceVector(row[src.vector], c.dim);
+      if (id === null || vector === null) { this.counters.skippedSourceRows++; continue; }
+      if (c.shards > 1 && shardOf(idKey(id), c.shards) !== shard) continue;
+      out.push({ id, vector, metadata: this.fieldsOf(src, row) });
+    }
+    return out;
+  }
+
+  private fieldsOf(src: SourceTable, row: Record<string, unknown>, old?: unknown): JsonValue | undefined {
+    if (src.payload.length === 0) return undefined;
+    const prev = (typeof old === 'object' && old !== null ? old : {}) as Record<string, JsonValue>;
+    const m: Record<string, JsonValue> = {};
+    for (const col of src.payload) {
+      const v = row[col];
+      m[col] = v === undefined ? prev[col] ?? null : (Buffer.isBuffer(v) ? v.toString('base64') : v instanceof Date ? v.toISOString() : v) as JsonValue;
+    }
+    return m;
+  }
+
   private async copyShard(c: CollectionRow, shard: number, store: DurableVectorStore): Promise<void> {
-    const r = await this.pool.query(`SELECT id, vector, payload FROM ${tableOf(c.num)} WHERE shard = $1`, [shard]);
+    const rows = await this.shardRows(c, shard);
     const seen = new Set<RecordId>();
     const upserts: { id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[] = [];
-    for (const row of r.rows) {
-      const id = idFromKey(row.id as string), vector = vectorOf(row.vector), metadata = (row.payload ?? undefined) as JsonValue | undefined;
+    for (const { id, vector, metadata } of rows) {
       seen.add(id);
       const have = store.get(id);
       // Unchanged rows are skipped (cosine stores keep unit vectors, so there every row is written).
@@ -375,7 +454,7 @@ export class ClusterNode {
     const gone = store.keys().filter((id) => !seen.has(id));
     for (let i = 0; i < upserts.length; i += 5000) await store.upsert(upserts.slice(i, i + 5000));
     if (gone.length > 0) await store.deleteMany(gone);
-    this.log(`replica c${c.num}-s${shard}: ${upserts.length} rows written, ${gone.length} removed from the table's ${r.rowCount} rows`);
+    this.log(`replica c${c.num}-s${shard}: ${upserts.length} rows written, ${gone.length} removed, from the table's ${rows.length}`);
   }
 
   // --- the stream ---
@@ -410,7 +489,16 @@ export class ClusterNode {
     const pubs = [NO_PUBLICATION];
     for (const num of nums) {
       const c = this.byNum.get(num)!;
-      for (let s = 0; s < c.shards; s++) if (c.placements[s].includes(this.nodeId)) pubs.push(publicationOf(num, s));
+      for (let s = 0; s < c.shards; s++) if (c.placements[s].includes(this.nodeId) && !pubs.includes(publicationOf(c, s))) pubs.push(publicationOf(c, s));
+      // A followed table's rows predate the collection: copy them now, before the stream replays what came after `from`.
+      for (let s = 0; s < c.shards; s++) {
+        const key = `${num}:${s}`, store = this.local.get(key);
+        if (c.source && store && this.fresh.has(key) && !this.streaming.has(num)) {
+          this.counters.fullRebuilds++;
+          await this.copyShard(c, s, store);
+          this.fresh.delete(key);
+        }
+      }
     }
     this.streaming = new Set(nums);
     this.streamFrom = from;
@@ -450,10 +538,12 @@ export class ClusterNode {
     const tag = msg.tag as string;
     if (tag === 'begin') { this.txn = new Map(); return; }
     if (tag === 'insert' || tag === 'update' || tag === 'delete') {
-      const rel = msg.relation as { name: string; schema: string };
+      const rel = msg.relation as { name: string; schema: string; columns: { name: string; typeOid: number }[] };
+      const row = (tag === 'delete' ? (msg.key ?? msg.old) : msg.new) as Record<string, unknown>;
+      const followers = this.sources.get(`${rel.schema}.${rel.name}`);
+      if (followers) { this.sourceChange(followers, rel, tag, row); return; }
       const m = /^p(\d+)$/.exec(rel.name);
       if (rel.schema !== 'nearest' || !m) return;
-      const row = (tag === 'delete' ? (msg.key ?? msg.old) : msg.new) as Record<string, unknown>;
       const key = `${m[1]}:${row.shard}`;
       let ops = this.txn!.get(key);
       if (!ops) { ops = new Map(); this.txn!.set(key, ops); }
@@ -473,7 +563,9 @@ export class ClusterNode {
           const id = idFromKey(k);
           if (op === null) { deletes.push(id); continue; }
           const vector = op.vector ?? store.get(id)?.vector; // an unchanged TOASTed vector is not sent
-          if (vector) upserts.push({ id, vector, metadata: op.payload });
+          const c = this.byNum.get(Number(key.split(':')[0]));
+          const metadata = op.fields && c?.source ? this.fieldsOf(c.source, op.fields, store.metadataOf(id)) : op.payload;
+          if (vector) upserts.push({ id, vector, metadata });
         }
         if (upserts.length > 0) await store.upsert(upserts);
         if (deletes.length > 0) await store.deleteMany(deletes);
@@ -482,6 +574,31 @@ export class ClusterNode {
       const end = parseLsn(String(msg.commitEndLsn ?? ''));
       if (end !== null && end > this.applied) this.applied = end;
       await this.afterApply();
+    }
+  }
+
+  /** A row change of a followed table, into the open transaction's changes of the replicas here. */
+  private sourceChange(followers: CollectionRow[], rel: { columns: { name: string; typeOid: number }[] }, tag: string, row: Record<string, unknown>): void {
+    for (const c of followers) {
+      const src = c.source!;
+      const idType = rel.columns.find((x) => x.name === src.id)?.typeOid ?? 25;
+      const id = sourceId(row[src.id], idType);
+      if (id === null) { this.counters.skippedSourceRows++; continue; }
+      const k = idKey(id), key = `${c.num}:${shardOf(k, c.shards)}`;
+      if (!this.local.has(key)) continue;
+      let ops = this.txn!.get(key);
+      if (!ops) { ops = new Map(); this.txn!.set(key, ops); }
+      if (tag === 'delete') { ops.set(k, null); continue; }
+      let vector: Float32Array | undefined;
+      if (row[src.vector] !== undefined) {
+        const v = sourceVector(row[src.vector], c.dim);
+        // A row nearest cannot index (no vector, wrong length, not finite): it is not in the collection.
+        if (v === null) { this.counters.skippedSourceRows++; ops.set(k, null); continue; }
+        vector = v;
+      }
+      const fields: Record<string, unknown> = {};
+      for (const col of src.payload) fields[col] = row[col];
+      ops.set(k, { vector, payload: undefined, fields });
     }
   }
 
@@ -556,16 +673,21 @@ export class ClusterNode {
     // The index options are checked by making one (empty) store's worth of them here.
     const index = typeof spec.index === 'string' ? indexFromFactory(spec.index) : spec.index;
     new VectorStore({ dim, metric, ...(index ? { index } : {}) });
+    const source = spec.source === undefined ? null : await this.checkSource(spec.source);
     const c = await this.pool.connect();
     let num: number;
     try {
       await c.query('BEGIN');
-      const r = await c.query('INSERT INTO nearest.collections (name, dim, metric, index, shards, replicas) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING RETURNING num',
-        [name, dim, metric, index === undefined ? null : JSON.stringify(index), shards, replicas]);
+      const r = await c.query('INSERT INTO nearest.collections (name, dim, metric, index, shards, replicas, source) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING RETURNING num',
+        [name, dim, metric, index === undefined ? null : JSON.stringify(index), shards, replicas, source === null ? null : JSON.stringify(source)]);
       if (r.rowCount === 0) throw new NearestError('ALREADY_EXISTS', `collection ${JSON.stringify(name)} exists`, { name });
       num = r.rows[0].num as number;
-      await c.query(`CREATE TABLE ${tableOf(num)} (shard int NOT NULL, id text NOT NULL, vector bytea NOT NULL, payload jsonb, PRIMARY KEY (shard, id))`);
-      for (let s = 0; s < shards; s++) await c.query(`CREATE PUBLICATION ${publicationOf(num, s)} FOR TABLE ${tableOf(num)} WHERE (shard = ${s})`);
+      if (source) {
+        await c.query(`CREATE PUBLICATION ${publicationOf({ num, source }, 0)} FOR TABLE ${quoteIdent(source.table)!}`);
+      } else {
+        await c.query(`CREATE TABLE ${tableOf(num)} (shard int NOT NULL, id text NOT NULL, vector bytea NOT NULL, payload jsonb, PRIMARY KEY (shard, id))`);
+        for (let s = 0; s < shards; s++) await c.query(`CREATE PUBLICATION ${publicationOf({ num, source }, s)} FOR TABLE ${tableOf(num)} WHERE (shard = ${s})`);
+      }
       await c.query('COMMIT');
       // Read after the commit, before the collection is visible to writers: no row lies before it.
       const at = (await c.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
@@ -585,11 +707,42 @@ export class ClusterNode {
     return this.collection(name);
   }
 
+  /**
+   * Checks a table to follow: it exists, its primary key is exactly the id column, the vector column
+   * is real[], bytea or pgvector's vector, and the payload columns exist. Returns it schema-qualified.
+   */
+  private async checkSource(v: unknown): Promise<SourceTable> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('source: expected { table, id, vector, payload }');
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['table', 'id', 'vector', 'payload'].includes(k)) throw bad(`source: unknown field "${k}" (accepted: table, id, vector, payload)`, { field: k });
+    const payload = o.payload === undefined ? [] : o.payload;
+    if (!Array.isArray(payload)) throw bad('source.payload: expected an array of column names');
+    for (const [k, x] of [['table', o.table], ['id', o.id], ['vector', o.vector], ...payload.map((p, i) => [`payload[${i}]`, p])] as [string, unknown][]) {
+      if (typeof x !== 'string' || quoteIdent(x) === null || (k !== 'table' && x.includes('.'))) throw bad(`source.${k}: expected a plain SQL identifier, got ${JSON.stringify(x)}`, { field: k });
+    }
+    const rel = await this.pool.query('SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)', [quoteIdent(o.table as string)]);
+    if (rel.rowCount === 0) throw new NearestError('NOT_FOUND', `source.table: no table ${JSON.stringify(o.table)}`, { table: o.table });
+    const oid = rel.rows[0].oid as number;
+    const cols = new Map((await this.pool.query('SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped', [oid])).rows.map((r) => [r.attname as string, r.type as string]));
+    const pk = (await this.pool.query('SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1 AND i.indisprimary', [oid])).rows.map((r) => r.attname as string);
+    if (pk.length !== 1 || pk[0] !== o.id) throw bad(`source.id: the primary key of ${o.table} must be exactly the column ${JSON.stringify(o.id)} (it is ${pk.length ? pk.join(', ') : 'missing'})`, { primaryKey: pk });
+    const vt = cols.get(o.vector as string);
+    if (vt === undefined) throw bad(`source.vector: ${o.table} has no column ${JSON.stringify(o.vector)}`);
+    if (vt !== 'real[]' && vt !== 'bytea' && !/^vector(\(\d+\))?$/.test(vt)) throw bad(`source.vector: the column is ${vt}; expected real[], bytea (little-endian float32) or vector (pgvector)`, { type: vt });
+    for (const p of payload as string[]) if (!cols.has(p)) throw bad(`source.payload: ${o.table} has no column ${JSON.stringify(p)}`);
+    return { table: `${rel.rows[0].nspname}.${rel.rows[0].relname}`, id: o.id as string, vector: o.vector as string, payload: payload as string[] };
+  }
+
+  private writable(c: CollectionRow): void {
+    if (c.source) throw new NearestError('UNSUPPORTED', `collection ${JSON.stringify(c.name)} follows the table ${c.source.table}: write to it with SQL`, { table: c.source.table });
+  }
+
   // --- writes (to PostgreSQL; acknowledged once committed with synchronous_commit = on) ---
 
   /** Inserts or replaces records in one transaction; resolves with the LSN after its commit. */
   async upsert(name: string, records: readonly ClusterRecord[]): Promise<{ count: number; lsn: string }> {
     const c = this.collection(name);
+    this.writable(c);
     if (!Array.isArray(records)) throw bad('records must be an array', {});
     const shards: number[] = [], ids: string[] = [], vectors: Buffer[] = [], payloads: (string | null)[] = [];
     const seen = new Set<string>();
@@ -615,6 +768,7 @@ export class ClusterNode {
   /** Deletes records by id in one transaction; resolves with how many existed and the LSN. */
   async delete(name: string, idList: readonly RecordId[]): Promise<{ count: number; lsn: string }> {
     const c = this.collection(name);
+    this.writable(c);
     const keys = idList.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
     if (keys.length === 0) return { count: 0, lsn: formatLsn(await this.currentLsn()) };
     const shards = keys.map((k) => shardOf(k, c.shards));

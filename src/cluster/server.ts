@@ -108,10 +108,11 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     // --- native ---
     a.get('/v1/collections', async () => ({ collections: n.listCollections().map((c) => ({ name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt })) }));
     a.post('/v1/collections', async (req, reply) => {
-      const b = only(req.body, ['name', 'dim', 'metric', 'index', 'shards', 'replicas'], 'body');
+      const b = only(req.body, ['name', 'dim', 'metric', 'index', 'shards', 'replicas', 'source'], 'body');
       const c = await n.createCollection(b.name as string, {
         dim: b.dim as number, ...(b.metric !== undefined ? { metric: b.metric as Metric } : {}), ...(b.index !== undefined ? { index: b.index as string } : {}),
         shards: optInt(b.shards, 'shards', 1, 256) ?? 1, replicas: optInt(b.replicas, 'replicas', 1, 64) ?? 1,
+        ...(b.source !== undefined ? { source: b.source as never } : {}),
       });
       return reply.code(201).send({ name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt });
     });
@@ -174,13 +175,14 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         });
       });
       q.put<{ Params: { name: string } }>('/collections/:name', async (req) => {
-        const b = only(req.body, ['vectors', 'shard_number', 'replication_factor', 'hnsw_config', 'on_disk_payload', 'write_consistency_factor'], 'body');
+        const b = only(req.body, ['vectors', 'shard_number', 'replication_factor', 'hnsw_config', 'on_disk_payload', 'write_consistency_factor', 'source'], 'body');
         const v = isObject(b.vectors) ? b.vectors : bad('vectors: expected { size, distance }');
         const metric = DISTANCE_TO_METRIC[v.distance as string] ?? bad(`vectors.distance must be Cosine, Euclid or Dot, got ${JSON.stringify(v.distance)}`);
         const hnsw = isObject(b.hnsw_config) && typeof b.hnsw_config.m === 'number' ? `HNSW${b.hnsw_config.m}` : undefined;
         await n.createCollection(req.params.name, {
           dim: v.size as number, metric, ...(hnsw ? { index: hnsw } : {}),
           shards: optInt(b.shard_number, 'shard_number', 1, 256) ?? 1, replicas: optInt(b.replication_factor, 'replication_factor', 1, 64) ?? 1,
+          ...(b.source !== undefined && b.source !== null ? { source: b.source as never } : {}),
         });
         return ok(req, true);
       });
