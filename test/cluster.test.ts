@@ -5,6 +5,7 @@
 // fails no request and catches up from its slot without a full rebuild, PostgreSQL killed during
 // writes loses no acknowledged write and half-applies none, afterLsn reads wait for or route around
 // a lagging replica, and a stopped or vanished node's replication slot is dropped.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +128,19 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     const count = await sql.query('SELECT count(*)::int AS n FROM nearest.p1');
     expect(count.rows[0].n).toBe(n);
   }, 120_000);
+
+  it('nearest cluster status shows nodes, placement, applied LSNs and slots', async () => {
+    const main = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+    const text = execFileSync(process.execPath, [main, 'cluster', 'status', '--url', nodes[1].url], { encoding: 'utf8' });
+    expect(text).toMatch(/collection exact: dim 16, euclidean, 2 shard\(s\) × 2 replica\(s\)/);
+    for (const id of ['n1', 'n2', 'n3']) expect(text).toContain(`nearest_node_${id}`);
+    const json = JSON.parse(execFileSync(process.execPath, [main, 'cluster', 'status', '--url', nodes[1].url, '--json'], { encoding: 'utf8' }));
+    expect(json.nodes.filter((x: { live: boolean }) => x.live)).toHaveLength(3);
+    expect(json.collections.find((c: { name: string }) => c.name === 'exact').placement[0].replicas[0].appliedLsn).toMatch(/\//);
+    const down = spawnSync(process.execPath, [main, 'cluster', 'status', '--url', 'http://127.0.0.1:1'], { encoding: 'utf8' });
+    expect(down.status).toBe(1);
+    expect(down.stderr).toContain('cannot reach');
+  });
 
   it('bad requests get clear errors and write nothing', async () => {
     const before = (await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n;

@@ -6,6 +6,7 @@
 import { EXIT } from './common.js';
 import { registerCollectionCommands } from './commands/collection.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerClusterCommands } from './commands/cluster.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -153,5 +154,6 @@ program.command('demo')
 
 registerDataCommands(program);
 registerCollectionCommands(program);
+registerClusterCommands(program);
 
 await program.parseAsync(process.argv);
