@@ -80,7 +80,7 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
   it('2 shards × 2 replicas on 3 nodes: exact search equals one index (ids and order), HNSW recall within 0.01, writes answer their LSN', async () => {
     const qdrant = new QdrantClient({ url: nodes[0].url, checkCompatibility: false });
     await qdrant.createCollection('exact', { vectors: { size: dim, distance: 'Euclid' }, shard_number: 2, replication_factor: 2 });
-    expect((await call(nodes[1].url, 'POST', '/v1/collections', { name: 'graph', dim, metric: 'cosine', index: 'HNSW16', shards: 2, replicas: 2 })).status).toBe(201);
+    expect((await call(nodes[1].url, 'PUT', '/v1/collections/graph', { dim, metric: 'cosine', index: 'HNSW16', shards: 2, replicas: 2 })).status).toBe(201);
     // Every node holds some replica; every shard has two on distinct nodes.
     const status = (await call(nodes[2].url, 'GET', '/cluster')).json;
     const placement = status.collections.find((c: { name: string }) => c.name === 'exact').placement as { replicas: { node: string }[] }[];
@@ -150,8 +150,8 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     expect((await call(u, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(0), k: 0 })).status).toBe(400);
     expect((await call(u, 'POST', '/v1/collections/exact/search', { vector: Array(dim).fill(0), k: 3, consistency: { afterLsn: 'soon' } })).status).toBe(400);
     expect((await call(u, 'POST', '/v1/collections/nope/search', { vector: [0], k: 3 })).status).toBe(404);
-    expect((await call(u, 'POST', '/v1/collections', { name: 'exact', dim })).status).toBe(409);
-    expect((await call(u, 'POST', '/v1/collections', { name: 'toomany', dim, replicas: 4 })).status).toBe(400);
+    expect((await call(u, 'PUT', '/v1/collections/exact', { dim })).status).toBe(409);
+    expect((await call(u, 'PUT', '/v1/collections/toomany', { dim, replicas: 4 })).status).toBe(400);
     expect((await call(u, 'POST', '/v1/collections/exact/records', { records: [{ id: 1, vector: Array(dim).fill(0) }], extra: 1 })).status).toBe(400);
     expect((await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n).toBe(before);
   });
@@ -282,10 +282,10 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     const w = await call(nodes[0].url, 'POST', '/v1/collections/docs/records', { records: [{ id: 1, vector: vec(1) }] });
     expect([w.status, w.json.error.code]).toEqual([400, 'UNSUPPORTED']);
     await sql.query('CREATE TABLE two_keys (a int, b int, e real[], PRIMARY KEY (a, b))');
-    const badKey = await call(nodes[0].url, 'POST', '/v1/collections', { name: 'bad', dim, source: { table: 'two_keys', id: 'a', vector: 'e' } });
+    const badKey = await call(nodes[0].url, 'PUT', '/v1/collections/bad', { dim, source: { table: 'two_keys', id: 'a', vector: 'e' } });
     expect([badKey.status, badKey.json.error.code]).toEqual([400, 'INVALID_ARGUMENT']);
-    expect((await call(nodes[0].url, 'POST', '/v1/collections', { name: 'bad', dim, source: { table: 'nope', id: 'a', vector: 'e' } })).status).toBe(404);
-    expect((await call(nodes[0].url, 'POST', '/v1/collections', { name: 'bad', dim, source: { table: 'docs; drop table docs', id: 'a', vector: 'e' } })).status).toBe(400);
+    expect((await call(nodes[0].url, 'PUT', '/v1/collections/bad', { dim, source: { table: 'nope', id: 'a', vector: 'e' } })).status).toBe(404);
+    expect((await call(nodes[0].url, 'PUT', '/v1/collections/bad', { dim, source: { table: 'docs; drop table docs', id: 'a', vector: 'e' } })).status).toBe(400);
   }, 60_000);
 
   it('a node stopped with SIGTERM drops its slot; one gone past its lease has its slot dropped by the others', async () => {

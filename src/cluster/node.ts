@@ -817,7 +817,10 @@ export class ClusterNode {
       const store = this.local.get(`${c.num}:${s}`);
       if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s} of ${JSON.stringify(req.collection)}`, { shard: s });
       if (store.size === 0) continue;
-      for (const h of await store.searchAsync(q, req.k, options)) all.push({ id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata as JsonValue } : {}) });
+      // Graph and IVF searches, and short flat scans, answer here: a worker thread costs more than they do.
+      const short = (c.index !== null && typeof c.index === 'object' && (c.index as { type?: string }).type !== 'flat') || store.size * c.dim <= 1 << 20;
+      const found = short ? store.search(q, req.k, options) : await store.searchAsync(q, req.k, options);
+      for (const h of found) all.push({ id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata as JsonValue } : {}) });
     }
     return { hits: all.sort(compareHits).slice(0, req.k), applied: formatLsn(this.applied) };
   }

@@ -107,9 +107,9 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
 
     // --- native ---
     a.get('/v1/collections', async () => ({ collections: n.listCollections().map((c) => ({ name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt })) }));
-    a.post('/v1/collections', async (req, reply) => {
-      const b = only(req.body, ['name', 'dim', 'metric', 'index', 'shards', 'replicas', 'source'], 'body');
-      const c = await n.createCollection(b.name as string, {
+    a.put<{ Params: { name: string } }>('/v1/collections/:name', async (req, reply) => {
+      const b = only(req.body, ['dim', 'metric', 'index', 'shards', 'replicas', 'source'], 'body');
+      const c = await n.createCollection(req.params.name, {
         dim: b.dim as number, ...(b.metric !== undefined ? { metric: b.metric as Metric } : {}), ...(b.index !== undefined ? { index: b.index as string } : {}),
         shards: optInt(b.shards, 'shards', 1, 256) ?? 1, replicas: optInt(b.replicas, 'replicas', 1, 64) ?? 1,
         ...(b.source !== undefined ? { source: b.source as never } : {}),
@@ -121,6 +121,10 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if (!c) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(name)}`, { name });
       return c;
     };
+    a.get<{ Params: { name: string } }>('/v1/collections/:name', async (req) => {
+      const c = await collectionOf(req.params.name);
+      return { name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt, ...(c.source ? { source: c.source } : {}), localSize: n.localSizes()[c.name] ?? 0 };
+    });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records', async (req) => {
       await collectionOf(req.params.name);
       const b = only(req.body, ['records'], 'body');
@@ -132,7 +136,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       const r = await n.upsert(req.params.name, records);
       return { upserted: r.count, lsn: r.lsn };
     });
-    a.post<{ Params: { name: string } }>('/v1/collections/:name/delete', async (req) => {
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/records/delete', async (req) => {
       await collectionOf(req.params.name);
       const b = only(req.body, ['ids'], 'body');
       if (!Array.isArray(b.ids)) bad('ids must be an array (deleting by filter is not supported in cluster mode)');
