@@ -124,6 +124,13 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
       hitsOne += hnsw.search(new Float32Array(v), 10).filter((h) => truth.has(h.id as number)).length;
     }
     expect(hitsOurs / 400).toBeGreaterThanOrEqual(hitsOne / 400 - 0.01);
+    // Records by id from their shards' replicas, through both APIs.
+    const got = await call(nodes[2].url, 'POST', '/v1/collections/exact/records/get', { ids: [5, 2999, 123456, 7], include: ['metadata', 'vector'], consistency: { afterLsn: lsn } });
+    expect(got.status, got.text).toBe(200);
+    expect(got.json.records.map((r: { id: number }) => r.id)).toEqual([5, 2999, 7]);
+    expect(got.json.records[0]).toEqual({ id: 5, metadata: { tag: 0 }, vector: Array.from(new Float32Array(records[5].vector)) });
+    const points = await qdrant.retrieve('graph', { ids: [11, 12], with_payload: true });
+    expect(points.map((p) => [p.id, p.payload])).toEqual([[11, { tag: 1 }], [12, { tag: 2 }]]);
     // What PostgreSQL holds is what was acknowledged.
     const count = await sql.query('SELECT count(*)::int AS n FROM nearest.p1');
     expect(count.rows[0].n).toBe(n);

@@ -368,9 +368,29 @@ export class ClusterNode {
     return [...this.collections.values()].filter((c) => c.placements.some((p) => p.includes(this.nodeId))).map((c) => c.num);
   }
 
+  /**
+   * The local collections whose replicas here are all open: only these may enter the stream (a
+   * change for a replica that is still opening would have nowhere to go).
+   */
+  private openCollections(): number[] {
+    return this.localCollections().filter((num) => {
+      const c = this.byNum.get(num)!;
+      return c.placements.every((p, s) => !p.includes(this.nodeId) || this.local.has(`${num}:${s}`));
+    });
+  }
+
   private shardDir(num: number, shard: number): string { return join(this.o.dataDir, `c${num}-s${shard}`); }
 
-  private async openLocalStores(): Promise<string[]> {
+  private opening: Promise<unknown> = Promise.resolve();
+
+  /** Opens the replicas placed here that are not open yet (one caller at a time). */
+  private openLocalStores(): Promise<string[]> {
+    const run = this.opening.then(() => this.openLocalStoresNow());
+    this.opening = run.catch(() => {});
+    return run;
+  }
+
+  private async openLocalStoresNow(): Promise<string[]> {
     const opened: string[] = [];
     for (const c of this.collections.values()) {
       for (let s = 0; s < c.shards; s++) {
@@ -461,13 +481,13 @@ export class ClusterNode {
 
   /** The collections (with local replicas) a stream starting at `at` may carry. */
   private streamable(at: bigint): number[] {
-    return this.localCollections().filter((num) => this.byNum.get(num)!.startLsn <= at);
+    return this.openCollections().filter((num) => this.byNum.get(num)!.startLsn <= at);
   }
 
   /** The lowest start_lsn of a local collection the stream does not carry yet (acks stop there). */
   private hold(): bigint | null {
     let h: bigint | null = null;
-    for (const num of this.localCollections()) {
+    for (const num of this.openCollections()) {
       if (this.streaming.has(num)) continue;
       const s = this.byNum.get(num)!.startLsn;
       if (h === null || s < h) h = s;
@@ -843,37 +863,88 @@ export class ClusterNode {
     if (!Number.isInteger(k) || k < 1) throw bad(`k must be a positive integer, got ${String(k)}`, { received: k });
     if (o.afterLsn !== undefined && parseLsn(o.afterLsn) === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(o.afterLsn)}`, {});
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
-    const candidates = Array.from({ length: c.shards }, (_, s) => this.liveReplicas(c, s));
-    if (o.afterLsn !== undefined) {
-      // Replicas known to have applied it first (this node's position is exact, the others' as of their last lease).
-      const target = parseLsn(o.afterLsn)!;
-      const has = (n: string) => covers(n === this.nodeId ? this.applied : parseLsn(this.nodes.get(n)?.applied ?? '') ?? 0n, target);
-      for (const list of candidates) list.sort((a, b) => Number(has(b)) - Number(has(a)));
+    const hits = await this.perShard(c, Array.from({ length: c.shards }, (_, s) => s), o.afterLsn, async (node, shards) => {
+      const req: ShardSearchRequest = {
+        collection: name, shards, vector, k, ...(o.filter !== undefined ? { filter: o.filter } : {}), ...(o.exact ? { exact: true } : {}),
+        ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}), ...(o.nprobe !== undefined ? { nprobe: o.nprobe } : {}),
+        ...(o.afterLsn !== undefined ? { afterLsn: o.afterLsn, waitMs: Math.max(0, deadline - Date.now()) } : {}),
+      };
+      const ms = o.afterLsn !== undefined ? Math.max(100, deadline - Date.now()) + this.o.peerTimeoutMs : this.o.peerTimeoutMs;
+      return (node === this.nodeId ? await this.searchShards(req) : await this.askPeer<{ hits: ClusterHit[] }>(node, '/cluster/v1/search', req, ms)).hits;
+    });
+    return hits.sort(compareHits).slice(0, k);
+  }
+
+  /** The records of these ids that exist (in the order given), each read from a live replica of its shard. */
+  async get(name: string, ids: readonly RecordId[], withVector: boolean, afterLsn?: string): Promise<{ id: RecordId; metadata?: JsonValue; vector?: number[] }[]> {
+    const c = this.collection(name);
+    const keys = ids.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
+    const byShard = new Map<number, string[]>();
+    for (const k of keys) { const s = shardOf(k, c.shards); byShard.set(s, [...(byShard.get(s) ?? []), k]); }
+    const found = await this.perShard(c, [...byShard.keys()], afterLsn, async (node, shards) => {
+      const req = { collection: name, keys: shards.flatMap((s) => byShard.get(s)!), withVector, ...(afterLsn !== undefined ? { afterLsn } : {}) };
+      return (node === this.nodeId ? await this.getLocal(req) : await this.askPeer<{ records: { key: string; metadata?: JsonValue; vector?: number[] }[] }>(node, '/cluster/v1/get', req, this.o.peerTimeoutMs + 5000)).records;
+    });
+    const map = new Map(found.map((r) => [r.key, r]));
+    const out: { id: RecordId; metadata?: JsonValue; vector?: number[] }[] = [];
+    for (const k of keys) {
+      const r = map.get(k);
+      if (r) out.push({ id: idFromKey(k), ...(r.metadata !== undefined ? { metadata: r.metadata } : {}), ...(r.vector ? { vector: r.vector } : {}) });
     }
-    const results: ClusterHit[] = [];
-    let pending = Array.from({ length: c.shards }, (_, s) => s);
+    return out;
+  }
+
+  /** The peers' endpoint of get: records (by id key) from this node's replicas. */
+  async getLocal(req: { collection: string; keys: string[]; withVector?: boolean; afterLsn?: string }): Promise<{ records: { key: string; metadata?: JsonValue; vector?: number[] }[] }> {
+    const c = this.collection(req.collection);
+    await this.following(c.num, 2000);
+    if (req.afterLsn !== undefined) {
+      const lsn = parseLsn(req.afterLsn);
+      if (lsn === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(req.afterLsn)}`, {});
+      await this.waitFor(lsn, 5000);
+    }
+    const records: { key: string; metadata?: JsonValue; vector?: number[] }[] = [];
+    for (const key of req.keys) {
+      const store = this.local.get(`${c.num}:${shardOf(key, c.shards)}`);
+      if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${shardOf(key, c.shards)}`, {});
+      const r = store.get(idFromKey(key));
+      if (r) records.push({ key, ...(r.metadata !== undefined ? { metadata: r.metadata as JsonValue } : {}), ...(req.withVector ? { vector: Array.from(r.vector) } : {}) });
+    }
+    return { records };
+  }
+
+  /**
+   * Runs `run` once per node for the shards it is asked for: one live replica of every shard (this
+   * node's own first; with afterLsn, those known to have applied it first), and on a failure or
+   * timeout the failed shards again on their next replica. UNAVAILABLE when some shard runs out of
+   * replicas (TIMEOUT if a replica timed out on afterLsn); a bad request fails at once.
+   */
+  private async perShard<T>(c: CollectionRow, shardList: number[], afterLsn: string | undefined, run: (node: string, shards: number[]) => Promise<T[]>): Promise<T[]> {
+    const candidates = new Map(shardList.map((s) => [s, this.liveReplicas(c, s)]));
+    if (afterLsn !== undefined) {
+      // This node's position is exact, the others' as of their last lease.
+      const target = parseLsn(afterLsn)!;
+      const has = (n: string) => covers(n === this.nodeId ? this.applied : parseLsn(this.nodes.get(n)?.applied ?? '') ?? 0n, target);
+      for (const list of candidates.values()) list.sort((a, b) => Number(has(b)) - Number(has(a)));
+    }
+    const results: T[] = [];
+    let pending = shardList;
     let lastError: unknown = null, timedOut: NearestError | null = null;
     while (pending.length > 0) {
       const byNode = new Map<string, number[]>();
       const unplaced: number[] = [];
       for (const s of pending) {
-        const n = candidates[s].shift();
+        const n = candidates.get(s)!.shift();
         if (n === undefined) unplaced.push(s); else byNode.set(n, [...(byNode.get(n) ?? []), s]);
       }
       if (unplaced.length > 0) {
         if (timedOut) throw timedOut; // afterLsn not reached by the deadline: the documented TIMEOUT, not UNAVAILABLE
-        throw new NearestError('UNAVAILABLE', `no live replica answered for shard(s) ${unplaced.join(', ')} of ${JSON.stringify(name)}${lastError ? `: ${(lastError as Error).message}` : ''}`, { shards: unplaced });
+        throw new NearestError('UNAVAILABLE', `no live replica answered for shard(s) ${unplaced.join(', ')} of ${JSON.stringify(c.name)}${lastError ? `: ${(lastError as Error).message}` : ''}`, { shards: unplaced });
       }
       const failed: number[] = [];
       await Promise.all([...byNode].map(async ([node, shards]) => {
-        const req: ShardSearchRequest = {
-          collection: name, shards, vector, k, ...(o.filter !== undefined ? { filter: o.filter } : {}), ...(o.exact ? { exact: true } : {}),
-          ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}), ...(o.nprobe !== undefined ? { nprobe: o.nprobe } : {}),
-          ...(o.afterLsn !== undefined ? { afterLsn: o.afterLsn, waitMs: Math.max(0, deadline - Date.now()) } : {}),
-        };
         try {
-          const r = node === this.nodeId ? await this.searchShards(req) : await this.askPeer(node, req, Math.max(100, deadline - Date.now()));
-          results.push(...r.hits);
+          results.push(...await run(node, shards));
         } catch (e) {
           if (e instanceof NearestError && e.code !== 'TIMEOUT' && e.code !== 'UNAVAILABLE' && e.code !== 'NOT_FOUND') throw e; // a bad request fails everywhere
           lastError = e;
@@ -885,24 +956,23 @@ export class ClusterNode {
       }));
       pending = failed;
     }
-    return results.sort(compareHits).slice(0, k);
+    return results;
   }
 
-  private async askPeer(node: string, req: ShardSearchRequest, budgetMs: number): Promise<{ hits: ClusterHit[]; applied: string }> {
+  private async askPeer<T>(node: string, path: string, req: unknown, ms: number): Promise<T> {
     const url = this.nodes.get(node)?.url;
     if (!url) throw new NearestError('UNAVAILABLE', `node ${node} has no address`, { node });
-    const ms = req.afterLsn !== undefined ? budgetMs + this.o.peerTimeoutMs : this.o.peerTimeoutMs;
     let res: Response;
     try {
-      res = await fetch(`${url}/cluster/v1/search`, {
+      res = await fetch(`${url}${path}`, {
         method: 'POST', body: JSON.stringify(req), signal: AbortSignal.timeout(ms),
         headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { 'api-key': this.o.apiKey } : {}) },
       });
     } catch (e) {
       throw new NearestError('UNAVAILABLE', `node ${node}: ${(e as Error).message}`, { node });
     }
-    const body = await res.json().catch(() => null) as { hits?: ClusterHit[]; applied?: string; error?: { code: string; message: string; details?: Record<string, unknown> } } | null;
-    if (res.ok && body?.hits) return { hits: body.hits, applied: body.applied ?? '0/0' };
+    const body = await res.json().catch(() => null) as (T & { error?: { code: string; message: string; details?: Record<string, unknown> } }) | null;
+    if (res.ok && body && !body.error) return body;
     const err = body?.error;
     if (err && (err.code === 'INVALID_ARGUMENT' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NON_FINITE_VALUE')) throw new NearestError(err.code, err.message, err.details ?? {});
     throw new NearestError(err?.code === 'TIMEOUT' ? 'TIMEOUT' : 'UNAVAILABLE', `node ${node}: ${err?.message ?? `HTTP ${res.status}`}`, { node });
@@ -954,7 +1024,11 @@ export class ClusterNode {
     if (this.repl) { const r = this.repl; this.repl = null; await r.destroy().catch(() => {}); }
     await this.queue.catch(() => {});
     for (const w of this.waiters) w.resolve();
-    for (const s of this.local.values()) await s.close().catch(() => {});
+    for (const s of this.local.values()) {
+      // A clean stop leaves each replica as one snapshot (its index image), so the next start loads it instead of replaying a log.
+      if (o.deregister && s.stats().logBytes > 0) await s.compact().catch((e: Error) => this.log(`snapshot on stop: ${e.message}`));
+      await s.close().catch(() => {});
+    }
     this.local.clear();
     if (o.deregister) {
       for (let i = 0; i < 20; i++) {

@@ -97,6 +97,12 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     a.get('/readyz', pub, async (_req, reply) => (n.isReady ? { status: 'ready', appliedLsn: n.appliedLsn } : reply.code(503).send({ status: 'catching up', appliedLsn: n.appliedLsn })));
     a.get('/metrics', async (_req, reply) => { reply.type(registry.contentType); return registry.metrics(); });
     a.get('/cluster', async () => n.status());
+    a.post('/cluster/v1/get', async (req) => {
+      const b = only(req.body, ['collection', 'keys', 'withVector', 'afterLsn'], 'body');
+      if (typeof b.collection !== 'string' || !Array.isArray(b.keys) || !b.keys.every((k) => typeof k === 'string')) bad('body: { collection, keys } are required');
+      await n.findCollection(b.collection as string);
+      return n.getLocal(b as never);
+    });
     a.post('/cluster/v1/refresh', async () => { await n.refresh(); return { refreshed: true }; });
     a.post('/cluster/v1/search', async (req) => {
       const b = only(req.body, ['collection', 'shards', 'vector', 'k', 'filter', 'exact', 'efSearch', 'nprobe', 'afterLsn', 'waitMs'], 'body');
@@ -135,6 +141,15 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       });
       const r = await n.upsert(req.params.name, records);
       return { upserted: r.count, lsn: r.lsn };
+    });
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/records/get', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body, ['ids', 'include', 'consistency'], 'body');
+      if (!Array.isArray(b.ids)) bad('ids must be an array');
+      if (b.include !== undefined && (!Array.isArray(b.include) || !b.include.every((x) => x === 'metadata' || x === 'vector'))) bad("include: an array of 'metadata' and 'vector'");
+      const include = (b.include as string[] | undefined) ?? ['metadata'];
+      const records = await n.get(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`)), include.includes('vector'), consistencyOf(b.consistency));
+      return { records: records.map((r) => ({ id: r.id, ...(include.includes('metadata') && r.metadata !== undefined ? { metadata: r.metadata } : {}), ...(r.vector ? { vector: r.vector } : {}) })) };
     });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records/delete', async (req) => {
       await collectionOf(req.params.name);
@@ -203,6 +218,21 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         });
         const r = await n.upsert(req.params.name, [...last.values()]);
         return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+      });
+      q.post<{ Params: { name: string } }>('/collections/:name/points', async (req) => {
+        await collectionOf(req.params.name);
+        const b = only(req.body, ['ids', 'with_payload', 'with_vector', 'consistency', 'shard_key'], 'body');
+        if (!Array.isArray(b.ids)) bad('ids must be an array of point ids');
+        const withVector = b.with_vector === true, withPayload = b.with_payload === undefined || b.with_payload === true;
+        const got = await n.get(req.params.name, (b.ids as unknown[]).map((id, i) => parseId(id, `ids[${i}]`)), withVector, consistencyOf(isObject(b.consistency) ? b.consistency : undefined));
+        return ok(req, got.map((r) => ({ id: r.id, ...(withPayload ? { payload: r.metadata ?? {} } : {}), ...(r.vector ? { vector: r.vector } : {}) })));
+      });
+      q.get<{ Params: { name: string; id: string } }>('/collections/:name/points/:id', async (req) => {
+        await collectionOf(req.params.name);
+        const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
+        const got = await n.get(req.params.name, [parseId(raw, 'id')], true);
+        if (got.length === 0) throw new NearestError('NOT_FOUND', `no point ${req.params.id}`, { id: req.params.id });
+        return ok(req, { id: got[0].id, payload: got[0].metadata ?? {}, vector: got[0].vector });
       });
       q.post<{ Params: { name: string } }>('/collections/:name/points/delete', async (req) => {
         await collectionOf(req.params.name);
