@@ -149,6 +149,38 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     expect(down.stderr).toContain('cannot reach');
   });
 
+  it("LangChain's QdrantVectorStore (the real @langchain/qdrant) works against any node", async () => {
+    const { QdrantVectorStore } = await import('@langchain/qdrant');
+    const { Embeddings } = await import('@langchain/core/embeddings');
+    const embed = (t: string) => { const v = new Array<number>(8).fill(0.5); for (const ch of t) v[ch.charCodeAt(0) % 8] += 1; return v; };
+    class Fake extends Embeddings {
+      constructor() { super({}); }
+      async embedDocuments(texts: string[]) { return texts.map(embed); }
+      async embedQuery(t: string) { return embed(t); }
+    }
+    const texts = ['the cat sat on the mat', 'dogs chase cats', 'quantum chromodynamics', 'a kitten on a mat', 'stock markets fell'];
+    const store = await QdrantVectorStore.fromTexts(texts, texts.map((_, i) => ({ n: i, parity: i % 2 ? 'odd' : 'even' })), new Fake(), { url: nodes[0].url, collectionName: 'lc' });
+    const reader = new QdrantVectorStore(new Fake(), { url: nodes[2].url, collectionName: 'lc' });
+    const want = new VectorStore({ dim: 8, metric: 'cosine' });
+    texts.forEach((t, i) => want.upsert({ id: i, vector: new Float32Array(embed(t)) }));
+    const q = 'cat on a mat';
+    const expected = want.search(new Float32Array(embed(q)), 3).map((h) => texts[h.id as number]);
+    const got = await until('the replicas to apply the texts', async () => {
+      const docs = await reader.similaritySearch(q, 3);
+      return docs.length === 3 ? docs : undefined;
+    });
+    expect(got.map((d) => d.pageContent)).toEqual(expected);
+    expect(got[0].metadata).toHaveProperty('parity');
+    const odd = await reader.similaritySearchWithScore(q, 5, { must: [{ key: 'metadata.parity', match: { value: 'odd' } }] });
+    expect(odd.map(([d]) => d.metadata.parity)).toEqual(['odd', 'odd']);
+    await store.addDocuments([{ pageContent: 'a cat on a mat', metadata: { n: 9, parity: 'odd' } }]);
+    const after = await until('the added document', async () => {
+      const docs = await reader.similaritySearch('a cat on a mat', 1);
+      return docs[0]?.pageContent === 'a cat on a mat' ? docs : undefined;
+    });
+    expect(after[0].metadata.n).toBe(9);
+  }, 60_000);
+
   it('bad requests get clear errors and write nothing', async () => {
     const before = (await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n;
     const u = nodes[0].url;

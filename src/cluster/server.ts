@@ -64,6 +64,19 @@ function nativeId(v: unknown, where: string): RecordId {
   return bad(`${where}: an id is a non-negative integer or a non-empty string`, { where });
 }
 
+/** Qdrant's with_payload: false / absent (none), true (all), or a list of top-level keys (or { include, exclude }). */
+function selectPayload(meta: JsonValue | undefined, sel: unknown): Body | undefined {
+  if (sel === undefined || sel === null || sel === false) return undefined;
+  const m = (isObject(meta) ? meta : {}) as Body;
+  if (sel === true) return m;
+  const include = Array.isArray(sel) ? sel : isObject(sel) && Array.isArray(sel.include) ? sel.include : null;
+  const exclude = isObject(sel) && Array.isArray(sel.exclude) ? sel.exclude : null;
+  if (include === null && exclude === null) bad('with_payload: expected a boolean, a list of keys, or { include } / { exclude }');
+  const out: Body = {};
+  for (const [k, v] of Object.entries(m)) if ((include === null || include.includes(k)) && (exclude === null || !exclude.includes(k))) out[k] = v;
+  return out;
+}
+
 function hitOut(h: ClusterHit): Body {
   return { id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata } : {}) };
 }
@@ -266,8 +279,10 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
           const t = b.score_threshold;
           hits = hits.filter((h) => (c.metric === 'euclidean' ? score(h) <= t : score(h) >= t));
         }
-        const withPayload = b.with_payload === undefined ? vectorField === 'vector' ? false : false : b.with_payload === true;
-        return hits.map((h) => ({ id: h.id, version: 0, score: score(h), ...(withPayload && h.metadata !== undefined ? { payload: h.metadata } : {}) }));
+        return hits.map((h) => {
+          const payload = selectPayload(h.metadata, b.with_payload);
+          return { id: h.id, version: 0, score: score(h), ...(payload !== undefined ? { payload } : {}) };
+        });
       };
       q.post<{ Params: { name: string } }>('/collections/:name/points/search', async (req) => ok(req, await search(req, 'vector')));
       q.post<{ Params: { name: string } }>('/collections/:name/points/query', async (req) => ok(req, { points: await search(req, 'query') }));
