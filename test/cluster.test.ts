@@ -181,6 +181,36 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     expect(after[0].metadata.n).toBe(9);
   }, 60_000);
 
+  it('count, scroll (in id order, across shards) and delete by filter, through both APIs', async () => {
+    const qdrant = new QdrantClient({ url: nodes[1].url, checkCompatibility: false });
+    expect((await call(nodes[0].url, 'POST', '/v1/collections/exact/records/count', {})).json.count).toBe(n);
+    expect((await qdrant.count('exact', { filter: { must: [{ key: 'tag', match: { value: 2 } }] }, exact: true })).count).toBe(n / 5);
+    const seen: number[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await call(nodes[2].url, 'POST', '/v1/collections/exact/records/scroll', { limit: 700, ...(cursor ? { cursor } : {}) });
+      expect(page.status, page.text).toBe(200);
+      seen.push(...page.json.records.map((r: { id: number }) => r.id));
+      cursor = page.json.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+    const tagged = await qdrant.scroll('exact', { filter: { must: [{ key: 'tag', match: { value: 3 } }] }, limit: 10000, with_payload: true });
+    expect(tagged.points.map((p) => p.id)).toEqual(Array.from({ length: n / 5 }, (_, i) => i * 5 + 3));
+    expect(tagged.next_page_offset).toBeNull();
+    const page = await qdrant.scroll('exact', { limit: 4, offset: 10 });
+    expect([page.points.map((p) => p.id), page.next_page_offset]).toEqual([[10, 11, 12, 13], 14]);
+    // Delete by filter: the matching rows leave PostgreSQL and every replica.
+    const del = await call(nodes[0].url, 'POST', '/collections/exact/points/delete', { filter: { must: [{ key: 'tag', match: { value: 4 } }] } });
+    expect(del.status, del.text).toBe(200);
+    expect((await sql.query('SELECT count(*)::int AS c FROM nearest.p1')).rows[0].c).toBe(n - n / 5);
+    const s4 = await call(nodes[2].url, 'POST', '/v1/collections/exact/search', { vector: records[4].vector, k: 3, exact: true, filter: { tag: 4 }, consistency: { afterLsn: del.json.result.lsn } });
+    expect(s4.json.hits).toEqual([]);
+    expect((await call(nodes[0].url, 'POST', '/v1/collections/exact/records/scroll', { cursor: 'bogus' })).status).toBe(400);
+    // Put them back for the tests that follow.
+    const back = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: records.filter((r) => r.metadata.tag === 4) });
+    expect(back.status).toBe(200);
+  }, 60_000);
+
   it('bad requests get clear errors and write nothing', async () => {
     const before = (await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n;
     const u = nodes[0].url;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import {
-  NearestError, VectorStore, indexFromFactory, type DurableVectorStore, type JsonValue, type Metric, type RecordId,
+  NearestError, VectorStore, compileFilter, indexFromFactory, type DurableVectorStore, type JsonValue, type Metric, type RecordId,
   type StoreAsyncSearchOptions, type StoreIndexOptions,
 } from '../index.js';
 import {
@@ -82,6 +82,16 @@ export interface ShardSearchRequest {
   waitMs?: number;
 }
 
+/** One node's part of a scan: records by id key, and how many of its shards' records match. */
+interface ScanPart { records: { key: string; metadata?: JsonValue; vector?: number[] }[]; count: number }
+
+/** Total order of record ids: numbers ascending, then strings by UTF-16 code units (as the single-node server's scroll). */
+function compareIds(a: RecordId, b: RecordId): number {
+  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 interface NodeRow { nodeId: string; url: string; leaseUntil: number; applied: string | null; slotDropped: boolean; startedAt: string }
 
 /**
@@ -115,10 +125,7 @@ const bad = (message: string, details: Record<string, unknown> = {}) => new Near
 
 /** Orders hits as one index would: distance, then id (numbers before strings). */
 export function compareHits(a: ClusterHit, b: ClusterHit): number {
-  if (a.distance !== b.distance) return a.distance - b.distance;
-  if (typeof a.id === 'number') return typeof b.id === 'number' ? a.id - b.id : -1;
-  if (typeof b.id === 'number') return 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return a.distance !== b.distance ? a.distance - b.distance : compareIds(a.id, b.id);
 }
 
 function checkRecordId(id: unknown, where: string): RecordId {
@@ -911,6 +918,65 @@ export class ClusterNode {
       if (r) records.push({ key, ...(r.metadata !== undefined ? { metadata: r.metadata as JsonValue } : {}), ...(req.withVector ? { vector: Array.from(r.vector) } : {}) });
     }
     return { records };
+  }
+
+  /**
+   * Records in id order (numbers ascending, then strings) from `start` on, matching `filter`: a page
+   * of `limit` and the id that starts the next one (null at the end); with limit 0, only the count.
+   */
+  async scan(name: string, o: { filter?: Record<string, unknown>; start?: RecordId; limit: number; withVector?: boolean; withPayload?: boolean }): Promise<{ records: { id: RecordId; metadata?: JsonValue; vector?: number[] }[]; next: RecordId | null; count: number }> {
+    const c = this.collection(name);
+    if (o.filter !== undefined) compileFilter(o.filter); // a bad filter is INVALID_ARGUMENT here, before any peer
+    if (o.start !== undefined) checkRecordId(o.start, 'start');
+    const req = { collection: name, filter: o.filter, start: o.start === undefined ? undefined : idKey(o.start), limit: o.limit === 0 ? 0 : o.limit + 1, withVector: o.withVector === true, withPayload: o.withPayload !== false };
+    const parts = await this.perShard(c, Array.from({ length: c.shards }, (_, s) => s), undefined, async (node, shards) => [
+      node === this.nodeId ? await this.scanLocal({ ...req, shards }) : await this.askPeer<ScanPart>(node, '/cluster/v1/scan', { ...req, shards }, this.o.peerTimeoutMs + 5000),
+    ]);
+    const count = parts.reduce((a, p) => a + p.count, 0);
+    const all = parts.flatMap((p) => p.records.map((r) => ({ ...r, id: idFromKey(r.key) }))).sort((a, b) => compareIds(a.id, b.id));
+    const page = all.slice(0, o.limit).map(({ key: _k, ...r }) => r);
+    return { records: page, next: all.length > o.limit ? all[o.limit].id : null, count };
+  }
+
+  /** The peers' endpoint of scan: this node's replicas of `shards`. */
+  async scanLocal(req: { collection: string; shards: number[]; filter?: Record<string, unknown>; start?: string; limit: number; withVector?: boolean; withPayload?: boolean }): Promise<ScanPart> {
+    const c = this.collection(req.collection);
+    await this.following(c.num, 2000);
+    const predicate = req.filter === undefined ? null : compileFilter(req.filter);
+    const start = req.start === undefined ? undefined : idFromKey(req.start);
+    let count = 0;
+    const ids: { id: RecordId; store: DurableVectorStore }[] = [];
+    for (const s of req.shards) {
+      const store = this.local.get(`${c.num}:${s}`);
+      if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s}`, {});
+      for (const id of store.keys()) {
+        if (predicate && !predicate(store.metadataOf(id))) continue;
+        count++;
+        if (req.limit > 0 && (start === undefined || compareIds(id, start) >= 0)) ids.push({ id, store });
+      }
+    }
+    ids.sort((a, b) => compareIds(a.id, b.id));
+    const records = ids.slice(0, req.limit).map(({ id, store }) => {
+      const meta = store.metadataOf(id) as JsonValue | undefined;
+      return { key: idKey(id), ...(req.withPayload !== false && meta !== undefined ? { metadata: meta } : {}), ...(req.withVector ? { vector: Array.from(store.get(id)!.vector) } : {}) };
+    });
+    return { records, count };
+  }
+
+  /** Deletes every record matching `filter` (found shard by shard, then deleted by id in PostgreSQL; not one snapshot). */
+  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<{ count: number; lsn: string }> {
+    this.writable(this.collection(name));
+    const ids: RecordId[] = [];
+    let start: RecordId | undefined;
+    for (;;) {
+      const page = await this.scan(name, { filter, limit: 5000, withPayload: false, ...(start !== undefined ? { start } : {}) });
+      ids.push(...page.records.map((r) => r.id));
+      if (page.next === null) break;
+      start = page.next;
+    }
+    let count = 0, lsn = formatLsn(await this.currentLsn());
+    for (let i = 0; i < ids.length; i += 5000) { const r = await this.delete(name, ids.slice(i, i + 5000)); count += r.count; lsn = r.lsn; }
+    return { count, lsn };
   }
 
   /**

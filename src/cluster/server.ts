@@ -77,6 +77,29 @@ function selectPayload(meta: JsonValue | undefined, sel: unknown): Body | undefi
   return out;
 }
 
+/** A Qdrant filter in our terms (has_id is not supported in cluster mode). */
+function qdrantFilter(f: unknown): Body {
+  const t = translateFilter(f);
+  if (t.ids !== undefined) bad('filter: has_id is not supported in cluster mode');
+  return t.filter ?? {};
+}
+
+function unit(v: number[]): number[] {
+  let s = 0;
+  for (const x of v) s += x * x;
+  return s > 0 ? v.map((x) => x / Math.sqrt(s)) : v;
+}
+
+/** Native scroll cursors, as the single-node server's: base64url of JSON { s: id }. */
+function encodeCursor(id: RecordId): string { return Buffer.from(JSON.stringify({ s: id }), 'utf8').toString('base64url'); }
+function decodeCursor(c: unknown): RecordId {
+  let v: unknown;
+  try { v = JSON.parse(Buffer.from(String(c), 'base64url').toString('utf8')); } catch { v = undefined; }
+  const s = isObject(v) ? v.s : undefined;
+  if ((typeof s === 'string' && s !== '') || (typeof s === 'number' && Number.isSafeInteger(s) && s >= 0)) return s;
+  return bad('cursor: not a cursor this server issued (pass nextCursor of the previous page, or omit it for the first page)');
+}
+
 function hitOut(h: ClusterHit): Body {
   return { id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata } : {}) };
 }
@@ -115,6 +138,12 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if (typeof b.collection !== 'string' || !Array.isArray(b.keys) || !b.keys.every((k) => typeof k === 'string')) bad('body: { collection, keys } are required');
       await n.findCollection(b.collection as string);
       return n.getLocal(b as never);
+    });
+    a.post('/cluster/v1/scan', async (req) => {
+      const b = only(req.body, ['collection', 'shards', 'filter', 'start', 'limit', 'withVector', 'withPayload'], 'body');
+      if (typeof b.collection !== 'string' || !Array.isArray(b.shards) || typeof b.limit !== 'number') bad('body: { collection, shards, limit } are required');
+      await n.findCollection(b.collection as string);
+      return n.scanLocal(b as never);
     });
     a.post('/cluster/v1/refresh', async () => { await n.refresh(); return { refreshed: true }; });
     a.post('/cluster/v1/search', async (req) => {
@@ -166,10 +195,32 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records/delete', async (req) => {
       await collectionOf(req.params.name);
-      const b = only(req.body, ['ids'], 'body');
-      if (!Array.isArray(b.ids)) bad('ids must be an array (deleting by filter is not supported in cluster mode)');
-      const r = await n.delete(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`)));
+      const b = only(req.body, ['ids', 'filter'], 'body');
+      if ((b.ids === undefined) === (b.filter === undefined)) bad('give exactly one of ids or filter');
+      if (b.ids !== undefined && !Array.isArray(b.ids)) bad('ids must be an array');
+      if (b.filter !== undefined && !isObject(b.filter)) bad('filter must be an object');
+      const r = b.ids !== undefined ? await n.delete(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`))) : await n.deleteWhere(req.params.name, b.filter as Body);
       return { deleted: r.count, lsn: r.lsn };
+    });
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/records/count', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body ?? {}, ['filter'], 'body');
+      if (b.filter !== undefined && !isObject(b.filter)) bad('filter must be an object');
+      return { count: (await n.scan(req.params.name, { limit: 0, ...(b.filter !== undefined ? { filter: b.filter as Body } : {}) })).count };
+    });
+    a.post<{ Params: { name: string } }>('/v1/collections/:name/records/scroll', async (req) => {
+      await collectionOf(req.params.name);
+      const b = only(req.body ?? {}, ['filter', 'cursor', 'limit', 'include'], 'body');
+      if (b.filter !== undefined && !isObject(b.filter)) bad('filter must be an object');
+      if (b.include !== undefined && (!Array.isArray(b.include) || !b.include.every((x) => x === 'metadata' || x === 'vector'))) bad("include: an array of 'metadata' and 'vector'");
+      const include = (b.include as string[] | undefined) ?? ['metadata'];
+      const limit = optInt(b.limit, 'limit', 1, 10000) ?? 100;
+      const start = b.cursor === undefined || b.cursor === null ? undefined : decodeCursor(b.cursor);
+      const page = await n.scan(req.params.name, {
+        limit, withVector: include.includes('vector'), withPayload: include.includes('metadata'),
+        ...(b.filter !== undefined ? { filter: b.filter as Body } : {}), ...(start !== undefined ? { start } : {}),
+      });
+      return { records: page.records, nextCursor: page.next === null ? null : encodeCursor(page.next) };
     });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/search', async (req) => {
       await collectionOf(req.params.name);
@@ -250,9 +301,36 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       q.post<{ Params: { name: string } }>('/collections/:name/points/delete', async (req) => {
         await collectionOf(req.params.name);
         const b = only(req.body, ['points', 'filter', 'shard_key'], 'body');
-        if (!Array.isArray(b.points)) bad('points must be an array of ids (deleting by filter is not supported in cluster mode)');
-        const r = await n.delete(req.params.name, (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)));
+        let r: { count: number; lsn: string };
+        if (Array.isArray(b.points)) r = await n.delete(req.params.name, (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)));
+        else if (b.filter !== undefined && b.filter !== null) r = await n.deleteWhere(req.params.name, qdrantFilter(b.filter));
+        else return bad('expected points (ids) or filter');
         return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+      });
+      q.post<{ Params: { name: string } }>('/collections/:name/points/count', async (req) => {
+        await collectionOf(req.params.name);
+        const b = only(req.body ?? {}, ['filter', 'exact', 'shard_key'], 'body');
+        const f = b.filter === undefined || b.filter === null ? undefined : qdrantFilter(b.filter);
+        return ok(req, { count: (await n.scan(req.params.name, { limit: 0, ...(f ? { filter: f } : {}) })).count });
+      });
+      q.post<{ Params: { name: string } }>('/collections/:name/points/scroll', async (req) => {
+        const c = await collectionOf(req.params.name);
+        const b = only(req.body ?? {}, ['filter', 'limit', 'offset', 'with_payload', 'with_vector', 'order_by', 'shard_key', 'consistency'], 'body');
+        if (b.order_by !== undefined && b.order_by !== null) bad('order_by is not supported in cluster mode');
+        const f = b.filter === undefined || b.filter === null ? undefined : qdrantFilter(b.filter);
+        const limit = optInt(b.limit, 'limit', 1, 10000) ?? 10;
+        const page = await n.scan(req.params.name, {
+          limit, withVector: b.with_vector === true, withPayload: true,
+          ...(f ? { filter: f } : {}), ...(b.offset !== undefined && b.offset !== null ? { start: parseId(b.offset, 'offset') } : {}),
+        });
+        const withPayload = b.with_payload === undefined ? true : b.with_payload;
+        return ok(req, {
+          points: page.records.map((r) => {
+            const payload = selectPayload(r.metadata, withPayload);
+            return { id: r.id, ...(payload !== undefined ? { payload } : {}), ...(r.vector ? { vector: c.metric === 'cosine' ? unit(r.vector) : r.vector } : {}) };
+          }),
+          next_page_offset: page.next,
+        });
       });
       const search = async (req: FastifyRequest<{ Params: { name: string } }>, vectorField: 'vector' | 'query') => {
         const c = await collectionOf(req.params.name);
