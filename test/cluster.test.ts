@@ -206,6 +206,17 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     const s4 = await call(nodes[2].url, 'POST', '/v1/collections/exact/search', { vector: records[4].vector, k: 3, exact: true, filter: { tag: 4 }, consistency: { afterLsn: del.json.result.lsn } });
     expect(s4.json.hits).toEqual([]);
     expect((await call(nodes[0].url, 'POST', '/v1/collections/exact/records/scroll', { cursor: 'bogus' })).status).toBe(400);
+    // Payload updates in PostgreSQL, seen by every replica.
+    await qdrant.setPayload('exact', { payload: { color: 'red' }, points: [1, 2], wait: true });
+    await qdrant.overwritePayload('exact', { payload: { only: true }, points: [3], wait: true });
+    await qdrant.deletePayload('exact', { keys: ['tag'], points: [2], wait: true });
+    const set = await call(nodes[0].url, 'POST', '/collections/exact/points/payload', { payload: { shade: 'dark' }, filter: { must: [{ key: 'color', match: { value: 'red' } }] } });
+    const got2 = await call(nodes[2].url, 'POST', '/v1/collections/exact/records/get', { ids: [1, 2, 3], consistency: { afterLsn: set.json.result.lsn } });
+    expect(got2.json.records.map((r: { metadata: unknown }) => r.metadata)).toEqual([{ tag: 1, color: 'red', shade: 'dark' }, { color: 'red', shade: 'dark' }, { only: true }]);
+    const restore = await call(nodes[0].url, 'PUT', '/collections/exact/points/payload', { payload: { tag: 1 }, points: [1] });
+    expect(restore.status).toBe(200);
+    await call(nodes[0].url, 'PUT', '/collections/exact/points/payload', { payload: { tag: 2 }, points: [2] });
+    await call(nodes[0].url, 'PUT', '/collections/exact/points/payload', { payload: { tag: 3 }, points: [3] });
     // Put them back for the tests that follow.
     const back = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: records.filter((r) => r.metadata.tag === 4) });
     expect(back.status).toBe(200);

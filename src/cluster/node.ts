@@ -804,6 +804,43 @@ export class ClusterNode {
     return { count, lsn };
   }
 
+  /**
+   * Changes the payload of records (by ids, or by a filter resolved shard by shard) in one SQL
+   * statement: 'merge' (Qdrant set_payload), 'overwrite', 'deleteKeys' or 'clear'. Vectors are
+   * kept; missing ids are skipped. Resolves with how many rows changed and the LSN.
+   */
+  async updatePayload(name: string, select: { ids?: readonly RecordId[]; filter?: Record<string, unknown> }, op: 'merge' | 'overwrite' | 'deleteKeys' | 'clear', value?: unknown): Promise<{ count: number; lsn: string }> {
+    const c = this.collection(name);
+    this.writable(c);
+    let ids: RecordId[];
+    if (select.ids !== undefined) ids = select.ids.map((id, i) => checkRecordId(id, `points[${i}]`));
+    else {
+      ids = [];
+      let start: RecordId | undefined;
+      for (;;) {
+        const page = await this.scan(name, { filter: select.filter, limit: 5000, withPayload: false, ...(start !== undefined ? { start } : {}) });
+        ids.push(...page.records.map((r) => r.id));
+        if (page.next === null) break;
+        start = page.next;
+      }
+    }
+    let param: string | string[] | null = null;
+    if (op === 'merge' || op === 'overwrite') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('payload: expected a JSON object');
+      param = JSON.stringify(value);
+    } else if (op === 'deleteKeys') {
+      if (!Array.isArray(value) || !value.every((k) => typeof k === 'string')) throw bad('keys: expected an array of strings');
+      param = value as string[];
+    }
+    const keys = ids.map(idKey), shards = keys.map((k) => shardOf(k, c.shards));
+    if (keys.length === 0) return { count: 0, lsn: formatLsn(await this.currentLsn()) };
+    const set = op === 'merge' ? "coalesce(t.payload, '{}'::jsonb) || $3::jsonb" : op === 'overwrite' ? '$3::jsonb' : op === 'deleteKeys' ? "coalesce(t.payload, '{}'::jsonb) - $3::text[]" : "'{}'::jsonb";
+    let count = 0;
+    const lsn = await this.commit(`UPDATE ${tableOf(c.num)} t SET payload = ${set} FROM unnest($1::int[], $2::text[]) AS d(shard, id) WHERE t.shard = d.shard AND t.id = d.id`,
+      op === 'clear' ? [shards, keys] : [shards, keys, param], (nrows) => { count = nrows; });
+    return { count, lsn };
+  }
+
   private async commit(sql: string, params: unknown[], rows?: (n: number) => void): Promise<string> {
     let client: pg.PoolClient;
     try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }

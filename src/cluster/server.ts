@@ -307,6 +307,21 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         else return bad('expected points (ids) or filter');
         return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
       });
+      // Payload updates (set merges, overwrite replaces, delete drops keys, clear empties), by points or filter.
+      const payloadRoute = (method: 'post' | 'put', path: string, op: 'merge' | 'overwrite' | 'deleteKeys' | 'clear') =>
+        q[method]<{ Params: { name: string } }>(`/collections/:name/points/${path}`, async (req) => {
+          await collectionOf(req.params.name);
+          const b = only(req.body, ['payload', 'keys', 'points', 'filter', 'key', 'shard_key'], 'body');
+          if (b.key !== undefined && b.key !== null) bad('key (a nested path) is not supported in cluster mode');
+          const select = Array.isArray(b.points) ? { ids: (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)) }
+            : b.filter !== undefined && b.filter !== null ? { filter: qdrantFilter(b.filter) } : bad('expected points (ids) or filter');
+          const r = await n.updatePayload(req.params.name, select, op, op === 'deleteKeys' ? b.keys : b.payload);
+          return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+        });
+      payloadRoute('post', 'payload', 'merge');
+      payloadRoute('put', 'payload', 'overwrite');
+      payloadRoute('post', 'payload/delete', 'deleteKeys');
+      payloadRoute('post', 'payload/clear', 'clear');
       q.post<{ Params: { name: string } }>('/collections/:name/points/count', async (req) => {
         await collectionOf(req.params.name);
         const b = only(req.body ?? {}, ['filter', 'exact', 'shard_key'], 'body');
