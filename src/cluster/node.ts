@@ -353,6 +353,21 @@ export class ClusterNode {
     if (!this.initialized || this.stopped) return;
     const before = new Set(this.localCollections());
     await this.loadCatalog();
+    // Replicas of dropped collections: closed and removed, in the stream's queue (no apply is then touching them).
+    const gone = [...this.local.keys()].filter((key) => !this.byNum.has(Number(key.split(':')[0])));
+    if (gone.length > 0) {
+      this.enqueue(async () => {
+        for (const key of gone) {
+          const store = this.local.get(key);
+          if (!store) continue;
+          this.local.delete(key);
+          this.streaming.delete(Number(key.split(':')[0]));
+          await store.close().catch(() => {});
+          const [num, shard] = key.split(':').map(Number);
+          rmSync(this.shardDir(num, shard), { recursive: true, force: true });
+        }
+      });
+    }
     if (this.localCollections().some((num) => !before.has(num)) && !this.stopped) {
       await this.openLocalStores();
       this.maybeRestart();
@@ -728,9 +743,7 @@ export class ClusterNode {
       throw e;
     } finally { c.release(); }
     await this.refresh();
-    // Tell the live peers now rather than at their next heartbeat (best effort).
-    await Promise.all([...this.nodes.values()].filter((x) => x.nodeId !== this.nodeId && x.url !== '' && x.leaseUntil > Date.now()).map((x) =>
-      fetch(`${x.url}/cluster/v1/refresh`, { method: 'POST', signal: AbortSignal.timeout(1000), headers: this.o.apiKey ? { 'api-key': this.o.apiKey } : {} }).catch(() => null)));
+    await this.tellPeers();
     return this.collection(name);
   }
 
@@ -762,6 +775,37 @@ export class ClusterNode {
 
   private writable(c: CollectionRow): void {
     if (c.source) throw new NearestError('UNSUPPORTED', `collection ${JSON.stringify(c.name)} follows the table ${c.source.table}: write to it with SQL`, { table: c.source.table });
+  }
+
+  /**
+   * Drops a collection: its catalog row and placements, and nearest's own table (a followed table
+   * is the application's and stays). Its publications stay, empty: a node's stream may still name
+   * them, and pgoutput refuses a name that no longer exists; streams restarted later leave them out.
+   * Resolves with whether it existed.
+   */
+  async dropCollection(name: string): Promise<boolean> {
+    const c = await this.findCollection(name);
+    if (!c) return false;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await client.query('DELETE FROM nearest.collections WHERE name = $1 AND num = $2', [name, c.num]);
+      if (!c.source) await client.query(`DROP TABLE IF EXISTS ${tableOf(c.num)}`);
+      await client.query('COMMIT');
+      if (r.rowCount === 0) return false;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.unavailable(e);
+    } finally { client.release(); }
+    await this.refresh();
+    await this.tellPeers();
+    return true;
+  }
+
+  /** Asks the live peers to re-read the catalog now rather than at their next heartbeat (best effort). */
+  private async tellPeers(): Promise<void> {
+    await Promise.all([...this.nodes.values()].filter((x) => x.nodeId !== this.nodeId && x.url !== '' && x.leaseUntil > Date.now()).map((x) =>
+      fetch(`${x.url}/cluster/v1/refresh`, { method: 'POST', signal: AbortSignal.timeout(1000), headers: this.o.apiKey ? { 'api-key': this.o.apiKey } : {} }).catch(() => null)));
   }
 
   // --- writes (to PostgreSQL; acknowledged once committed with synchronous_commit = on) ---
@@ -1042,6 +1086,9 @@ export class ClusterNode {
       }
       if (unplaced.length > 0) {
         if (timedOut) throw timedOut; // afterLsn not reached by the deadline: the documented TIMEOUT, not UNAVAILABLE
+        // Replicas that no longer know the collection: it may have been dropped since this node last looked.
+        await this.refresh().catch(() => {});
+        if (this.collections.get(c.name)?.num !== c.num) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(c.name)}`, { name: c.name });
         throw new NearestError('UNAVAILABLE', `no live replica answered for shard(s) ${unplaced.join(', ')} of ${JSON.stringify(c.name)}${lastError ? `: ${(lastError as Error).message}` : ''}`, { shards: unplaced });
       }
       const failed: number[] = [];

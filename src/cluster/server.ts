@@ -173,6 +173,10 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       const c = await collectionOf(req.params.name);
       return { name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas, createdAt: c.createdAt, ...(c.source ? { source: c.source } : {}), localSize: n.localSizes()[c.name] ?? 0 };
     });
+    a.delete<{ Params: { name: string } }>('/v1/collections/:name', async (req) => {
+      if (!(await n.dropCollection(req.params.name))) throw new NearestError('NOT_FOUND', `no collection named ${JSON.stringify(req.params.name)}`, { name: req.params.name });
+      return { deleted: true };
+    });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records', async (req) => {
       await collectionOf(req.params.name);
       const b = only(req.body, ['records'], 'body');
@@ -269,6 +273,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         });
         return ok(req, true);
       });
+      q.delete<{ Params: { name: string } }>('/collections/:name', async (req) => ok(req, await n.dropCollection(req.params.name)));
       q.put<{ Params: { name: string } }>('/collections/:name/points', async (req) => {
         await collectionOf(req.params.name);
         const b = only(req.body, ['points', 'shard_key'], 'body');
