@@ -265,6 +265,9 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     const back = await startNode(db, victim.id, victim.dir);
     nodes[2] = back;
     await ready(back);
+    const prom = (await call(back.url, 'GET', '/metrics')).text;
+    expect(prom).toMatch(/# TYPE nearest_cluster_replayed_changes_total counter\nnearest_cluster_replayed_changes_total [1-9]/);
+    expect(prom).toMatch(/nearest_cluster_full_rebuilds_total 0\n/);
     const metrics = (await call(back.url, 'GET', '/cluster')).json.counters;
     expect(metrics.fullRebuilds).toBe(0);
     expect(metrics.replayedChanges).toBeGreaterThan(0);

@@ -13,6 +13,7 @@ import { KeyChecker, type Access } from '../server/auth.js';
 import { errorBody, loggedWireError } from '../server/errors.js';
 import { translateFilter } from '../server/qdrant/filter.js';
 import { parseId } from '../server/qdrant/ids.js';
+import { parseLsn } from './lsn.js';
 import { ClusterNode, type ClusterHit, type ClusterNodeOptions, type ClusterSearchOptions } from './node.js';
 
 export interface ClusterServerOptions extends Omit<ClusterNodeOptions, 'log'> {
@@ -121,12 +122,15 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       const access = (req.routeOptions.config as { access?: Access } | undefined)?.access ?? (req.method === 'GET' ? 'read' : 'write');
       if (access !== 'public') keys.authorize(access, req.headers);
     });
-    const counter = (name: string, help: string, pick: () => number) => new client.Gauge({ name, help, registers: [registry], collect() { this.set(pick()); } });
+    // Counters read from the node at scrape time (they only grow, so reset + inc gives the value).
+    const counter = (name: string, help: string, pick: () => number) => new client.Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(pick()); } });
     counter('nearest_cluster_replayed_changes_total', 'Row changes applied from the replication stream.', () => n.counters.replayedChanges);
     counter('nearest_cluster_full_rebuilds_total', 'Replicas built from the table because there was no local copy.', () => n.counters.fullRebuilds);
     counter('nearest_cluster_resyncs_total', 'Local replicas reconciled with the table after the slot was lost.', () => n.counters.resyncs);
     counter('nearest_cluster_fanout_retries_total', 'Shard searches retried on another replica.', () => n.counters.fanoutRetries);
-    counter('nearest_cluster_ready', '1 once this node has applied the WAL current at its start.', () => (n.isReady ? 1 : 0));
+    counter('nearest_cluster_skipped_source_rows_total', 'Rows of a followed table left out (no usable vector or id).', () => n.counters.skippedSourceRows);
+    new client.Gauge({ name: 'nearest_cluster_ready', help: '1 once this node has applied the WAL current at its start.', registers: [registry], collect() { this.set(n.isReady ? 1 : 0); } });
+    new client.Gauge({ name: 'nearest_cluster_applied_lsn_bytes', help: 'The WAL position this node has applied, as a byte offset.', registers: [registry], collect() { this.set(Number(parseLsn(n.appliedLsn) ?? 0n)); } });
 
     const pub = { config: { access: 'public' as const } };
     a.get('/healthz', pub, async () => ({ status: 'ok' }));
