@@ -200,20 +200,20 @@ try {
   await stop(victim, 'SIGKILL');
   log(`upserting ${changes} changes while ${victim.id} is down`);
   const lsn3 = await load(nodes.find((p) => p !== victim)!.url, 'q', changes, 2_000_000); // new rows (ids from 2M)
-  const t0 = performance.now();
-  const back = await startNode(db, victim.id, victim.dir, 2 % cores);
-  await ready(back);
-  await post(back.url, '/cluster/v1/search', { collection: 'q', shards: [0], vector: query(1), k, afterLsn: lsn3, waitMs: 600_000 });
-  const catchUp = (performance.now() - t0) / 1000;
-  const counters = (await (await fetch(`${back.url}/cluster`)).json()).counters;
-  await stop(back, 'SIGKILL');
-  rmSync(back.dir, { recursive: true, force: true });
-  const t1 = performance.now();
-  const rebuilt = await startNode(db, victim.id, back.dir, 2 % cores);
-  await ready(rebuilt);
-  await post(rebuilt.url, '/cluster/v1/search', { collection: 'q', shards: [0], vector: query(1), k, afterLsn: lsn3, waitMs: 600_000 });
-  const rebuild = (performance.now() - t1) / 1000;
-  const counters2 = (await (await fetch(`${rebuilt.url}/cluster`)).json()).counters;
+  /** Restarts the victim from `dir` and times it to having applied the last change; returns its counters too. */
+  const restart = async (): Promise<{ seconds: number; counters: Record<string, number>; proc: Proc }> => {
+    const t = performance.now();
+    const proc = await startNode(db, victim.id, victim.dir, 2 % cores);
+    await ready(proc);
+    await post(proc.url, '/cluster/v1/search', { collection: 'q', shards: [0], vector: query(1), k, afterLsn: lsn3, waitMs: 600_000 });
+    const seconds = (performance.now() - t) / 1000;
+    return { seconds, counters: (await (await fetch(`${proc.url}/cluster`)).json()).counters, proc };
+  };
+  const replay = await restart();
+  await stop(replay.proc, 'SIGKILL');
+  rmSync(victim.dir, { recursive: true, force: true });
+  const rebuilt = await restart();
+  const catchUp = replay.seconds, rebuild = rebuilt.seconds, counters = replay.counters, counters2 = rebuilt.counters;
   results.catchUp = { changes, catchUpSeconds: catchUp, replayed: counters.replayedChanges, fullRebuildsThen: counters.fullRebuilds, resyncsThen: counters.resyncs, fullRebuildSeconds: rebuild, fullRebuildsAfterWipe: counters2.fullRebuilds };
   log(`catch-up after ${changes} changes: ${catchUp.toFixed(1)} s (replayed ${counters.replayedChanges}); full rebuild: ${rebuild.toFixed(1)} s`);
   for (const p of [...procs]) await stop(p, 'SIGTERM');

@@ -50,7 +50,6 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,6 +63,7 @@ import { describeEnvironment } from './lib/environment.ts';
 import { kthDistances, recall } from './lib/exact.ts';
 import { groundTruth } from './lib/ground-truth.ts';
 import { median, summariseLatencies } from './lib/stats.ts';
+import { freePort } from '../test/pg-helpers.ts'; // a free loopback port (shared with the cluster tests and bench)
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE_DIR = join(REPO_ROOT, 'bench', '.cache');
@@ -178,16 +178,6 @@ function treeCpuSeconds(pid: number): number {
 
 interface Server { system: 'nearest' | 'chroma'; origin: string; pid: number; child: ChildProcess; startSeconds: number }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startProcess(system: Server['system'], command: string, argv: string[], ready: RegExp, timeoutSeconds: number): Promise<Server> {
   const t0 = performance.now();

@@ -23,6 +23,7 @@ import {
   NODE_ID_RE, NO_PUBLICATION, SCHEMA_LOCK, SCHEMA_SQL, idFromKey, idKey, place, publicationOf, quoteIdent, shardOf, slotOf, tableOf,
   type CollectionRow, type SourceTable,
 } from './catalog.js';
+import { compareIds } from '../server/service.js';
 import { covers, formatLsn, parseLsn } from './lsn.js';
 
 export interface ClusterNodeOptions {
@@ -84,13 +85,6 @@ export interface ShardSearchRequest {
 
 /** One node's part of a scan: records by id key, and how many of its shards' records match. */
 interface ScanPart { records: { key: string; metadata?: JsonValue; vector?: number[] }[]; count: number }
-
-/** Total order of record ids: numbers ascending, then strings by UTF-16 code units (as the single-node server's scroll). */
-function compareIds(a: RecordId, b: RecordId): number {
-  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
-  if (typeof b === 'number') return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 interface NodeRow { nodeId: string; url: string; leaseUntil: number; applied: string | null; slotDropped: boolean; startedAt: string }
 
@@ -189,6 +183,13 @@ function sourceVector(v: unknown, dim: number): Float32Array | null {
   return out;
 }
 
+/** An LSN in PostgreSQL's text form, or INVALID_ARGUMENT. */
+function lsnOf(text: string): bigint {
+  const v = parseLsn(text);
+  if (v === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(text)}`, {});
+  return v;
+}
+
 function bytesOf(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -211,12 +212,10 @@ export class ClusterNode {
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private repl: LogicalReplicationService | null = null;
-  /** The WAL position the current stream started at, and collections it carries. */
-  private streamFrom = 0n;
+  /** The collections the current stream carries. */
   private streaming = new Set<number>();
   /** Work queue of the stream (messages in arrival order) and the open transaction's changes. */
   private queue: Promise<void> = Promise.resolve();
-  private queued = 0;
   /** Per replica (num:shard), per id key: the new row (vector undefined: unchanged; fields: a followed table's columns), or null for a delete. */
   private txn: Map<string, Map<string, { vector: Float32Array | undefined; payload: JsonValue | undefined; fields?: Record<string, unknown> } | null>> | null = null;
   /** Followed tables by 'schema.table', with the collections that follow them. */
@@ -294,6 +293,8 @@ export class ClusterNode {
 
   get isReady(): boolean { return this.ready; }
   get appliedLsn(): string { return formatLsn(this.applied); }
+  /** The same as a WAL byte position. */
+  get appliedPosition(): bigint { return this.applied; }
 
   private async currentLsn(): Promise<bigint> {
     const r = await this.pool.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
@@ -318,9 +319,7 @@ export class ClusterNode {
     this.byNum = new Map([...next.values()].map((c) => [c.num, c]));
     const sources = new Map<string, CollectionRow[]>();
     for (const c of next.values()) {
-      if (!c.source) continue;
-      const rel = c.source.table.includes('.') ? c.source.table : `public.${c.source.table}`;
-      sources.set(rel, [...(sources.get(rel) ?? []), c]);
+      if (c.source) sources.set(c.source.table, [...(sources.get(c.source.table) ?? []), c]); // schema-qualified by checkSource
     }
     this.sources = sources;
   }
@@ -435,17 +434,14 @@ export class ClusterNode {
    */
   private async syncReplicas(from: bigint, slotIsNew: boolean): Promise<void> {
     await this.loadCatalog();
-    const existed = new Set<string>();
-    for (const c of this.collections.values()) for (let s = 0; s < c.shards; s++) {
-      if (c.placements[s].includes(this.nodeId) && existsSync(this.shardDir(c.num, s))) existed.add(`${c.num}:${s}`);
-    }
-    await this.openLocalStores();
+    await this.openLocalStores(); // marks the replicas it had to create as fresh
     for (const [key, store] of this.local) {
       const [num, shard] = key.split(':').map(Number);
       const c = this.byNum.get(num)!;
+      const existed = !this.fresh.has(key);
       if (c.startLsn > from) continue; // made after the slot's position: the stream brings all of it
-      if (existed.has(key) && !slotIsNew) continue; // the slot replays what it missed
-      if (existed.has(key)) this.counters.resyncs++; else this.counters.fullRebuilds++;
+      if (existed && !slotIsNew) continue; // the slot replays what it missed
+      if (existed) this.counters.resyncs++; else this.counters.fullRebuilds++;
       await this.copyShard(c, shard, store);
       this.fresh.delete(key);
     }
@@ -543,7 +539,6 @@ export class ClusterNode {
       }
     }
     this.streaming = new Set(nums);
-    this.streamFrom = from;
     // The new stream replays from `from`: positions past it count again only once it has passed them.
     if (from < this.applied) this.applied = from;
     if (from > this.acked) await this.ack(from); // the hold: nothing of the new collections lies before it
@@ -572,8 +567,7 @@ export class ClusterNode {
   }
 
   private enqueue(fn: () => Promise<void>): void {
-    this.queued++;
-    this.queue = this.queue.then(fn).catch((e: Error) => this.log(`apply: ${e.message}`)).finally(() => { this.queued--; });
+    this.queue = this.queue.then(fn).catch((e: Error) => this.log(`apply: ${e.message}`));
   }
 
   private async onMessage(_lsn: string, msg: Record<string, unknown>): Promise<void> {
@@ -599,14 +593,14 @@ export class ClusterNode {
       for (const [key, ops] of txn) {
         const store = this.local.get(key);
         if (!store) continue;
+        const source = this.byNum.get(Number(key.split(':')[0]))?.source ?? null;
         const upserts: { id: RecordId; vector: Float32Array; metadata: JsonValue | undefined }[] = [];
         const deletes: RecordId[] = [];
         for (const [k, op] of ops) {
           const id = idFromKey(k);
           if (op === null) { deletes.push(id); continue; }
           const vector = op.vector ?? store.get(id)?.vector; // an unchanged TOASTed vector is not sent
-          const c = this.byNum.get(Number(key.split(':')[0]));
-          const metadata = op.fields && c?.source ? this.fieldsOf(c.source, op.fields, store.metadataOf(id)) : op.payload;
+          const metadata = op.fields && source ? this.fieldsOf(source, op.fields, store.metadataOf(id)) : op.payload;
           if (vector) upserts.push({ id, vector, metadata });
         }
         if (upserts.length > 0) await store.upsert(upserts);
@@ -856,18 +850,7 @@ export class ClusterNode {
   async updatePayload(name: string, select: { ids?: readonly RecordId[]; filter?: Record<string, unknown> }, op: 'merge' | 'overwrite' | 'deleteKeys' | 'clear', value?: unknown): Promise<{ count: number; lsn: string }> {
     const c = this.collection(name);
     this.writable(c);
-    let ids: RecordId[];
-    if (select.ids !== undefined) ids = select.ids.map((id, i) => checkRecordId(id, `points[${i}]`));
-    else {
-      ids = [];
-      let start: RecordId | undefined;
-      for (;;) {
-        const page = await this.scan(name, { filter: select.filter, limit: 5000, withPayload: false, ...(start !== undefined ? { start } : {}) });
-        ids.push(...page.records.map((r) => r.id));
-        if (page.next === null) break;
-        start = page.next;
-      }
-    }
+    const ids = select.ids !== undefined ? select.ids.map((id, i) => checkRecordId(id, `points[${i}]`)) : await this.matchingIds(name, select.filter);
     let param: string | string[] | null = null;
     if (op === 'merge' || op === 'overwrite') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('payload: expected a JSON object');
@@ -905,29 +888,38 @@ export class ClusterNode {
 
   // --- searches ---
 
+  /**
+   * Waits until this node's replicas of `c` can answer: the stream carries the collection, and
+   * (with afterLsn) has applied that LSN, within `waitMs` (UNAVAILABLE or TIMEOUT after).
+   */
+  private async caughtUp(c: CollectionRow, afterLsn: string | undefined, waitMs: number): Promise<void> {
+    const lsn = afterLsn === undefined ? null : lsnOf(afterLsn);
+    await this.following(c.num, Math.min(waitMs, 2000));
+    if (lsn !== null) await this.waitFor(lsn, waitMs);
+  }
+
   /** Searches this node's replicas of `shards` (the peers' endpoint), merged. */
-  async searchShards(req: ShardSearchRequest): Promise<{ hits: ClusterHit[]; applied: string }> {
+  searchShards(req: ShardSearchRequest): Promise<{ hits: ClusterHit[]; applied: string }> {
     const c = this.collection(req.collection);
-    await this.following(c.num, Math.min(req.waitMs ?? 2000, 2000));
-    if (req.afterLsn !== undefined) {
-      const lsn = parseLsn(req.afterLsn);
-      if (lsn === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(req.afterLsn)}`, {});
-      await this.waitFor(lsn, req.waitMs ?? 5000);
-    }
-    const q = checkVector(req.vector, c.dim, 'vector');
+    return this.searchLocal(c, checkVector(req.vector, c.dim, 'vector'), req);
+  }
+
+  /** searchShards with the query already checked (this node's own part of a search). */
+  private async searchLocal(c: CollectionRow, q: Float32Array, req: ShardSearchRequest): Promise<{ hits: ClusterHit[]; applied: string }> {
+    await this.caughtUp(c, req.afterLsn, req.waitMs ?? 5000);
     const options: StoreAsyncSearchOptions = {};
     if (req.filter !== undefined) options.filter = req.filter;
     if (req.exact) options.exact = true;
     if (req.efSearch !== undefined) options.efSearch = req.efSearch;
     if (req.nprobe !== undefined) options.nprobe = req.nprobe;
+    // Graph and IVF searches, and short flat scans, answer here: a worker thread costs more than they do.
+    const graph = c.index !== null && typeof c.index === 'object' && (c.index as { type?: string }).type !== 'flat';
     const all: ClusterHit[] = [];
     for (const s of req.shards) {
       const store = this.local.get(`${c.num}:${s}`);
       if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s} of ${JSON.stringify(req.collection)}`, { shard: s });
       if (store.size === 0) continue;
-      // Graph and IVF searches, and short flat scans, answer here: a worker thread costs more than they do.
-      const short = (c.index !== null && typeof c.index === 'object' && (c.index as { type?: string }).type !== 'flat') || store.size * c.dim <= 1 << 20;
-      const found = short ? store.search(q, req.k, options) : await store.searchAsync(q, req.k, options);
+      const found = graph || store.size * c.dim <= 1 << 20 ? store.search(q, req.k, options) : await store.searchAsync(q, req.k, options);
       for (const h of found) all.push({ id: h.id, score: h.score, distance: h.distance, ...(h.metadata !== undefined ? { metadata: h.metadata as JsonValue } : {}) });
     }
     return { hits: all.sort(compareHits).slice(0, req.k), applied: formatLsn(this.applied) };
@@ -937,9 +929,9 @@ export class ClusterNode {
     const now = Date.now();
     const nodes = c.placements[shard].filter((n) => n === this.nodeId ? this.local.has(`${c.num}:${shard}`) : (this.nodes.get(n)?.leaseUntil ?? 0) > now && (this.nodes.get(n)?.url ?? '') !== '');
     // This node first; the others in an order that turns with each search (spreads the load).
-    const rot = (this.turn++) % Math.max(1, nodes.length);
     const others = nodes.filter((n) => n !== this.nodeId);
-    const turned = [...others.slice(rot % Math.max(1, others.length)), ...others.slice(0, rot % Math.max(1, others.length))];
+    const r = this.turn++ % Math.max(1, others.length);
+    const turned = [...others.slice(r), ...others.slice(0, r)];
     return nodes.includes(this.nodeId) ? [this.nodeId, ...turned] : turned;
   }
   private turn = 0;
@@ -947,9 +939,9 @@ export class ClusterNode {
   /** The k nearest records over every shard: one live replica each, retried elsewhere on failure. */
   async search(name: string, query: Float32Array | readonly number[], k: number, o: ClusterSearchOptions = {}): Promise<ClusterHit[]> {
     const c = this.collection(name);
-    const vector = Array.from(checkVector(query, c.dim, 'vector'));
+    const q = checkVector(query, c.dim, 'vector'), vector = Array.from(q);
     if (!Number.isInteger(k) || k < 1) throw bad(`k must be a positive integer, got ${String(k)}`, { received: k });
-    if (o.afterLsn !== undefined && parseLsn(o.afterLsn) === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(o.afterLsn)}`, {});
+    if (o.afterLsn !== undefined) lsnOf(o.afterLsn);
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
     const hits = await this.perShard(c, Array.from({ length: c.shards }, (_, s) => s), o.afterLsn, async (node, shards) => {
       const req: ShardSearchRequest = {
@@ -958,7 +950,7 @@ export class ClusterNode {
         ...(o.afterLsn !== undefined ? { afterLsn: o.afterLsn, waitMs: Math.max(0, deadline - Date.now()) } : {}),
       };
       const ms = o.afterLsn !== undefined ? Math.max(100, deadline - Date.now()) + this.o.peerTimeoutMs : this.o.peerTimeoutMs;
-      return (node === this.nodeId ? await this.searchShards(req) : await this.askPeer<{ hits: ClusterHit[] }>(node, '/cluster/v1/search', req, ms)).hits;
+      return (node === this.nodeId ? await this.searchLocal(c, q, req) : await this.askPeer<{ hits: ClusterHit[] }>(node, '/cluster/v1/search', req, ms)).hits;
     });
     return hits.sort(compareHits).slice(0, k);
   }
@@ -985,12 +977,7 @@ export class ClusterNode {
   /** The peers' endpoint of get: records (by id key) from this node's replicas. */
   async getLocal(req: { collection: string; keys: string[]; withVector?: boolean; afterLsn?: string }): Promise<{ records: { key: string; metadata?: JsonValue; vector?: number[] }[] }> {
     const c = this.collection(req.collection);
-    await this.following(c.num, 2000);
-    if (req.afterLsn !== undefined) {
-      const lsn = parseLsn(req.afterLsn);
-      if (lsn === null) throw bad(`afterLsn must be an LSN such as "0/1A2B3C", got ${JSON.stringify(req.afterLsn)}`, {});
-      await this.waitFor(lsn, 5000);
-    }
+    await this.caughtUp(c, req.afterLsn, 5000);
     const records: { key: string; metadata?: JsonValue; vector?: number[] }[] = [];
     for (const key of req.keys) {
       const store = this.local.get(`${c.num}:${shardOf(key, c.shards)}`);
@@ -1044,17 +1031,22 @@ export class ClusterNode {
     return { records, count };
   }
 
-  /** Deletes every record matching `filter` (found shard by shard, then deleted by id in PostgreSQL; not one snapshot). */
-  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<{ count: number; lsn: string }> {
-    this.writable(this.collection(name));
+  /** The ids of every record matching `filter` (all of them without one), in id order, page by page. */
+  private async matchingIds(name: string, filter: Record<string, unknown> | undefined): Promise<RecordId[]> {
     const ids: RecordId[] = [];
     let start: RecordId | undefined;
     for (;;) {
-      const page = await this.scan(name, { filter, limit: 5000, withPayload: false, ...(start !== undefined ? { start } : {}) });
+      const page = await this.scan(name, { limit: 5000, withPayload: false, ...(filter !== undefined ? { filter } : {}), ...(start !== undefined ? { start } : {}) });
       ids.push(...page.records.map((r) => r.id));
-      if (page.next === null) break;
+      if (page.next === null) return ids;
       start = page.next;
     }
+  }
+
+  /** Deletes every record matching `filter` (found shard by shard, then deleted by id in PostgreSQL; not one snapshot). */
+  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<{ count: number; lsn: string }> {
+    this.writable(this.collection(name));
+    const ids = await this.matchingIds(name, filter);
     let count = 0, lsn = formatLsn(await this.currentLsn());
     for (let i = 0; i < ids.length; i += 5000) { const r = await this.delete(name, ids.slice(i, i + 5000)); count += r.count; lsn = r.lsn; }
     return { count, lsn };

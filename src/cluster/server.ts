@@ -6,14 +6,15 @@
 // current at its start), /metrics (replayed changes, full rebuilds, fan-out retries), and the
 // internal POST /cluster/v1/search that peers send shard searches to.
 import type { AddressInfo } from 'node:net';
-import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fastify, type FastifyInstance, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import { NearestError, type JsonValue, type Metric, type RecordId } from '../index.js';
 import { KeyChecker, type Access } from '../server/auth.js';
 import { errorBody, loggedWireError } from '../server/errors.js';
+import { decodeCursor, encodeCursor } from '../server/native/routes.js';
 import { translateFilter } from '../server/qdrant/filter.js';
+import { DISTANCE_TO_METRIC, METRIC_TO_DISTANCE, outVector, parseWithPayload, qdrantResponses, selectPayload } from '../server/qdrant/routes.js';
 import { parseId } from '../server/qdrant/ids.js';
-import { parseLsn } from './lsn.js';
 import { ClusterNode, type ClusterHit, type ClusterNodeOptions, type ClusterSearchOptions } from './node.js';
 
 export interface ClusterServerOptions extends Omit<ClusterNodeOptions, 'log'> {
@@ -38,8 +39,6 @@ type Body = Record<string, unknown>;
 const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 const bad = (message: string, details: Record<string, unknown> = {}): never => { throw new NearestError('INVALID_ARGUMENT', message, details); };
 
-const DISTANCE_TO_METRIC: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'euclidean', Dot: 'dot' };
-const METRIC_TO_DISTANCE: Record<Metric, string> = { cosine: 'Cosine', euclidean: 'Euclid', dot: 'Dot' };
 
 function only(b: unknown, keys: readonly string[], where: string): Body {
   if (!isObject(b)) bad(`${where}: expected a JSON object`);
@@ -60,45 +59,12 @@ function consistencyOf(v: unknown): string | undefined {
   return c.afterLsn as string;
 }
 
-function nativeId(v: unknown, where: string): RecordId {
-  if ((typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'string' && v.length > 0)) return v as RecordId;
-  return bad(`${where}: an id is a non-negative integer or a non-empty string`, { where });
-}
-
-/** Qdrant's with_payload: false / absent (none), true (all), or a list of top-level keys (or { include, exclude }). */
-function selectPayload(meta: JsonValue | undefined, sel: unknown): Body | undefined {
-  if (sel === undefined || sel === null || sel === false) return undefined;
-  const m = (isObject(meta) ? meta : {}) as Body;
-  if (sel === true) return m;
-  const include = Array.isArray(sel) ? sel : isObject(sel) && Array.isArray(sel.include) ? sel.include : null;
-  const exclude = isObject(sel) && Array.isArray(sel.exclude) ? sel.exclude : null;
-  if (include === null && exclude === null) bad('with_payload: expected a boolean, a list of keys, or { include } / { exclude }');
-  const out: Body = {};
-  for (const [k, v] of Object.entries(m)) if ((include === null || include.includes(k)) && (exclude === null || !exclude.includes(k))) out[k] = v;
-  return out;
-}
 
 /** A Qdrant filter in our terms (has_id is not supported in cluster mode). */
 function qdrantFilter(f: unknown): Body {
   const t = translateFilter(f);
   if (t.ids !== undefined) bad('filter: has_id is not supported in cluster mode');
   return t.filter ?? {};
-}
-
-function unit(v: number[]): number[] {
-  let s = 0;
-  for (const x of v) s += x * x;
-  return s > 0 ? v.map((x) => x / Math.sqrt(s)) : v;
-}
-
-/** Native scroll cursors, as the single-node server's: base64url of JSON { s: id }. */
-function encodeCursor(id: RecordId): string { return Buffer.from(JSON.stringify({ s: id }), 'utf8').toString('base64url'); }
-function decodeCursor(c: unknown): RecordId {
-  let v: unknown;
-  try { v = JSON.parse(Buffer.from(String(c), 'base64url').toString('utf8')); } catch { v = undefined; }
-  const s = isObject(v) ? v.s : undefined;
-  if ((typeof s === 'string' && s !== '') || (typeof s === 'number' && Number.isSafeInteger(s) && s >= 0)) return s;
-  return bad('cursor: not a cursor this server issued (pass nextCursor of the previous page, or omit it for the first page)');
 }
 
 function hitOut(h: ClusterHit): Body {
@@ -130,7 +96,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     counter('nearest_cluster_fanout_retries_total', 'Shard searches retried on another replica.', () => n.counters.fanoutRetries);
     counter('nearest_cluster_skipped_source_rows_total', 'Rows of a followed table left out (no usable vector or id).', () => n.counters.skippedSourceRows);
     new client.Gauge({ name: 'nearest_cluster_ready', help: '1 once this node has applied the WAL current at its start.', registers: [registry], collect() { this.set(n.isReady ? 1 : 0); } });
-    new client.Gauge({ name: 'nearest_cluster_applied_lsn_bytes', help: 'The WAL position this node has applied, as a byte offset.', registers: [registry], collect() { this.set(Number(parseLsn(n.appliedLsn) ?? 0n)); } });
+    new client.Gauge({ name: 'nearest_cluster_applied_lsn_bytes', help: 'The WAL position this node has applied, as a byte offset.', registers: [registry], collect() { this.set(Number(n.appliedPosition)); } });
 
     const pub = { config: { access: 'public' as const } };
     a.get('/healthz', pub, async () => ({ status: 'ok' }));
@@ -181,13 +147,14 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if (!(await n.dropCollection(req.params.name))) throw new NearestError('NOT_FOUND', `no collection named ${JSON.stringify(req.params.name)}`, { name: req.params.name });
       return { deleted: true };
     });
+    // Ids, vectors and metadata are checked by ClusterNode (the same rules for every route).
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records', async (req) => {
       await collectionOf(req.params.name);
       const b = only(req.body, ['records'], 'body');
       if (!Array.isArray(b.records)) bad('records must be an array');
       const records = (b.records as unknown[]).map((r, i) => {
         const x = only(r, ['id', 'vector', 'metadata'], `records[${i}]`);
-        return { id: nativeId(x.id, `records[${i}].id`), vector: x.vector as number[], ...(x.metadata !== undefined ? { metadata: x.metadata as JsonValue } : {}) };
+        return { id: x.id as RecordId, vector: x.vector as number[], ...(x.metadata !== undefined ? { metadata: x.metadata as JsonValue } : {}) };
       });
       const r = await n.upsert(req.params.name, records);
       return { upserted: r.count, lsn: r.lsn };
@@ -198,7 +165,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if (!Array.isArray(b.ids)) bad('ids must be an array');
       if (b.include !== undefined && (!Array.isArray(b.include) || !b.include.every((x) => x === 'metadata' || x === 'vector'))) bad("include: an array of 'metadata' and 'vector'");
       const include = (b.include as string[] | undefined) ?? ['metadata'];
-      const records = await n.get(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`)), include.includes('vector'), consistencyOf(b.consistency));
+      const records = await n.get(req.params.name, b.ids as RecordId[], include.includes('vector'), consistencyOf(b.consistency));
       return { records: records.map((r) => ({ id: r.id, ...(include.includes('metadata') && r.metadata !== undefined ? { metadata: r.metadata } : {}), ...(r.vector ? { vector: r.vector } : {}) })) };
     });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records/delete', async (req) => {
@@ -207,7 +174,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if ((b.ids === undefined) === (b.filter === undefined)) bad('give exactly one of ids or filter');
       if (b.ids !== undefined && !Array.isArray(b.ids)) bad('ids must be an array');
       if (b.filter !== undefined && !isObject(b.filter)) bad('filter must be an object');
-      const r = b.ids !== undefined ? await n.delete(req.params.name, (b.ids as unknown[]).map((id, i) => nativeId(id, `ids[${i}]`))) : await n.deleteWhere(req.params.name, b.filter as Body);
+      const r = b.ids !== undefined ? await n.delete(req.params.name, b.ids as RecordId[]) : await n.deleteWhere(req.params.name, b.filter as Body);
       return { deleted: r.count, lsn: r.lsn };
     });
     a.post<{ Params: { name: string } }>('/v1/collections/:name/records/count', async (req) => {
@@ -223,7 +190,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       if (b.include !== undefined && (!Array.isArray(b.include) || !b.include.every((x) => x === 'metadata' || x === 'vector'))) bad("include: an array of 'metadata' and 'vector'");
       const include = (b.include as string[] | undefined) ?? ['metadata'];
       const limit = optInt(b.limit, 'limit', 1, 10000) ?? 100;
-      const start = b.cursor === undefined || b.cursor === null ? undefined : decodeCursor(b.cursor);
+      const start = b.cursor === undefined || b.cursor === null ? undefined : decodeCursor(String(b.cursor));
       const page = await n.scan(req.params.name, {
         limit, withVector: include.includes('vector'), withPayload: include.includes('metadata'),
         ...(b.filter !== undefined ? { filter: b.filter as Body } : {}), ...(start !== undefined ? { start } : {}),
@@ -248,15 +215,8 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     });
 
     // --- Qdrant ---
-    const started = new WeakMap<FastifyRequest, number>();
     await a.register(async (q) => {
-      q.addHook('onRequest', async (req) => { started.set(req, performance.now()); });
-      q.setErrorHandler((err, req, reply: FastifyReply) => {
-        const w = loggedWireError(err, req.log);
-        const prefix = w.status === 404 ? 'Not found: ' : w.status === 400 ? 'Wrong input: ' : '';
-        return reply.code(w.status).send({ status: { error: `${prefix}${w.message}` }, time: (performance.now() - (started.get(req) ?? performance.now())) / 1000 });
-      });
-      const ok = (req: FastifyRequest, result: unknown) => ({ result, status: 'ok', time: (performance.now() - (started.get(req) ?? performance.now())) / 1000 });
+      const ok = qdrantResponses(q);
       q.get('/collections', async (req) => ok(req, { collections: n.listCollections().map((c) => ({ name: c.name })) }));
       q.get<{ Params: { name: string } }>('/collections/:name', async (req) => {
         const c = await collectionOf(req.params.name);
@@ -293,19 +253,22 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
       });
       q.post<{ Params: { name: string } }>('/collections/:name/points', async (req) => {
-        await collectionOf(req.params.name);
+        const c = await collectionOf(req.params.name);
         const b = only(req.body, ['ids', 'with_payload', 'with_vector', 'consistency', 'shard_key'], 'body');
         if (!Array.isArray(b.ids)) bad('ids must be an array of point ids');
-        const withVector = b.with_vector === true, withPayload = b.with_payload === undefined || b.with_payload === true;
+        const withVector = b.with_vector === true, withPayload = parseWithPayload(b.with_payload, true);
         const got = await n.get(req.params.name, (b.ids as unknown[]).map((id, i) => parseId(id, `ids[${i}]`)), withVector, consistencyOf(isObject(b.consistency) ? b.consistency : undefined));
-        return ok(req, got.map((r) => ({ id: r.id, ...(withPayload ? { payload: r.metadata ?? {} } : {}), ...(r.vector ? { vector: r.vector } : {}) })));
+        return ok(req, got.map((r) => {
+          const payload = selectPayload(r.metadata, withPayload);
+          return { id: r.id, ...(payload !== undefined ? { payload } : {}), ...(r.vector ? { vector: outVector(r.vector, c.metric) } : {}) };
+        }));
       });
       q.get<{ Params: { name: string; id: string } }>('/collections/:name/points/:id', async (req) => {
-        await collectionOf(req.params.name);
+        const c = await collectionOf(req.params.name);
         const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
         const got = await n.get(req.params.name, [parseId(raw, 'id')], true);
         if (got.length === 0) throw new NearestError('NOT_FOUND', `no point ${req.params.id}`, { id: req.params.id });
-        return ok(req, { id: got[0].id, payload: got[0].metadata ?? {}, vector: got[0].vector });
+        return ok(req, { id: got[0].id, payload: got[0].metadata ?? {}, vector: outVector(got[0].vector!, c.metric) });
       });
       q.post<{ Params: { name: string } }>('/collections/:name/points/delete', async (req) => {
         await collectionOf(req.params.name);
@@ -347,11 +310,11 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
           limit, withVector: b.with_vector === true, withPayload: true,
           ...(f ? { filter: f } : {}), ...(b.offset !== undefined && b.offset !== null ? { start: parseId(b.offset, 'offset') } : {}),
         });
-        const withPayload = b.with_payload === undefined ? true : b.with_payload;
+        const withPayload = parseWithPayload(b.with_payload, true);
         return ok(req, {
           points: page.records.map((r) => {
             const payload = selectPayload(r.metadata, withPayload);
-            return { id: r.id, ...(payload !== undefined ? { payload } : {}), ...(r.vector ? { vector: c.metric === 'cosine' ? unit(r.vector) : r.vector } : {}) };
+            return { id: r.id, ...(payload !== undefined ? { payload } : {}), ...(r.vector ? { vector: outVector(r.vector, c.metric) } : {}) };
           }),
           next_page_offset: page.next,
         });
@@ -381,8 +344,9 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
           const t = b.score_threshold;
           hits = hits.filter((h) => (c.metric === 'euclidean' ? score(h) <= t : score(h) >= t));
         }
+        const withPayload = parseWithPayload(b.with_payload, false);
         return hits.map((h) => {
-          const payload = selectPayload(h.metadata, b.with_payload);
+          const payload = selectPayload(h.metadata, withPayload);
           return { id: h.id, version: 0, score: score(h), ...(payload !== undefined ? { payload } : {}) };
         });
       };

@@ -32,11 +32,11 @@ function hitToWire(h: HitOutput, include: Include, enc: VectorEncoding | undefin
 const wants = (include: Include, dflt: boolean) => (include === undefined ? dflt : include.includes('vector'));
 
 /** Scroll cursors: base64url of JSON { s: id } — opaque to clients, checked when they come back. */
-function encodeCursor(id: RecordId): string {
+export function encodeCursor(id: RecordId): string {
   return Buffer.from(JSON.stringify({ s: id }), 'utf8').toString('base64url');
 }
 
-function decodeCursor(c: string): RecordId {
+export function decodeCursor(c: string): RecordId {
   let v: unknown;
   try { v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')); } catch { v = undefined; }
   const s = (typeof v === 'object' && v !== null ? (v as { s?: unknown }).s : undefined);

@@ -25,8 +25,8 @@ export const QDRANT_API_VERSION = '1.19.0';
 type Body = Record<string, unknown>;
 interface NameParams { name: string }
 
-const DISTANCE_TO_METRIC: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'euclidean', Dot: 'dot' };
-const METRIC_TO_DISTANCE: Record<Metric, string> = { cosine: 'Cosine', euclidean: 'Euclid', dot: 'Dot' };
+export const DISTANCE_TO_METRIC: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'euclidean', Dot: 'dot' };
+export const METRIC_TO_DISTANCE: Record<Metric, string> = { cosine: 'Cosine', euclidean: 'Euclid', dot: 'Dot' };
 
 function invalid(message: string, details: Record<string, unknown> = {}): never {
   throw new NearestError('INVALID_ARGUMENT', message, details);
@@ -69,9 +69,10 @@ function parsePayload(v: unknown, where: string): JsonValue | undefined {
   return v as JsonValue;
 }
 
-type PayloadSelector = true | false | { include?: string[]; exclude?: string[] };
+export type PayloadSelector = true | false | { include?: string[]; exclude?: string[] };
 
-function parseWithPayload(v: unknown, dflt: boolean): PayloadSelector {
+/** Qdrant's with_payload (absent: `dflt`), checked. */
+export function parseWithPayload(v: unknown, dflt: boolean): PayloadSelector {
   if (v === undefined || v === null) return dflt;
   if (typeof v === 'boolean') return v;
   const strings = (x: unknown, w: string): string[] => {
@@ -102,7 +103,8 @@ function getPath(o: unknown, path: string[]): unknown {
   return cur;
 }
 
-function selectPayload(meta: JsonValue | undefined, sel: PayloadSelector): Body | undefined {
+/** The payload a selector picks (nested keys as dotted paths). */
+export function selectPayload(meta: JsonValue | undefined, sel: PayloadSelector): Body | undefined {
   if (sel === false) return undefined;
   const full = isObject(meta) ? meta : {};
   if (sel === true) return full;
@@ -127,7 +129,8 @@ function selectPayload(meta: JsonValue | undefined, sel: PayloadSelector): Body 
   return out;
 }
 
-function outVector(v: Float32Array, metric: Metric): number[] {
+/** A stored vector as Qdrant returns it: normalised under Cosine. */
+export function outVector(v: ArrayLike<number>, metric: Metric): number[] {
   if (metric !== 'cosine') return Array.from(v);
   let n = 0;
   for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!;
@@ -219,16 +222,23 @@ function maximalMarginalRelevance(cands: HitOutput[], query: number[], metric: M
 const ObjectBody = Type.Object({}, { additionalProperties: true });
 const NameSchema = Type.Object({ name: Type.String() });
 
+/**
+ * Qdrant's response shapes for an encapsulated scope: times every request, answers failures as
+ * { status: { error }, time } with Qdrant's statuses, and returns the { result, status, time } maker.
+ */
+export function qdrantResponses(app: FastifyInstance): (req: FastifyRequest, result: unknown) => { result: unknown; status: 'ok'; time: number } {
+  const startedAt = new WeakMap<FastifyRequest, number>();
+  app.addHook('onRequest', async (req) => { startedAt.set(req, performance.now()); });
+  app.setErrorHandler((err, req, reply) => qdrantError(err, req, reply, startedAt.get(req) ?? performance.now()));
+  return (req, result) => ({ result, status: 'ok', time: (performance.now() - (startedAt.get(req) ?? performance.now())) / 1000 });
+}
+
 /** Registers the Qdrant-compatible routes (call through app.register, so its error handler is its own). */
 export async function qdrantPlugin(app: FastifyInstance, opts: { service: VectorService; version: string }): Promise<void> {
   const service = opts.service;
   const read = { access: 'read' as const };
   const write = { access: 'write' as const };
-  const startedAt = new WeakMap<FastifyRequest, number>();
-
-  app.addHook('onRequest', async (req) => { startedAt.set(req, performance.now()); });
-  app.setErrorHandler((err, req, reply) => qdrantError(err, req, reply, startedAt.get(req) ?? performance.now()));
-  const ok = (req: FastifyRequest, result: unknown) => ({ result, status: 'ok', time: (performance.now() - (startedAt.get(req) ?? performance.now())) / 1000 });
+  const ok = qdrantResponses(app);
 
   const missing = (name: string) => new NearestError('NOT_FOUND', `Collection \`${name}\` doesn't exist!`, { name });
   const describe = (name: string) => {
