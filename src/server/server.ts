@@ -23,6 +23,7 @@ import { ServerMetrics } from './metrics.js';
 import { registerNativeRoutes } from './native/routes.js';
 import { qdrantPlugin } from './qdrant/routes.js';
 import { chromaPlugin } from './chroma/routes.js';
+import { serviceBackend } from './chroma/backend.js';
 import { schemas } from './native/schemas.js';
 import { resolveOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { VectorService } from './service.js';
@@ -150,7 +151,7 @@ async function buildApp(o: ResolvedServerOptions, service: VectorService, state:
 
   registerNativeRoutes(app, service, schemas(o.limits));
   await app.register(qdrantPlugin, { service, version: packageVersion() });
-  await app.register(chromaPlugin, { service });
+  await app.register(chromaPlugin, { backend: serviceBackend(service) });
   await app.ready();
   return app;
 }

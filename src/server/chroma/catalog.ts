@@ -1,7 +1,8 @@
 // The Chroma layer's catalog: tenants, databases and collections (with their uuid, name, metadata
-// and HNSW configuration), kept in memory and persisted as records of one hidden collection of the
-// Database, `_chroma` (dim 1, flat; record ids `tenant:NAME`, `database:UUID`, `collection:UUID`,
-// each record's metadata the entry as JSON). Every change is one durable upsert or delete there.
+// and HNSW configuration), kept in memory and persisted through the backend (backend.ts) as JSON
+// entries by key (`tenant:NAME`, `database:UUID`, `collection:UUID`): on a single server, records of
+// one hidden collection of the Database, `_chroma`; in a cluster, rows in PostgreSQL. Every change
+// is one durable write there. A shared backend's catalog is reloaded before each request.
 //
 // A Chroma collection's records live in our collection `chroma-UUID`, created at the first add
 // (Chroma fixes a collection's dimension then, not at creation), so a rename only rewrites the
@@ -10,8 +11,8 @@
 // in between leaves an existing, empty collection — the delete was never acknowledged).
 //
 // default_tenant and default_database always exist and are not stored.
-import { NearestError, type JsonValue, type RecordId } from '../../index.js';
-import type { VectorService } from '../service.js';
+import { NearestError, type JsonValue } from '../../index.js';
+import type { ChromaBackend } from './backend.js';
 import type { ChromaMetadata } from './records.js';
 
 /** Chroma's distance spaces. */
@@ -45,7 +46,6 @@ export interface DatabaseEntry { id: string; name: string; tenant: string }
 export const DEFAULT_TENANT = 'default_tenant';
 export const DEFAULT_DATABASE = 'default_database';
 const DEFAULT_DATABASE_ID = '00000000-0000-0000-0000-000000000000';
-const CATALOG = '_chroma';
 
 type Entry = { kind: 'tenant'; name: string } | ({ kind: 'database' } & DatabaseEntry) | ({ kind: 'collection' } & CollectionEntry);
 
@@ -62,27 +62,30 @@ const dbKey = (tenant: string, name: string) => `${tenant}\u0000${name}`;
 
 /** Tenants, databases and collections of the Chroma API (see the file comment). */
 export class ChromaCatalog {
-  private readonly tenants = new Set<string>([DEFAULT_TENANT]);
-  private readonly databases = new Map<string, DatabaseEntry>();
-  private readonly collections = new Map<string, CollectionEntry>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private tenants = new Set<string>();
+  private databases = new Map<string, DatabaseEntry>();
+  private collections = new Map<string, CollectionEntry>();
 
-  private constructor(private readonly service: VectorService) {
-    this.databases.set(dbKey(DEFAULT_TENANT, DEFAULT_DATABASE), { id: DEFAULT_DATABASE_ID, name: DEFAULT_DATABASE, tenant: DEFAULT_TENANT });
+  private constructor(private readonly backend: ChromaBackend) { this.clear(); }
+
+  private clear(): void {
+    this.tenants = new Set([DEFAULT_TENANT]);
+    this.databases = new Map([[dbKey(DEFAULT_TENANT, DEFAULT_DATABASE), { id: DEFAULT_DATABASE_ID, name: DEFAULT_DATABASE, tenant: DEFAULT_TENANT }]]);
+    this.collections = new Map();
   }
 
-  /** Loads the catalog (an absent `_chroma` collection is an empty catalog; it is created at the first change). */
-  static async open(service: VectorService): Promise<ChromaCatalog> {
-    const c = new ChromaCatalog(service);
-    if (!service.hasCollection(CATALOG)) return c;
-    let start: RecordId | undefined;
-    for (;;) {
-      const page = service.scroll(CATALOG, { limit: service.limits.batchSize, ...(start !== undefined ? { start } : {}) });
-      for (const r of page.records) c.apply(r.metadata as unknown as Entry);
-      if (page.next === null) break;
-      start = page.next;
-    }
+  /** Loads the catalog (nothing stored is an empty catalog; it is stored at the first change). */
+  static async open(backend: ChromaBackend): Promise<ChromaCatalog> {
+    const c = new ChromaCatalog(backend);
+    await c.reload();
     return c;
+  }
+
+  /** Reads the stored catalog again (a shared backend's, before each request). */
+  async reload(): Promise<void> {
+    const entries = await this.backend.loadCatalog();
+    this.clear();
+    for (const e of entries) this.apply(e.entry as unknown as Entry);
   }
 
   private apply(e: Entry): void {
@@ -91,17 +94,16 @@ export class ChromaCatalog {
     else if (e.kind === 'collection') { const { kind: _k, ...c } = e; this.collections.set(c.id, c); }
   }
 
-  /** Runs catalog changes one at a time (each reads the state the previous one left). */
+  /** Runs catalog changes one at a time (each reads the state the previous one left, reloaded if shared). */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => {});
-    return p;
+    return this.backend.serialCatalog(async () => {
+      if (this.backend.shared) await this.reload();
+      return fn();
+    });
   }
 
-  private async persist(put: Entry[], remove: string[] = []): Promise<void> {
-    if (!this.service.hasCollection(CATALOG)) await this.service.createCollection(CATALOG, { dim: 1, metric: 'euclidean', index: { type: 'flat' } });
-    if (put.length > 0) await this.service.upsert(CATALOG, put.map((e) => ({ id: recordId(e), vector: [0], metadata: e as unknown as JsonValue })));
-    if (remove.length > 0) await this.service.deleteIds(CATALOG, remove);
+  private persist(put: Entry[], remove: string[] = []): Promise<void> {
+    return this.backend.saveCatalog(put.map((e) => ({ key: recordId(e), entry: e as unknown as JsonValue })), remove);
   }
 
   hasTenant(name: string): boolean { return this.tenants.has(name); }
@@ -137,7 +139,7 @@ export class ChromaCatalog {
       const d = this.databases.get(dbKey(tenant, name));
       if (!d) throw new NearestError('NOT_FOUND', `Database [${name}] not found`, { name });
       const cols = this.list(tenant, name);
-      for (const c of cols) await this.service.dropCollection(storeOf(c));
+      for (const c of cols) await this.backend.dropStore(storeOf(c));
       await this.persist([], [...cols.map((c) => `collection:${c.id}`), ...(d.id === DEFAULT_DATABASE_ID ? [] : [`database:${d.id}`])]);
       for (const c of cols) this.collections.delete(c.id);
       if (d.id !== DEFAULT_DATABASE_ID) this.databases.delete(dbKey(tenant, name));
@@ -164,7 +166,7 @@ export class ChromaCatalog {
 
   /** Deletes a collection: its store, then its entry (callers run it inside serial()). */
   async deleteCollection(c: CollectionEntry): Promise<void> {
-    await this.service.dropCollection(storeOf(c));
+    await this.backend.dropStore(storeOf(c));
     await this.persist([], [`collection:${c.id}`]);
     this.collections.delete(c.id);
   }

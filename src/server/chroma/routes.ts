@@ -1,6 +1,7 @@
 // The Chroma-compatible API under /api/v2 (what the chromadb 3.x client calls), an encapsulated
-// Fastify plugin over the same VectorService as the native and Qdrant APIs, with its own error
-// handler so failures read { error, message } with Chroma's statuses (wire.ts).
+// Fastify plugin with its own error handler so failures read { error, message } with Chroma's
+// statuses (wire.ts). It runs over a ChromaBackend (backend.ts): a single server's VectorService
+// (the same as the native and Qdrant APIs) or a cluster node.
 //
 // Mapping: tenants, databases and collections are kept by the catalog (catalog.ts); a collection's
 // records live in our collection `chroma-UUID` (created at the first add, with the dimension of
@@ -13,10 +14,10 @@
 // value removes the key) and keep the document, uri and embedding not given; update skips ids
 // that do not exist; get returns insertion order; a filtered query is exact over the records that
 // pass the filters. Writes to one collection run one at a time (each reads what the previous one
-// wrote: merges, "add ignores existing" and insertion numbers need that).
+// wrote: merges, "add ignores existing" and insertion numbers need that): the backend's `write`.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NearestError, type JsonValue, type Metric, type RecordId } from '../../index.js';
-import type { HitOutput, RecordInput, VectorService } from '../service.js';
+import type { ChromaBackend, NewRow, StoredHit } from './backend.js';
 import { ChromaCatalog, DEFAULT_DATABASE, DEFAULT_TENANT, storeOf, type CollectionEntry, type HnswConfig, type Space } from './catalog.js';
 import { fromStored, mergeMetadata, toStored, type ChromaMetadata, type ChromaParts, type Scalar } from './records.js';
 import { compileWhereDocument, translateWhere, type DocumentPredicate } from './where.js';
@@ -161,49 +162,27 @@ function dimensionError(expected: number, got: number): never {
 }
 
 /** Registers the Chroma-compatible routes (through app.register, so its error handler is its own). */
-export async function chromaPlugin(app: FastifyInstance, opts: { service: VectorService }): Promise<void> {
-  const service = opts.service;
-  const catalog = await ChromaCatalog.open(service);
+export async function chromaPlugin(app: FastifyInstance, opts: { backend: ChromaBackend }): Promise<void> {
+  const backend = opts.backend;
+  const catalog = await ChromaCatalog.open(backend);
   const read = { access: 'read' as const };
   const write = { access: 'write' as const };
-  const batch = service.limits.batchSize;
+  const batch = backend.limits.batchSize;
 
   app.setErrorHandler((err, req, reply) => chromaError(err, req, reply));
+  // Other nodes change a shared catalog: each request reads it as it is now.
+  if (backend.shared) app.addHook('preHandler', async () => { await catalog.reload(); });
 
-  // --- per-collection writes, one at a time; insertion numbers ---
-
-  const chains = new Map<string, Promise<unknown>>();
-  const nextSeq = new Map<string, number>();
-  function locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const p = (chains.get(id) ?? Promise.resolve()).then(fn, fn);
-    const tail = p.catch(() => {});
-    chains.set(id, tail);
-    void tail.then(() => { if (chains.get(id) === tail) chains.delete(id); });
-    return p;
-  }
-
-  function takeSeq(c: CollectionEntry, store: string | null): number {
-    let n = nextSeq.get(c.id);
-    if (n === undefined) {
-      n = 1;
-      if (store) for (const r of service.select(store)) n = Math.max(n, fromStored(r.metadata).seq + 1);
-    }
-    nextSeq.set(c.id, n + 1);
-    return n;
-  }
-
-  const storeIfAny = (c: CollectionEntry): string | null => (service.hasCollection(storeOf(c)) ? storeOf(c) : null);
+  const shapeOf = (c: CollectionEntry) => backend.shape(storeOf(c));
 
   async function ensureStore(c: CollectionEntry, dim: number): Promise<string> {
     const name = storeOf(c);
-    if (!service.hasCollection(name)) {
-      await service.createCollection(name, { dim, metric: METRIC[c.hnsw.space], index: { type: 'hnsw', m: c.hnsw.max_neighbors, efConstruction: c.hnsw.ef_construction } });
-    }
+    await backend.createStore(name, { dim, metric: METRIC[c.hnsw.space], m: c.hnsw.max_neighbors, efConstruction: c.hnsw.ef_construction });
     return name;
   }
 
-  function checkDims(store: string | null, list: readonly (readonly number[] | null)[]): number {
-    let dim = store ? service.shape(store).dim : -1;
+  function checkDims(dim0: number | undefined, list: readonly (readonly number[] | null)[]): number {
+    let dim = dim0 ?? -1;
     for (const e of list) {
       if (e === null) continue;
       if (dim === -1) dim = e.length;
@@ -232,12 +211,12 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     return c;
   }
 
-  function collectionJson(c: CollectionEntry) {
-    const store = storeIfAny(c);
+  async function collectionJson(c: CollectionEntry) {
+    const shape = await shapeOf(c);
     return {
       id: c.id, name: c.name,
       configuration_json: { hnsw: c.hnsw, spann: null, embedding_function: c.embeddingFunction },
-      metadata: c.metadata, dimension: store ? service.shape(store).dim : null,
+      metadata: c.metadata, dimension: shape ? shape.dim : null,
       tenant: c.tenant, database: c.database, log_position: 0, version: 0,
     };
   }
@@ -296,9 +275,8 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
 
   app.delete<{ Params: Db }>('/api/v2/tenants/:tenant/databases/:database', { config: write, schema: { hide: true } }, async (req) => {
     const cols = catalog.list(req.params.tenant, req.params.database);
-    await Promise.all(cols.map((c) => locked(c.id, async () => {}))); // writes in flight settle first
+    await Promise.all(cols.map((c) => backend.settle(storeOf(c)))); // writes in flight settle first
     await catalog.deleteDatabase(req.params.tenant, req.params.database);
-    for (const c of cols) nextSeq.delete(c.id);
     return {};
   });
 
@@ -306,7 +284,7 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
 
   const DB = '/api/v2/tenants/:tenant/databases/:database';
 
-  app.get<{ Params: Db }>(`${DB}/collections`, { config: read, schema: { hide: true } }, async (req) => page(req)(catalog.list(req.params.tenant, req.params.database)).map(collectionJson));
+  app.get<{ Params: Db }>(`${DB}/collections`, { config: read, schema: { hide: true } }, async (req) => Promise.all(page(req)(catalog.list(req.params.tenant, req.params.database)).map(collectionJson)));
 
   app.get<{ Params: Db }>(`${DB}/collections_count`, { config: read, schema: { hide: true } }, async (req) => catalog.list(req.params.tenant, req.params.database).length);
 
@@ -329,8 +307,8 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
         if (getOrCreate) return collectionJson(existing);
         throw new NearestError('ALREADY_EXISTS', `Collection [${name}] already exists`, { name });
       }
-      if (catalog.list(tenant, database).length >= service.limits.collections) {
-        throw new NearestError('CAPACITY_EXCEEDED', `this server holds at most ${service.limits.collections} Chroma collections in a database`, { max: service.limits.collections });
+      if (catalog.list(tenant, database).length >= backend.limits.collections) {
+        throw new NearestError('CAPACITY_EXCEEDED', `this server holds at most ${backend.limits.collections} Chroma collections in a database`, { max: backend.limits.collections });
       }
       const c: CollectionEntry = { id: crypto.randomUUID(), name, tenant, database, metadata: meta, hnsw, embeddingFunction };
       await catalog.putCollection(c);
@@ -342,10 +320,10 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
 
   app.delete<{ Params: ColParams }>(`${DB}/collections/:collection_id`, { config: write, schema: { hide: true } }, async (req) => {
     const c = byNameOrId(req.params);
-    await locked(c.id, () => catalog.serial(async () => {
+    await backend.settle(storeOf(c));
+    await catalog.serial(async () => {
       if (catalog.byId(c.id)) await catalog.deleteCollection(c);
-      nextSeq.delete(c.id);
-    }));
+    });
     return {};
   });
 
@@ -362,7 +340,7 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
       if (!c) throw missingCollection(c0.id);
       const hnsw = { ...c.hnsw };
       hnswFromConfiguration(hnsw, config.hnsw, 'new_configuration.hnsw', HNSW_UPDATE);
-      if (hnsw.max_neighbors !== c.hnsw.max_neighbors && storeIfAny(c)) {
+      if (hnsw.max_neighbors !== c.hnsw.max_neighbors && await shapeOf(c)) {
         throw new NearestError('UNSUPPORTED', 'new_configuration.hnsw.max_neighbors: this server cannot change max_neighbors of a collection that holds records (its index is built with it)', {});
       }
       if (newName !== undefined && newName !== c.name && catalog.byName(c.tenant, c.database, newName)) {
@@ -386,20 +364,20 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     const b = bodyOf(req);
     const c = byId(req.params);
     const r = recordSet(b, 'add');
-    await locked(c.id, async () => {
-      const current = storeIfAny(c);
-      const dim = checkDims(current, r.embeddings ?? []);
-      if (r.ids.length === 0) return;
+    const dim = checkDims((await shapeOf(c))?.dim, r.embeddings ?? []);
+    if (r.ids.length > 0) {
       const store = await ensureStore(c, dim);
-      const existing = new Set(service.get(store, r.ids, false).map((x) => x.id));
-      const out: RecordInput[] = [];
-      r.ids.forEach((id, i) => {
-        if (existing.has(id)) return; // Chroma ignores an add of an existing id
-        const parts: ChromaParts = { metadata: mergeMetadata(null, r.metadatas?.[i]), document: r.documents?.[i] ?? null, uri: r.uris?.[i] ?? null, seq: takeSeq(c, current) };
-        out.push({ id, vector: r.embeddings![i]!, metadata: toStored(parts) });
+      checkDims((await backend.shape(store))?.dim, r.embeddings ?? []); // made meanwhile by another writer, with another dimension
+      await backend.write(store, r.ids, false, (existing, seq) => {
+        const out: NewRow[] = [];
+        r.ids.forEach((id, i) => {
+          if (existing.has(id)) return; // Chroma ignores an add of an existing id
+          const parts: ChromaParts = { metadata: mergeMetadata(null, r.metadatas?.[i]), document: r.documents?.[i] ?? null, uri: r.uris?.[i] ?? null, seq: seq() };
+          out.push({ id, vector: r.embeddings![i]!, metadata: toStored(parts) });
+        });
+        return out;
       });
-      if (out.length > 0) await service.upsert(store, out);
-    });
+    }
     return reply.code(201).send({});
   });
 
@@ -408,13 +386,13 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     const b = bodyOf(req);
     const c = byId(req.params);
     const r = recordSet(b, op);
-    await locked(c.id, async () => {
-      const current = storeIfAny(c);
-      const dim = checkDims(current, r.embeddings ?? []);
-      if (r.ids.length === 0 || (op === 'update' && current === null)) return;
-      const store = await ensureStore(c, dim);
-      const old = new Map(service.get(store, r.ids, op === 'update').map((x) => [x.id, x]));
-      const out: RecordInput[] = [];
+    const shape = await shapeOf(c);
+    const dim = checkDims(shape?.dim, r.embeddings ?? []);
+    if (r.ids.length === 0 || (op === 'update' && shape === null)) return {};
+    const store = await ensureStore(c, dim);
+    if (!shape) checkDims((await backend.shape(store))?.dim, r.embeddings ?? []);
+    await backend.write(store, r.ids, op === 'update', (old, seq) => {
+      const out: NewRow[] = [];
       r.ids.forEach((id, i) => {
         const prev = old.get(id);
         if (!prev && op === 'update') return; // Chroma's update skips missing ids
@@ -423,12 +401,12 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
           metadata: mergeMetadata(was?.metadata ?? null, r.metadatas?.[i]),
           document: r.documents?.[i] ?? was?.document ?? null,
           uri: r.uris?.[i] ?? was?.uri ?? null,
-          seq: was ? was.seq : takeSeq(c, current),
+          seq: was ? was.seq : seq(),
         };
         const vector = r.embeddings?.[i] ?? prev!.vector!;
         out.push({ id, vector, metadata: toStored(parts) });
       });
-      if (out.length > 0) await service.upsert(store, out);
+      return out;
     });
     return {};
   };
@@ -444,24 +422,21 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
   };
 
   /** The records a selection picks, in insertion order, without vectors. */
-  function selected(store: string, s: { ids: string[] | undefined; filter: Record<string, unknown> | undefined; doc: DocumentPredicate | undefined }): { id: RecordId; parts: ChromaParts }[] {
+  async function selected(store: string, s: { ids: string[] | undefined; filter: Record<string, unknown> | undefined; doc: DocumentPredicate | undefined }): Promise<{ id: RecordId; parts: ChromaParts }[]> {
     const rows: { id: RecordId; parts: ChromaParts }[] = [];
-    const chunks = s.ids === undefined ? [undefined] : Array.from({ length: Math.ceil(s.ids.length / batch) }, (_, i) => s.ids!.slice(i * batch, (i + 1) * batch));
     const seen = new Set<RecordId>();
-    for (const ids of chunks) {
-      for (const r of service.select(store, s.filter, ids)) {
-        if (seen.has(r.id)) continue;
-        seen.add(r.id);
-        const parts = fromStored(r.metadata);
-        if (s.doc && !s.doc(parts.document)) continue;
-        rows.push({ id: r.id, parts });
-      }
+    for (const r of await backend.select(store, s.filter, s.ids)) {
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      const parts = fromStored(r.metadata);
+      if (s.doc && !s.doc(parts.document)) continue;
+      rows.push({ id: r.id, parts });
     }
     return rows.sort((a, b) => a.parts.seq - b.parts.seq);
   }
 
   const includeOf = (b: Body, dflt: Include[]) => (b.include === undefined || b.include === null ? dflt : includeList(b.include, 'include'));
-  const vectorOut = (v: Float32Array) => Array.from(v, shortFloat);
+  const vectorOut = (v: Float32Array | readonly number[]) => Array.from(v, shortFloat);
 
   app.post<{ Params: ColParams }>(`${COL}/get`, { config: read, schema: { hide: true } }, async (req) => {
     const b = bodyOf(req);
@@ -470,13 +445,13 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     const include = includeOf(b, ['documents', 'metadatas']);
     const limit = optional(b, 'limit', u32);
     const offset = optional(b, 'offset', u32) ?? 0;
-    const store = storeIfAny(c);
-    let rows = store ? selected(store, sel) : [];
+    const store = (await shapeOf(c)) ? storeOf(c) : null;
+    let rows = store ? await selected(store, sel) : [];
     rows = rows.slice(offset, limit === undefined ? undefined : offset + limit);
     const has = (k: Include) => include.includes(k);
-    let vectors: Float32Array[] = [];
+    let vectors: (Float32Array | readonly number[])[] = [];
     if (has('embeddings') && store && rows.length > 0) {
-      const got = new Map(service.get(store, rows.map((r) => r.id), true).map((x) => [x.id, x.vector!]));
+      const got = new Map((await backend.get(store, rows.map((r) => r.id), true)).map((x) => [x.id, x.vector!]));
       vectors = rows.map((r) => got.get(r.id)!);
     }
     return {
@@ -490,8 +465,8 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
   });
 
   app.get<{ Params: ColParams }>(`${COL}/count`, { config: read, schema: { hide: true } }, async (req) => {
-    const store = storeIfAny(byId(req.params));
-    return store ? service.count(store) : 0;
+    const c = byId(req.params);
+    return (await shapeOf(c)) ? backend.count(storeOf(c)) : 0;
   });
 
   app.post<{ Params: ColParams }>(`${COL}/query`, { config: read, schema: { hide: true } }, async (req) => {
@@ -503,33 +478,33 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     const n = optional(b, 'n_results', u32) ?? 10;
     const sel = selection(b);
     const include = includeOf(b, ['documents', 'metadatas', 'distances']);
-    if (queries.length > service.limits.queries) {
-      throw new NearestError('CAPACITY_EXCEEDED', `query_embeddings: at most ${service.limits.queries} queries per request on this server, got ${queries.length}`, { max: service.limits.queries });
+    if (queries.length > backend.limits.queries) {
+      throw new NearestError('CAPACITY_EXCEEDED', `query_embeddings: at most ${backend.limits.queries} queries per request on this server, got ${queries.length}`, { max: backend.limits.queries });
     }
-    const store = storeIfAny(c);
-    let results: HitOutput[][];
-    if (!store) results = queries.map(() => []);
+    const shape = await shapeOf(c), store = storeOf(c);
+    let results: StoredHit[][];
+    if (!shape) results = queries.map(() => []);
     else {
-      const shape = service.shape(store);
       for (const q of queries) if (q.length !== shape.dim) dimensionError(shape.dim, q.length);
-      const k = Math.min(n, shape.size);
+      const k = Math.min(n, shape.size ?? n);
       const withVector = include.includes('embeddings');
-      const efSearch = shape.index === 'hnsw' ? { efSearch: Math.min(100_000, Math.max(c.hnsw.ef_search, k, 1)) } : {};
+      const efSearch = shape.hnsw ? { efSearch: Math.min(100_000, Math.max(c.hnsw.ef_search, k, 1)) } : {};
       if (k === 0 || queries.length === 0) results = queries.map(() => []);
       else if (sel.ids === undefined && sel.doc === undefined && sel.filter === undefined) {
-        results = await service.searchBatch(store, queries, { k, withVector, ...efSearch });
+        results = await backend.search(store, queries, { k, withVector, ...efSearch });
       } else {
         // Filtered: exact over the records that pass (as Chroma answers a filtered query by brute
         // force over the allowed ids), unless a where-only filter passes too many to list.
-        const allowed = sel.doc === undefined && sel.ids === undefined && sel.filter !== undefined && service.count(store, sel.filter) > batch
-          ? null : selected(store, sel).map((r) => r.id);
-        if (allowed === null) results = await service.searchBatch(store, queries, { k, withVector, filter: sel.filter!, ...efSearch });
-        else results = await Promise.all(queries.map((q) => exactAmong(store, q, allowed, k, withVector)));
+        const allowed = sel.doc === undefined && sel.ids === undefined && sel.filter !== undefined && await backend.count(store, sel.filter) > batch
+          ? null : (await selected(store, sel)).map((r) => r.id);
+        if (allowed === null) results = await backend.search(store, queries, { k, withVector, filter: sel.filter!, ...efSearch });
+        else if (allowed.length === 0) results = queries.map(() => []);
+        else results = await backend.search(store, queries, { k, withVector, ids: allowed, exact: true });
       }
     }
     const space = c.hnsw.space;
     // Chroma computes distances in float32 and prints them so; the same rounding here.
-    const distance = (h: HitOutput) => shortFloat(Math.fround(space === 'l2' ? h.distance * h.distance : space === 'ip' ? 1 + h.distance : h.distance));
+    const distance = (h: StoredHit) => shortFloat(Math.fround(space === 'l2' ? h.distance * h.distance : space === 'ip' ? 1 + h.distance : h.distance));
     const has = (k: Include) => include.includes(k);
     const parts = results.map((hits) => hits.map((h) => fromStored(h.metadata)));
     return {
@@ -543,24 +518,15 @@ export async function chromaPlugin(app: FastifyInstance, opts: { service: Vector
     };
   });
 
-  /** The k nearest among `ids` by exact scans of at most a batch of ids each, merged. */
-  async function exactAmong(store: string, q: number[], ids: RecordId[], k: number, withVector: boolean): Promise<HitOutput[]> {
-    const hits: HitOutput[] = [];
-    for (let i = 0; i < ids.length; i += batch) hits.push(...await service.searchExact(store, q, { k, ids: ids.slice(i, i + batch), withVector }));
-    return ids.length <= batch ? hits : hits.sort((a, b) => a.distance - b.distance).slice(0, k);
-  }
-
   app.post<{ Params: ColParams }>(`${COL}/delete`, { config: write, schema: { hide: true } }, async (req) => {
     const b = bodyOf(req);
     const c = byId(req.params);
     const sel = selection(b);
-    await locked(c.id, async () => {
-      const store = storeIfAny(c);
-      if (!store) return;
-      let ids: RecordId[];
-      if (sel.filter === undefined && sel.doc === undefined) ids = sel.ids ?? []; // Chroma: delete {} deletes nothing
-      else ids = selected(store, sel).map((r) => r.id);
-      for (let i = 0; i < ids.length; i += batch) await service.deleteIds(store, ids.slice(i, i + batch));
+    if (!(await shapeOf(c))) return {};
+    const store = storeOf(c);
+    await backend.remove(store, async () => {
+      if (sel.filter === undefined && sel.doc === undefined) return sel.ids ?? []; // Chroma: delete {} deletes nothing
+      return (await selected(store, sel)).map((r) => r.id);
     });
     return {};
   });
