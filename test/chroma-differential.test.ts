@@ -5,11 +5,16 @@
 // 1e-4, metadatas, documents, uris, embeddings, error statuses and error names.
 //
 // The only differences allowed are the named exceptions below; every other one fails the test.
+//
+// Where PostgreSQL is installed (CI installs it), a two-node cluster (`nearest serve --cluster`, 2
+// shards × 2 replicas) is a third target, compared with the real Chroma the same way; its raw
+// requests go to the two nodes in turn, so a write through one node is read through the other.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as netServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChromaClient, type Collection } from 'chromadb';
-import { cleanup, start, tempDir } from './server-helpers.js';
+import { cleanup, spawnServe, start, tempDir } from './server-helpers.js';
+import { postgresBin, startPostgres, type TestPostgres } from './pg-helpers.js';
 import { prng } from './helpers.js';
 import { ef } from './chroma-helpers.js';
 
@@ -37,9 +42,11 @@ const EXCEPTIONS = {
 afterAll(cleanup);
 
 
-interface Target { name: string; base: string; client: ChromaClient }
+interface Target { name: string; readonly base: string; client: ChromaClient }
 let chroma: ChildProcess | undefined;
-let targets: [Target, Target];
+/** The real Chroma first; each other target is compared with it. */
+let targets: Target[];
+let db: TestPostgres | undefined;
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -72,10 +79,29 @@ beforeAll(async () => {
     { name: 'chroma', base: `http://127.0.0.1:${port}`, client: new ChromaClient({ host: '127.0.0.1', port }) },
     { name: 'nearest', base: ours.url, client: new ChromaClient({ host: u.hostname, port: Number(u.port) }) },
   ];
-}, 40_000);
+  if (postgresBin() !== null) {
+    db = await startPostgres();
+    const nodes = await Promise.all(['c1', 'c2'].map(async (id) => {
+      const proc = spawnServe(['--cluster', db!.url, '--node-id', id, '--port', '0', '--data', tempDir('chroma-node-'), '--log-level', 'warn', '--chroma-shards', '2', '--chroma-replicas', '2']);
+      return proc.url;
+    }));
+    // Both nodes live before the first collection is placed (2 replicas need 2 nodes).
+    for (const deadline = Date.now() + 20_000; ;) {
+      const live = ((await (await fetch(`${nodes[0]}/cluster`)).json()) as { nodes: { live: boolean; url: string }[] }).nodes.filter((x) => x.live && x.url !== '').length;
+      if (live === 2) break;
+      if (Date.now() > deadline) throw new Error('the cluster nodes did not both come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const c1 = new URL(nodes[0]);
+    let turn = 0;
+    targets.push({ name: 'cluster', get base() { return nodes[turn++ % 2]; }, client: new ChromaClient({ host: c1.hostname, port: Number(c1.port) }) });
+  }
+}, 90_000);
 
 afterAll(async () => {
   console.error = consoleError;
+  await cleanup(); // the cluster's nodes first, then its PostgreSQL
+  await db?.destroy();
   if (chroma && chroma.exitCode === null) {
     const gone = new Promise((r) => chroma!.once('exit', r));
     chroma.kill('SIGTERM');
@@ -127,25 +153,28 @@ function same(a: unknown, b: unknown, label: string, tolerant = false): void {
   expect(b, label).toEqual(a);
 }
 
-/** Runs the same call on both servers and requires the same outcome. */
+/** Runs the same call on every server and requires the same outcome as the real Chroma's. */
 async function both<T>(label: string, fn: (t: Target) => Promise<T>, normalize: (v: T) => unknown = (v) => v): Promise<T | undefined> {
-  const [a, b] = await Promise.all(targets.map((t) => outcome(fn(t))));
+  const [a, ...others] = await Promise.all(targets.map((t) => outcome(fn(t))));
   const failed = (o: Outcome) => (!o.ok && o.error === 'TypeError') || (o.ok && (o.value as { status?: unknown })?.status !== undefined && ((o.value as { status: number }).status >= 500));
   if (failed(a!)) { // CHROMA_FAILS
     chromaFailures.push(label);
-    expect(failed(b!), `${label}: ours failed too: ${JSON.stringify(b)}`).toBe(false);
+    others.forEach((b, i) => expect(failed(b), `${label}: ${targets[i + 1].name} failed too: ${JSON.stringify(b)}`).toBe(false));
     return undefined;
   }
-  if (!a!.ok || !b!.ok) {
-    expect(b!.ok ? 'ok' : (b as { error: string }).error, `${label}: outcome`).toBe(a!.ok ? 'ok' : (a as { error: string }).error);
-    return undefined;
-  }
-  const [x, y] = [normalize((a as { value: T }).value), normalize((b as { value: T }).value)];
-  try { same(x, y, label); } catch (e) {
-    (e as Error).message += `\n chroma: ${JSON.stringify(x).slice(0, 1500)}\n nearest: ${JSON.stringify(y).slice(0, 1500)}`;
-    throw e;
-  }
-  return (a as { value: T }).value;
+  others.forEach((b, i) => {
+    const name = targets[i + 1].name;
+    if (!a!.ok || !b.ok) {
+      expect(b.ok ? 'ok' : (b as { error: string }).error, `${label} (${name}): outcome`).toBe(a!.ok ? 'ok' : (a as { error: string }).error);
+      return;
+    }
+    const [x, y] = [normalize((a as { value: T }).value), normalize((b as { value: T }).value)];
+    try { same(x, y, `${label} (${name})`); } catch (e) {
+      (e as Error).message += `\n chroma: ${JSON.stringify(x).slice(0, 1500)}\n ${name}: ${JSON.stringify(y).slice(0, 1500)}`;
+      throw e;
+    }
+  });
+  return a!.ok ? (a as { value: T }).value : undefined;
 }
 
 const P = '/api/v2/tenants/default_tenant/databases/default_database';

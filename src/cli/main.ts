@@ -38,7 +38,7 @@ const envName = (flag: string) => `NEAREST_${flag.toUpperCase().replace(/-/g, '_
 interface ServeFlags {
   data: string; host: string; port: number; apiKey?: string; readOnlyApiKey?: string; insecure?: boolean;
   cors?: string[]; readOnly?: boolean; logLevel: string; cluster?: string; nodeId?: string; advertiseUrl?: string;
-  leaseSeconds?: number; [limit: string]: unknown;
+  leaseSeconds?: number; chromaShards?: number; chromaReplicas?: number; [limit: string]: unknown;
 }
 
 /** SIGTERM / SIGINT: a graceful close (twice: exit at once). */
@@ -72,6 +72,8 @@ async function serveCluster(flags: ServeFlags): Promise<void> {
     ...(flags.readOnlyApiKey !== undefined ? { readOnlyApiKey: flags.readOnlyApiKey } : {}),
     ...(flags.advertiseUrl !== undefined ? { advertiseUrl: flags.advertiseUrl } : {}),
     ...(flags.leaseSeconds !== undefined ? { leaseSeconds: flags.leaseSeconds } : {}),
+    ...(flags.chromaShards !== undefined ? { chromaShards: flags.chromaShards } : {}),
+    ...(flags.chromaReplicas !== undefined ? { chromaReplicas: flags.chromaReplicas } : {}),
     logLevel: flags.logLevel as 'info',
     log: (m) => { if (flags.logLevel !== 'silent' && flags.logLevel !== 'fatal' && flags.logLevel !== 'error') process.stderr.write(`${m}\n`); },
   });
@@ -129,7 +131,9 @@ const serveCommand = program.command('serve')
   .addOption(new Option('--cluster <url>', 'be a query node of the cluster on this PostgreSQL (postgres://USER@HOST:PORT/DB); --data holds its replicas').env('NEAREST_CLUSTER'))
   .addOption(new Option('--node-id <name>', 'with --cluster: this node\'s name (lowercase letters, digits, _)').env('NEAREST_NODE_ID'))
   .addOption(new Option('--advertise-url <url>', 'with --cluster: the URL peers reach this node at (default http://HOST:PORT)').env('NEAREST_ADVERTISE_URL'))
-  .addOption(new Option('--lease-seconds <n>', 'with --cluster: a node silent this long is gone and loses its replication slot (default 20)').env('NEAREST_LEASE_SECONDS').argParser(integer('--lease-seconds', 2, 3600)));
+  .addOption(new Option('--lease-seconds <n>', 'with --cluster: a node silent this long is gone and loses its replication slot (default 20)').env('NEAREST_LEASE_SECONDS').argParser(integer('--lease-seconds', 2, 3600)))
+  .addOption(new Option('--chroma-shards <n>', 'with --cluster: shards of a collection made through the Chroma API (default 1)').env('NEAREST_CHROMA_SHARDS').argParser(integer('--chroma-shards', 1, 256)))
+  .addOption(new Option('--chroma-replicas <n>', 'with --cluster: replicas of each of its shards, at most the live nodes (default 2)').env('NEAREST_CHROMA_REPLICAS').argParser(integer('--chroma-replicas', 1, 64)));
 for (const [flag, , help] of LIMITS) serveCommand.addOption(new Option(`--${flag} <n>`, help).env(envName(flag)).argParser(integer(`--${flag}`, 1)));
 serveCommand.action(async (flags: ServeFlags) => {
   try {

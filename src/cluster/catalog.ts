@@ -3,7 +3,8 @@
 // payload), a publication per shard (a row filter on the shard column, which is part of the primary
 // key, as PostgreSQL 15 requires of row filters that UPDATE and DELETE go through) feeds the query
 // nodes, and three small tables say which nodes there are (with their leases), which collections,
-// and where each shard's replicas are placed. Nothing else coordinates.
+// and where each shard's replicas are placed. Nothing else coordinates. A fourth keeps the small
+// catalogs of the API layers (the Chroma API's tenants, databases and collections).
 import type { Metric, RecordId } from '../index.js';
 
 /** DDL, run under an advisory lock so that nodes starting together do not race. */
@@ -39,6 +40,16 @@ CREATE TABLE IF NOT EXISTS nearest.placements (
   shard int NOT NULL,
   node_id text NOT NULL,
   PRIMARY KEY (collection, shard, node_id)
+);
+-- Numbers a collection's writes may take in order (the Chroma API's insertion numbers); the row is
+-- also the lock that runs read-modify-writes of one collection one at a time.
+ALTER TABLE nearest.collections ADD COLUMN IF NOT EXISTS counter bigint NOT NULL DEFAULT 0;
+-- Small JSON catalogs of the API layers, by space and key (the Chroma API's tenants, databases, collections).
+CREATE TABLE IF NOT EXISTS nearest.documents (
+  space text NOT NULL,
+  key text NOT NULL,
+  value jsonb NOT NULL,
+  PRIMARY KEY (space, key)
 );
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'nearest_none') THEN CREATE PUBLICATION nearest_none; END IF;

@@ -24,6 +24,9 @@ import {
   type CollectionRow, type SourceTable,
 } from './catalog.js';
 import { compareIds } from '../server/service.js';
+
+/** The first key of the documents' advisory locks (the second is the space's hash). */
+const DOCUMENTS_LOCK = 0x6e656172;
 import { covers, formatLsn, parseLsn } from './lsn.js';
 
 export interface ClusterNodeOptions {
@@ -67,6 +70,8 @@ export interface ClusterSearchOptions {
   afterLsn?: string;
   /** How long a search may wait for afterLsn, in ms; default 5000. */
   timeoutMs?: number;
+  /** Only these records are considered (Qdrant's has_id; ids that do not exist are ignored). */
+  ids?: readonly RecordId[];
 }
 
 /** A peer's shard search request (the internal endpoint's body). */
@@ -81,6 +86,8 @@ export interface ShardSearchRequest {
   nprobe?: number;
   afterLsn?: string;
   waitMs?: number;
+  /** Only these records (id keys, of the shards asked). */
+  ids?: string[];
 }
 
 /** One node's part of a scan: records by id key, and how many of its shards' records match. */
@@ -208,6 +215,8 @@ export class ClusterNode {
   private applied = 0n;
   private acked = 0n;
   private startLsn = 0n;
+  /** The WAL position read just before the catalog was last loaded. */
+  private catalogAt = 0n;
   private ready = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
@@ -304,6 +313,9 @@ export class ClusterNode {
   // --- catalog and leases ---
 
   private async loadCatalog(): Promise<void> {
+    // Read before the catalog: a collection this read misses became ready after it, so none of its
+    // rows lies at or before this position (acknowledgements stop here, see ackLimit).
+    const at = await this.currentLsn();
     const cols = await this.pool.query("SELECT num, name, dim, metric, index, shards, replicas, source, start_lsn::text AS start_lsn, created_at FROM nearest.collections WHERE state = 'ready' ORDER BY num");
     const pls = await this.pool.query('SELECT collection, shard, node_id FROM nearest.placements ORDER BY collection, shard, node_id');
     const next = new Map<string, CollectionRow>();
@@ -322,6 +334,7 @@ export class ClusterNode {
       if (c.source) sources.set(c.source.table, [...(sources.get(c.source.table) ?? []), c]); // schema-qualified by checkSource
     }
     this.sources = sources;
+    if (at > this.catalogAt) this.catalogAt = at;
   }
 
   private async heartbeat(): Promise<void> {
@@ -367,7 +380,10 @@ export class ClusterNode {
         }
       });
     }
-    if (this.localCollections().some((num) => !before.has(num)) && !this.stopped) {
+    // Also when another refresh (the heartbeat's) saw the new collection first and is still opening
+    // its replicas: this one returns only once they are open and the acknowledgements held for them.
+    const open = new Set(this.openCollections());
+    if (this.localCollections().some((num) => !before.has(num) || !open.has(num)) && !this.stopped) {
       await this.openLocalStores();
       this.maybeRestart();
       void this.ack(this.acked, true); // a keepalive soon, so the stream reaches the new collection's start
@@ -539,17 +555,23 @@ export class ClusterNode {
       }
     }
     this.streaming = new Set(nums);
+    this.txn = null; // a transaction the old stream had begun comes again, whole, on the new one
     // The new stream replays from `from`: positions past it count again only once it has passed them.
     if (from < this.applied) this.applied = from;
-    if (from > this.acked) await this.ack(from); // the hold: nothing of the new collections lies before it
+    // The hold: nothing of the new collections lies before it (nor of any still opening, ackLimit).
+    const limit = this.ackLimit(), upTo = limit !== null && limit < from ? limit : from;
+    if (upTo > this.acked) await this.ack(upTo);
     const repl = new Replication({ connectionString: this.o.url }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
     this.repl = repl;
-    repl.on('data', (lsn: string, msg: Record<string, unknown>) => this.enqueue(() => this.onMessage(lsn, msg)));
+    // What an older stream still delivers is dropped: its positions are not this stream's (a
+    // keepalive of the old one would move `applied` past rows the new one has yet to replay).
+    repl.on('data', (lsn: string, msg: Record<string, unknown>) => this.enqueue(async () => { if (this.repl === repl) await this.onMessage(lsn, msg); }));
     repl.on('start', () => { void this.ack(this.acked, true); }); // a keepalive at once tells where the WAL ends
     repl.on('heartbeat', (lsn: string, _ts: number, respond: boolean) => {
       const at = parseLsn(lsn);
       // A keepalive's position covers what arrived before it: count it once the queue has done that.
       this.enqueue(async () => {
+        if (this.repl !== repl) return;
         if (at !== null && this.txn === null && at > this.applied) { this.applied = at; await this.afterApply(); }
         else if (respond) await this.ack(this.acked, true);
       });
@@ -638,9 +660,27 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * How far the slot may be acknowledged: not past the start of a collection with replicas here that
+   * the stream does not carry yet — opened or still opening (PostgreSQL starts a restarted stream at
+   * the slot's confirmed position, so rows acknowledged past would never reach those replicas).
+   * A peer's notice of a new collection (tellPeers) is only a hurry-up; this is what makes it safe.
+   */
+  private ackLimit(): bigint | null {
+    // Nor past what the catalog is known to cover: a collection made since may have rows after it,
+    // and this node would learn of it (at the next refresh) only after they had been acknowledged.
+    let h: bigint | null = this.catalogAt;
+    for (const num of this.localCollections()) {
+      if (this.streaming.has(num)) continue;
+      const s = this.byNum.get(num)!.startLsn;
+      if (h === null || s < h) h = s;
+    }
+    return h;
+  }
+
   /** After a step of the stream: acknowledge (up to the hold), wake waiters, maybe restart, maybe ready. */
   private async afterApply(): Promise<void> {
-    const h = this.hold();
+    const h = this.ackLimit();
     const upTo = h !== null && h < this.applied ? h : this.applied;
     if (upTo > this.acked) await this.ack(upTo);
     this.waiters = this.waiters.filter((w) => { if (covers(this.applied, w.lsn)) { w.resolve(); return false; } return true; });
@@ -689,6 +729,13 @@ export class ClusterNode {
 
   listCollections(): CollectionRow[] { return [...this.collections.values()]; }
 
+  /** The nodes whose lease is current (this one included), by id. */
+  liveNodes(): string[] {
+    const live = [...this.nodes.values()].filter((n) => n.leaseUntil > Date.now()).map((n) => n.nodeId);
+    if (!live.includes(this.nodeId)) live.push(this.nodeId);
+    return live.sort();
+  }
+
   /**
    * Creates a collection: its table and one publication per shard, then (in a second transaction,
    * once their WAL position is known) its placement over the live nodes and the 'ready' state.
@@ -701,8 +748,7 @@ export class ClusterNode {
     if (metric !== 'cosine' && metric !== 'euclidean' && metric !== 'dot') throw bad(`metric must be cosine, euclidean or dot, got ${String(metric)}`, {});
     const shards = spec.shards ?? 1, replicas = spec.replicas ?? 1;
     if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw bad(`shards must be an integer from 1 to 256, got ${String(shards)}`, { received: shards });
-    const live = [...this.nodes.values()].filter((n) => n.leaseUntil > Date.now()).map((n) => n.nodeId);
-    if (!live.includes(this.nodeId)) live.push(this.nodeId);
+    const live = this.liveNodes();
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > live.length) {
       throw bad(`replicas must be an integer from 1 to the ${live.length} live node(s), got ${String(replicas)}`, { received: replicas, liveNodes: live.length });
     }
@@ -804,10 +850,8 @@ export class ClusterNode {
 
   // --- writes (to PostgreSQL; acknowledged once committed with synchronous_commit = on) ---
 
-  /** Inserts or replaces records in one transaction; resolves with the LSN after its commit. */
-  async upsert(name: string, records: readonly ClusterRecord[]): Promise<{ count: number; lsn: string }> {
-    const c = this.collection(name);
-    this.writable(c);
+  /** Records checked and laid out as the columns of an upsert (unnest of $1–$4). */
+  private columnsOf(c: CollectionRow, records: readonly ClusterRecord[]): [number[], string[], Buffer[], (string | null)[]] {
     if (!Array.isArray(records)) throw bad('records must be an array', {});
     const shards: number[] = [], ids: string[] = [], vectors: Buffer[] = [], payloads: (string | null)[] = [];
     const seen = new Set<string>();
@@ -823,11 +867,124 @@ export class ClusterNode {
       }
       shards.push(shardOf(key, c.shards)); ids.push(key); vectors.push(bytesOf(v)); payloads.push(payload);
     });
+    return [shards, ids, vectors, payloads];
+  }
+
+  private upsertSql(c: CollectionRow): string {
+    return `INSERT INTO ${tableOf(c.num)} (shard, id, vector, payload) SELECT * FROM unnest($1::int[], $2::text[], $3::bytea[], $4::jsonb[])
+       ON CONFLICT (shard, id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload`;
+  }
+
+  /** Inserts or replaces records in one transaction; resolves with the LSN after its commit. */
+  async upsert(name: string, records: readonly ClusterRecord[]): Promise<{ count: number; lsn: string }> {
+    const c = this.collection(name);
+    this.writable(c);
+    const columns = this.columnsOf(c, records);
     if (records.length === 0) return { count: 0, lsn: formatLsn(await this.currentLsn()) };
-    const lsn = await this.commit(
-      `INSERT INTO ${tableOf(c.num)} (shard, id, vector, payload) SELECT * FROM unnest($1::int[], $2::text[], $3::bytea[], $4::jsonb[])
-       ON CONFLICT (shard, id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload`, [shards, ids, vectors, payloads]);
+    const lsn = await this.commit(this.upsertSql(c), columns);
     return { count: records.length, lsn };
+  }
+
+  /**
+   * Read-modify-write in one transaction, one at a time per collection across the cluster (the
+   * collection's catalog row is locked): `build` gets the rows of `ids` as PostgreSQL has them now
+   * (with vectors when asked) and the collection's counter (each call the next number), and returns
+   * the records to upsert. Resolves with how many were written and the LSN after the commit.
+   */
+  async transact(name: string, ids: readonly RecordId[], withVector: boolean,
+    build: (stored: Map<RecordId, { id: RecordId; metadata: JsonValue | undefined; vector?: Float32Array }>, next: () => number) => ClusterRecord[]): Promise<{ count: number; lsn: string }> {
+    const c = this.collection(name);
+    this.writable(c);
+    const keys = ids.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
+    try {
+      await client.query('BEGIN');
+      const lock = await client.query('SELECT counter FROM nearest.collections WHERE num = $1 FOR UPDATE', [c.num]);
+      if (lock.rowCount === 0) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(name)}`, { name });
+      let counter = Number(lock.rows[0].counter);
+      const got = await client.query(`SELECT t.id, t.payload${withVector ? ', t.vector' : ''} FROM ${tableOf(c.num)} t JOIN unnest($1::int[], $2::text[]) AS d(shard, id) ON t.shard = d.shard AND t.id = d.id`,
+        [keys.map((k) => shardOf(k, c.shards)), keys]);
+      const stored = new Map(got.rows.map((r) => {
+        const id = idFromKey(r.id as string);
+        return [id, { id, metadata: (r.payload ?? undefined) as JsonValue | undefined, ...(withVector ? { vector: vectorOf(r.vector) } : {}) }];
+      }));
+      const records = build(stored, () => ++counter);
+      if (records.length > 0) {
+        await client.query(this.upsertSql(c), this.columnsOf(c, records));
+        await client.query('UPDATE nearest.collections SET counter = $2 WHERE num = $1', [c.num, counter]);
+      }
+      await client.query('COMMIT');
+      return { count: records.length, lsn: (await client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.unavailable(e);
+    } finally { client.release(); }
+  }
+
+  /**
+   * Waits until every live node holding a replica of `name` has applied `lsn` (read-your-writes
+   * for clients that cannot pass afterLsn), at most `ms`; resolves with whether all did. The write
+   * is durable either way.
+   */
+  async waitReplicas(name: string, lsn: string, ms = 5000): Promise<boolean> {
+    const c = this.collection(name);
+    lsnOf(lsn);
+    const now = Date.now();
+    const holders = [...new Set(c.placements.flat())].filter((n) => n === this.nodeId || ((this.nodes.get(n)?.leaseUntil ?? 0) > now && (this.nodes.get(n)?.url ?? '') !== ''));
+    const done = await Promise.all(holders.map((n) => (n === this.nodeId
+      ? this.waitApplied(name, lsn, ms).then(() => true)
+      : this.askPeer<{ applied: string }>(n, '/cluster/v1/wait', { collection: name, lsn, waitMs: ms }, ms + 1000).then(() => true)).catch(() => false)));
+    return done.every(Boolean);
+  }
+
+  /**
+   * The peers' endpoint of waitReplicas: resolves once this node's replicas of the collection have
+   * applied `lsn` — its stream carries the collection, and has gone past lsn since (TIMEOUT after `ms`).
+   */
+  async waitApplied(name: string, lsn: string, ms: number): Promise<{ applied: string }> {
+    await this.caughtUp(this.collection(name), lsn, Math.min(Math.max(0, ms), 60_000));
+    return { applied: formatLsn(this.applied) };
+  }
+
+  // --- documents: the API layers' small catalogs (nearest.documents) ---
+
+  /** The entries of a space. */
+  async loadDocuments(space: string): Promise<{ key: string; value: JsonValue }[]> {
+    try {
+      return (await this.pool.query('SELECT key, value FROM nearest.documents WHERE space = $1 ORDER BY key', [space])).rows.map((r) => ({ key: r.key as string, value: r.value as JsonValue }));
+    } catch (e) { throw this.unavailable(e); }
+  }
+
+  /** Writes and removes entries of a space in one transaction. */
+  async saveDocuments(space: string, put: readonly { key: string; value: JsonValue }[], remove: readonly string[]): Promise<void> {
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
+    try {
+      await client.query('BEGIN');
+      if (put.length > 0) {
+        await client.query('INSERT INTO nearest.documents (space, key, value) SELECT $1, * FROM unnest($2::text[], $3::jsonb[]) ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value',
+          [space, put.map((p) => p.key), put.map((p) => JSON.stringify(p.value))]);
+      }
+      if (remove.length > 0) await client.query('DELETE FROM nearest.documents WHERE space = $1 AND key = ANY($2::text[])', [space, [...remove]]);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.unavailable(e);
+    } finally { client.release(); }
+  }
+
+  /** Runs `fn` holding the space's advisory lock: one change of a space at a time across the cluster. */
+  async serialDocuments<T>(space: string, fn: () => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
+    let broken = false;
+    try {
+      try { await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [DOCUMENTS_LOCK, space]); } catch (e) { broken = true; throw this.unavailable(e); }
+      try { return await fn(); } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [DOCUMENTS_LOCK, space]).catch(() => { broken = true; });
+      }
+    } finally { client.release(broken); }
   }
 
   /** Deletes records by id in one transaction; resolves with how many existed and the LSN. */
@@ -912,6 +1069,10 @@ export class ClusterNode {
     if (req.exact) options.exact = true;
     if (req.efSearch !== undefined) options.efSearch = req.efSearch;
     if (req.nprobe !== undefined) options.nprobe = req.nprobe;
+    if (req.ids !== undefined) {
+      if (!Array.isArray(req.ids) || !req.ids.every((k) => typeof k === 'string')) throw bad('ids: expected an array of id keys');
+      options.ids = req.ids.map(idFromKey);
+    }
     // Graph and IVF searches, and short flat scans, answer here: a worker thread costs more than they do.
     const graph = c.index !== null && typeof c.index === 'object' && (c.index as { type?: string }).type !== 'flat';
     const all: ClusterHit[] = [];
@@ -943,9 +1104,15 @@ export class ClusterNode {
     if (!Number.isInteger(k) || k < 1) throw bad(`k must be a positive integer, got ${String(k)}`, { received: k });
     if (o.afterLsn !== undefined) lsnOf(o.afterLsn);
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
-    const hits = await this.perShard(c, Array.from({ length: c.shards }, (_, s) => s), o.afterLsn, async (node, shards) => {
+    // With ids, only their shards are asked, each for its own ids.
+    const idsOf = new Map<number, string[]>();
+    for (const [i, id] of (o.ids ?? []).entries()) { const key = idKey(checkRecordId(id, `ids[${i}]`)), s = shardOf(key, c.shards); idsOf.set(s, [...(idsOf.get(s) ?? []), key]); }
+    const shardList = o.ids !== undefined ? [...idsOf.keys()].sort((a, b) => a - b) : Array.from({ length: c.shards }, (_, s) => s);
+    if (shardList.length === 0) return [];
+    const hits = await this.perShard(c, shardList, o.afterLsn, async (node, shards) => {
       const req: ShardSearchRequest = {
         collection: name, shards, vector, k, ...(o.filter !== undefined ? { filter: o.filter } : {}), ...(o.exact ? { exact: true } : {}),
+        ...(o.ids !== undefined ? { ids: shards.flatMap((s) => idsOf.get(s)!) } : {}),
         ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}), ...(o.nprobe !== undefined ? { nprobe: o.nprobe } : {}),
         ...(o.afterLsn !== undefined ? { afterLsn: o.afterLsn, waitMs: Math.max(0, deadline - Date.now()) } : {}),
       };

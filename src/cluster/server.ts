@@ -1,7 +1,8 @@
 // `nearest serve --cluster`: the HTTP server of a query node. The same native (/v1) and Qdrant
 // routes as a single-node server for collections, writes and searches, answered for the whole
-// cluster by a ClusterNode; writes answer with the commit LSN (native `lsn`, Qdrant `result.lsn`)
-// and searches take `consistency: { afterLsn }`. Also GET /cluster (nodes, leases, placement,
+// cluster by a ClusterNode, and the Chroma API (/api/v2, the same routes over a cluster backend,
+// chroma.ts); writes answer with the commit LSN (native `lsn`, Qdrant `result.lsn`) and searches
+// take `consistency: { afterLsn }`. Also GET /cluster (nodes, leases, placement,
 // applied LSNs and lag), /healthz, /readyz (200 once the node has applied the WAL up to the position
 // current at its start), /metrics (replayed changes, full rebuilds, fan-out retries), and the
 // internal POST /cluster/v1/search that peers send shard searches to.
@@ -15,6 +16,8 @@ import { decodeCursor, encodeCursor } from '../server/native/routes.js';
 import { translateFilter } from '../server/qdrant/filter.js';
 import { DISTANCE_TO_METRIC, METRIC_TO_DISTANCE, outVector, parseWithPayload, qdrantResponses, selectPayload } from '../server/qdrant/routes.js';
 import { parseId } from '../server/qdrant/ids.js';
+import { chromaPlugin } from '../server/chroma/routes.js';
+import { clusterChromaBackend } from './chroma.js';
 import { ClusterNode, type ClusterHit, type ClusterNodeOptions, type ClusterSearchOptions } from './node.js';
 
 export interface ClusterServerOptions extends Omit<ClusterNodeOptions, 'log'> {
@@ -23,6 +26,10 @@ export interface ClusterServerOptions extends Omit<ClusterNodeOptions, 'log'> {
   /** Written on the lease for peers; default http://HOST:PORT as bound. */
   advertiseUrl?: string;
   readOnlyApiKey?: string;
+  /** Shards of a collection made through the Chroma API; default 1. */
+  chromaShards?: number;
+  /** Replicas of each shard of a collection made through the Chroma API (at most the live nodes); default 2. */
+  chromaReplicas?: number;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   log?: (message: string) => void;
 }
@@ -115,9 +122,15 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       await n.findCollection(b.collection as string);
       return n.scanLocal(b as never);
     });
+    a.post('/cluster/v1/wait', async (req) => {
+      const b = only(req.body, ['collection', 'lsn', 'waitMs'], 'body');
+      if (typeof b.collection !== 'string' || typeof b.lsn !== 'string' || typeof b.waitMs !== 'number') bad('body: { collection, lsn, waitMs } are required');
+      await n.findCollection(b.collection as string);
+      return n.waitApplied(b.collection as string, b.lsn as string, b.waitMs as number);
+    });
     a.post('/cluster/v1/refresh', async () => { await n.refresh(); return { refreshed: true }; });
     a.post('/cluster/v1/search', async (req) => {
-      const b = only(req.body, ['collection', 'shards', 'vector', 'k', 'filter', 'exact', 'efSearch', 'nprobe', 'afterLsn', 'waitMs'], 'body');
+      const b = only(req.body, ['collection', 'shards', 'vector', 'k', 'filter', 'exact', 'efSearch', 'nprobe', 'afterLsn', 'waitMs', 'ids'], 'body');
       if (typeof b.collection !== 'string' || !Array.isArray(b.shards) || !Array.isArray(b.vector) || typeof b.k !== 'number') bad('body: { collection, shards, vector, k } are required');
       await n.findCollection(b.collection as string);
       return n.searchShards(b as never);
@@ -352,6 +365,14 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       };
       q.post<{ Params: { name: string } }>('/collections/:name/points/search', async (req) => ok(req, await search(req, 'vector')));
       q.post<{ Params: { name: string } }>('/collections/:name/points/query', async (req) => ok(req, { points: await search(req, 'query') }));
+    });
+    // --- Chroma (/api/v2) ---
+    await a.register(chromaPlugin, {
+      backend: clusterChromaBackend(n, {
+        ...(options.chromaShards !== undefined ? { shards: options.chromaShards } : {}),
+        ...(options.chromaReplicas !== undefined ? { replicas: options.chromaReplicas } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }),
     });
     await a.ready();
     return a;
