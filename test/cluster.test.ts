@@ -225,8 +225,28 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     await call(nodes[0].url, 'PUT', '/collections/exact/points/payload', { payload: { tag: 2 }, points: [2] });
     await call(nodes[0].url, 'PUT', '/collections/exact/points/payload', { payload: { tag: 3 }, points: [3] });
     // Put them back for the tests that follow.
-    const back = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: records.filter((r) => r.metadata.tag === 4) });
-    expect(back.status).toBe(200);
+    // (wait=true, the client's default: answered once every replica has applied it, so no afterLsn below)
+    const back = await qdrant.upsert('exact', { wait: true, points: records.filter((r) => r.metadata.tag === 4).map((r) => ({ id: r.id, vector: r.vector, payload: r.metadata })) });
+    expect(back.status).toBe('completed');
+    // has_id, alone and with other conditions, in search, count, scroll, payload updates and delete.
+    const hasIds = [1, 2, 3, 7, 12, 999999];
+    const only = await qdrant.query('exact', { query: records[0].vector, limit: 10, params: { exact: true }, filter: { must: [{ has_id: hasIds }] } });
+    const exact = new VectorStore({ dim, metric: 'euclidean' });
+    exact.upsert(records.map((r) => ({ id: r.id, vector: new Float32Array(r.vector), metadata: r.metadata })));
+    expect(only.points.map((p) => p.id)).toEqual(exact.search(new Float32Array(records[0].vector), 10, { exact: true, ids: hasIds }).map((h) => h.id));
+    expect((await qdrant.count('exact', { filter: { must: [{ has_id: hasIds }, { key: 'tag', match: { value: 2 } }] } })).count).toBe(3); // 2, 7, 12
+    expect((await qdrant.scroll('exact', { filter: { must: [{ has_id: hasIds }] }, limit: 100 })).points.map((p) => p.id)).toEqual([1, 2, 3, 7, 12]);
+    await qdrant.setPayload('exact', { payload: { picked: true }, filter: { must: [{ has_id: [7, 12] }] }, wait: true });
+    // wait=true: once answered, another node reads the change without afterLsn.
+    const picked = await call(nodes[2].url, 'POST', '/collections/exact/points/scroll', { filter: { must: [{ key: 'picked', match: { value: true } }] }, limit: 10 });
+    expect(picked.json.result.points.map((p: { id: number }) => p.id)).toEqual([7, 12]);
+    const res = await qdrant.delete('exact', { filter: { must: [{ has_id: [7, 12, 13] }, { key: 'picked', match: { value: true } }] }, wait: true });
+    expect(res.status).toBe('completed');
+    expect((await call(nodes[1].url, 'POST', '/collections/exact/points/count', { filter: { must: [{ has_id: [7, 12, 13] }] } })).json.result.count).toBe(1);
+    const again = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: records.filter((r) => r.id === 7 || r.id === 12) });
+    expect(again.status).toBe(200);
+    await call(nodes[1].url, 'POST', '/v1/collections/exact/search', { vector: records[0].vector, k: 1, consistency: { afterLsn: again.json.lsn } });
+    await call(nodes[2].url, 'POST', '/v1/collections/exact/search', { vector: records[0].vector, k: 1, consistency: { afterLsn: again.json.lsn } });
   }, 60_000);
 
   it('the Chroma API through any node: concurrent adds through three nodes take turns; reads on another node see every acknowledged write', async () => {

@@ -90,6 +90,16 @@ export interface ShardSearchRequest {
   ids?: string[];
 }
 
+export interface ScanOptions {
+  filter?: Record<string, unknown>;
+  /** Only these records (Qdrant's has_id). */
+  ids?: readonly RecordId[];
+  start?: RecordId;
+  limit: number;
+  withVector?: boolean;
+  withPayload?: boolean;
+}
+
 /** One node's part of a scan: records by id key, and how many of its shards' records match. */
 interface ScanPart { records: { key: string; metadata?: JsonValue; vector?: number[] }[]; count: number }
 
@@ -1007,7 +1017,7 @@ export class ClusterNode {
   async updatePayload(name: string, select: { ids?: readonly RecordId[]; filter?: Record<string, unknown> }, op: 'merge' | 'overwrite' | 'deleteKeys' | 'clear', value?: unknown): Promise<{ count: number; lsn: string }> {
     const c = this.collection(name);
     this.writable(c);
-    const ids = select.ids !== undefined ? select.ids.map((id, i) => checkRecordId(id, `points[${i}]`)) : await this.matchingIds(name, select.filter);
+    const ids = select.filter === undefined ? (select.ids ?? []).map((id, i) => checkRecordId(id, `points[${i}]`)) : await this.matchingIds(name, select.filter, select.ids);
     let param: string | string[] | null = null;
     if (op === 'merge' || op === 'overwrite') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('payload: expected a JSON object');
@@ -1086,6 +1096,17 @@ export class ClusterNode {
     return { hits: all.sort(compareHits).slice(0, req.k), applied: formatLsn(this.applied) };
   }
 
+  /** Ids (checked) as keys grouped by shard, in shard order. */
+  private keysByShard(c: CollectionRow, ids: readonly RecordId[], where: string): Map<number, string[]> {
+    const m = new Map<number, string[]>();
+    ids.forEach((id, i) => {
+      const key = idKey(checkRecordId(id, `${where}[${i}]`)), s = shardOf(key, c.shards);
+      const list = m.get(s);
+      if (list) list.push(key); else m.set(s, [key]);
+    });
+    return new Map([...m].sort((a, b) => a[0] - b[0]));
+  }
+
   private liveReplicas(c: CollectionRow, shard: number): string[] {
     const now = Date.now();
     const nodes = c.placements[shard].filter((n) => n === this.nodeId ? this.local.has(`${c.num}:${shard}`) : (this.nodes.get(n)?.leaseUntil ?? 0) > now && (this.nodes.get(n)?.url ?? '') !== '');
@@ -1105,9 +1126,8 @@ export class ClusterNode {
     if (o.afterLsn !== undefined) lsnOf(o.afterLsn);
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
     // With ids, only their shards are asked, each for its own ids.
-    const idsOf = new Map<number, string[]>();
-    for (const [i, id] of (o.ids ?? []).entries()) { const key = idKey(checkRecordId(id, `ids[${i}]`)), s = shardOf(key, c.shards); idsOf.set(s, [...(idsOf.get(s) ?? []), key]); }
-    const shardList = o.ids !== undefined ? [...idsOf.keys()].sort((a, b) => a - b) : Array.from({ length: c.shards }, (_, s) => s);
+    const idsOf = this.keysByShard(c, o.ids ?? [], 'ids');
+    const shardList = o.ids !== undefined ? [...idsOf.keys()] : Array.from({ length: c.shards }, (_, s) => s);
     if (shardList.length === 0) return [];
     const hits = await this.perShard(c, shardList, o.afterLsn, async (node, shards) => {
       const req: ShardSearchRequest = {
@@ -1126,8 +1146,7 @@ export class ClusterNode {
   async get(name: string, ids: readonly RecordId[], withVector: boolean, afterLsn?: string): Promise<{ id: RecordId; metadata?: JsonValue; vector?: number[] }[]> {
     const c = this.collection(name);
     const keys = ids.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
-    const byShard = new Map<number, string[]>();
-    for (const k of keys) { const s = shardOf(k, c.shards); byShard.set(s, [...(byShard.get(s) ?? []), k]); }
+    const byShard = this.keysByShard(c, ids, 'ids');
     const found = await this.perShard(c, [...byShard.keys()], afterLsn, async (node, shards) => {
       const req = { collection: name, keys: shards.flatMap((s) => byShard.get(s)!), withVector, ...(afterLsn !== undefined ? { afterLsn } : {}) };
       return (node === this.nodeId ? await this.getLocal(req) : await this.askPeer<{ records: { key: string; metadata?: JsonValue; vector?: number[] }[] }>(node, '/cluster/v1/get', req, this.o.peerTimeoutMs + 5000)).records;
@@ -1159,14 +1178,17 @@ export class ClusterNode {
    * Records in id order (numbers ascending, then strings) from `start` on, matching `filter`: a page
    * of `limit` and the id that starts the next one (null at the end); with limit 0, only the count.
    */
-  async scan(name: string, o: { filter?: Record<string, unknown>; start?: RecordId; limit: number; withVector?: boolean; withPayload?: boolean }): Promise<{ records: { id: RecordId; metadata?: JsonValue; vector?: number[] }[]; next: RecordId | null; count: number }> {
+  async scan(name: string, o: ScanOptions): Promise<{ records: { id: RecordId; metadata?: JsonValue; vector?: number[] }[]; next: RecordId | null; count: number }> {
     const c = this.collection(name);
     if (o.filter !== undefined) compileFilter(o.filter); // a bad filter is INVALID_ARGUMENT here, before any peer
     if (o.start !== undefined) checkRecordId(o.start, 'start');
+    const idsOf = this.keysByShard(c, o.ids ?? [], 'ids');
+    const shardList = o.ids !== undefined ? [...idsOf.keys()] : Array.from({ length: c.shards }, (_, s) => s);
     const req = { collection: name, filter: o.filter, start: o.start === undefined ? undefined : idKey(o.start), limit: o.limit === 0 ? 0 : o.limit + 1, withVector: o.withVector === true, withPayload: o.withPayload !== false };
-    const parts = await this.perShard(c, Array.from({ length: c.shards }, (_, s) => s), undefined, async (node, shards) => [
-      node === this.nodeId ? await this.scanLocal({ ...req, shards }) : await this.askPeer<ScanPart>(node, '/cluster/v1/scan', { ...req, shards }, this.o.peerTimeoutMs + 5000),
-    ]);
+    const parts = shardList.length === 0 ? [] : await this.perShard(c, shardList, undefined, async (node, shards) => {
+      const part = { ...req, shards, ...(o.ids !== undefined ? { keys: shards.flatMap((s) => idsOf.get(s)!) } : {}) };
+      return [node === this.nodeId ? await this.scanLocal(part) : await this.askPeer<ScanPart>(node, '/cluster/v1/scan', part, this.o.peerTimeoutMs + 5000)];
+    });
     const count = parts.reduce((a, p) => a + p.count, 0);
     const all = parts.flatMap((p) => p.records.map((r) => ({ ...r, id: idFromKey(r.key) }))).sort((a, b) => compareIds(a.id, b.id));
     const page = all.slice(0, o.limit).map(({ key: _k, ...r }) => r);
@@ -1174,17 +1196,19 @@ export class ClusterNode {
   }
 
   /** The peers' endpoint of scan: this node's replicas of `shards`. */
-  async scanLocal(req: { collection: string; shards: number[]; filter?: Record<string, unknown>; start?: string; limit: number; withVector?: boolean; withPayload?: boolean }): Promise<ScanPart> {
+  async scanLocal(req: { collection: string; shards: number[]; filter?: Record<string, unknown>; start?: string; limit: number; withVector?: boolean; withPayload?: boolean; keys?: string[] }): Promise<ScanPart> {
     const c = this.collection(req.collection);
     await this.following(c.num, 2000);
     const predicate = req.filter === undefined ? null : compileFilter(req.filter);
     const start = req.start === undefined ? undefined : idFromKey(req.start);
+    if (req.keys !== undefined && (!Array.isArray(req.keys) || !req.keys.every((k) => typeof k === 'string'))) throw bad('keys: expected an array of id keys');
+    const only = req.keys === undefined ? null : [...new Set(req.keys)].map(idFromKey);
     let count = 0;
     const ids: { id: RecordId; store: DurableVectorStore }[] = [];
     for (const s of req.shards) {
       const store = this.local.get(`${c.num}:${s}`);
       if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s}`, {});
-      for (const id of store.keys()) {
+      for (const id of only ? only.filter((x) => shardOf(idKey(x), c.shards) === s && store.has(x)) : store.keys()) {
         if (predicate && !predicate(store.metadataOf(id))) continue;
         count++;
         if (req.limit > 0 && (start === undefined || compareIds(id, start) >= 0)) ids.push({ id, store });
@@ -1198,12 +1222,12 @@ export class ClusterNode {
     return { records, count };
   }
 
-  /** The ids of every record matching `filter` (all of them without one), in id order, page by page. */
-  private async matchingIds(name: string, filter: Record<string, unknown> | undefined): Promise<RecordId[]> {
+  /** The ids of every record matching `filter` (all of them without one; among `only` when given), in id order, page by page. */
+  private async matchingIds(name: string, filter: Record<string, unknown> | undefined, only?: readonly RecordId[]): Promise<RecordId[]> {
     const ids: RecordId[] = [];
     let start: RecordId | undefined;
     for (;;) {
-      const page = await this.scan(name, { limit: 5000, withPayload: false, ...(filter !== undefined ? { filter } : {}), ...(start !== undefined ? { start } : {}) });
+      const page = await this.scan(name, { limit: 5000, withPayload: false, ...(filter !== undefined ? { filter } : {}), ...(start !== undefined ? { start } : {}), ...(only !== undefined ? { ids: only } : {}) });
       ids.push(...page.records.map((r) => r.id));
       if (page.next === null) return ids;
       start = page.next;
@@ -1211,9 +1235,9 @@ export class ClusterNode {
   }
 
   /** Deletes every record matching `filter` (found shard by shard, then deleted by id in PostgreSQL; not one snapshot). */
-  async deleteWhere(name: string, filter: Record<string, unknown>): Promise<{ count: number; lsn: string }> {
+  async deleteWhere(name: string, filter: Record<string, unknown>, only?: readonly RecordId[]): Promise<{ count: number; lsn: string }> {
     this.writable(this.collection(name));
-    const ids = await this.matchingIds(name, filter);
+    const ids = await this.matchingIds(name, filter, only);
     let count = 0, lsn = formatLsn(await this.currentLsn());
     for (let i = 0; i < ids.length; i += 5000) { const r = await this.delete(name, ids.slice(i, i + 5000)); count += r.count; lsn = r.lsn; }
     return { count, lsn };

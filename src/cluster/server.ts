@@ -67,11 +67,10 @@ function consistencyOf(v: unknown): string | undefined {
 }
 
 
-/** A Qdrant filter in our terms (has_id is not supported in cluster mode). */
-function qdrantFilter(f: unknown): Body {
+/** A Qdrant filter in our terms: the metadata filter, and the ids of its has_id conditions. */
+function qdrantFilter(f: unknown): { filter?: Body; ids?: RecordId[] } {
   const t = translateFilter(f);
-  if (t.ids !== undefined) bad('filter: has_id is not supported in cluster mode');
-  return t.filter ?? {};
+  return { ...(t.filter ? { filter: t.filter } : {}), ...(t.ids !== undefined ? { ids: t.ids } : {}) };
 }
 
 function hitOut(h: ClusterHit): Body {
@@ -117,7 +116,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       return n.getLocal(b as never);
     });
     a.post('/cluster/v1/scan', async (req) => {
-      const b = only(req.body, ['collection', 'shards', 'filter', 'start', 'limit', 'withVector', 'withPayload'], 'body');
+      const b = only(req.body, ['collection', 'shards', 'filter', 'start', 'limit', 'withVector', 'withPayload', 'keys'], 'body');
       if (typeof b.collection !== 'string' || !Array.isArray(b.shards) || typeof b.limit !== 'number') bad('body: { collection, shards, limit } are required');
       await n.findCollection(b.collection as string);
       return n.scanLocal(b as never);
@@ -230,6 +229,13 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     // --- Qdrant ---
     await a.register(async (q) => {
       const ok = qdrantResponses(q);
+      // Qdrant's ?wait=true (the client's default): answer once the change is visible — here, once
+      // every live replica of the collection has applied it (the write is durable before, either way).
+      const completed = async (req: FastifyRequest<{ Params: { name: string } }>, lsn: string) => {
+        const wait = (req.query as Record<string, unknown>).wait;
+        const applied = wait === 'true' || wait === '' ? await n.waitReplicas(req.params.name, lsn) : true;
+        return { operation_id: 0, status: applied && (wait === 'true' || wait === '') ? 'completed' : 'acknowledged', lsn };
+      };
       q.get('/collections', async (req) => ok(req, { collections: n.listCollections().map((c) => ({ name: c.name })) }));
       q.get<{ Params: { name: string } }>('/collections/:name', async (req) => {
         const c = await collectionOf(req.params.name);
@@ -263,7 +269,7 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
           last.set(id, { id, vector: x.vector as number[], ...(x.payload !== undefined && x.payload !== null ? { metadata: x.payload as JsonValue } : {}) });
         });
         const r = await n.upsert(req.params.name, [...last.values()]);
-        return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+        return ok(req, await completed(req, r.lsn));
       });
       q.post<{ Params: { name: string } }>('/collections/:name/points', async (req) => {
         const c = await collectionOf(req.params.name);
@@ -288,9 +294,9 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         const b = only(req.body, ['points', 'filter', 'shard_key'], 'body');
         let r: { count: number; lsn: string };
         if (Array.isArray(b.points)) r = await n.delete(req.params.name, (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)));
-        else if (b.filter !== undefined && b.filter !== null) r = await n.deleteWhere(req.params.name, qdrantFilter(b.filter));
+        else if (b.filter !== undefined && b.filter !== null) { const f = qdrantFilter(b.filter); r = await n.deleteWhere(req.params.name, f.filter ?? {}, f.ids); }
         else return bad('expected points (ids) or filter');
-        return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+        return ok(req, await completed(req, r.lsn));
       });
       // Payload updates (set merges, overwrite replaces, delete drops keys, clear empties), by points or filter.
       const payloadRoute = (method: 'post' | 'put', path: string, op: 'merge' | 'overwrite' | 'deleteKeys' | 'clear') =>
@@ -298,10 +304,12 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
           await collectionOf(req.params.name);
           const b = only(req.body, ['payload', 'keys', 'points', 'filter', 'key', 'shard_key'], 'body');
           if (b.key !== undefined && b.key !== null) bad('key (a nested path) is not supported in cluster mode');
-          const select = Array.isArray(b.points) ? { ids: (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)) }
-            : b.filter !== undefined && b.filter !== null ? { filter: qdrantFilter(b.filter) } : bad('expected points (ids) or filter');
+          let select: { ids?: RecordId[]; filter?: Body };
+          if (Array.isArray(b.points)) select = { ids: (b.points as unknown[]).map((id, i) => parseId(id, `points[${i}]`)) };
+          else if (b.filter !== undefined && b.filter !== null) { const f = qdrantFilter(b.filter); select = { filter: f.filter ?? {}, ...(f.ids ? { ids: f.ids } : {}) }; }
+          else select = bad('expected points (ids) or filter');
           const r = await n.updatePayload(req.params.name, select, op, op === 'deleteKeys' ? b.keys : b.payload);
-          return ok(req, { operation_id: 0, status: 'completed', lsn: r.lsn });
+          return ok(req, await completed(req, r.lsn));
         });
       payloadRoute('post', 'payload', 'merge');
       payloadRoute('put', 'payload', 'overwrite');
@@ -310,18 +318,17 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
       q.post<{ Params: { name: string } }>('/collections/:name/points/count', async (req) => {
         await collectionOf(req.params.name);
         const b = only(req.body ?? {}, ['filter', 'exact', 'shard_key'], 'body');
-        const f = b.filter === undefined || b.filter === null ? undefined : qdrantFilter(b.filter);
-        return ok(req, { count: (await n.scan(req.params.name, { limit: 0, ...(f ? { filter: f } : {}) })).count });
+        const f = qdrantFilter(b.filter);
+        return ok(req, { count: (await n.scan(req.params.name, { limit: 0, ...f })).count });
       });
       q.post<{ Params: { name: string } }>('/collections/:name/points/scroll', async (req) => {
         const c = await collectionOf(req.params.name);
         const b = only(req.body ?? {}, ['filter', 'limit', 'offset', 'with_payload', 'with_vector', 'order_by', 'shard_key', 'consistency'], 'body');
         if (b.order_by !== undefined && b.order_by !== null) bad('order_by is not supported in cluster mode');
-        const f = b.filter === undefined || b.filter === null ? undefined : qdrantFilter(b.filter);
+        const f = qdrantFilter(b.filter);
         const limit = optInt(b.limit, 'limit', 1, 10000) ?? 10;
         const page = await n.scan(req.params.name, {
-          limit, withVector: b.with_vector === true, withPayload: true,
-          ...(f ? { filter: f } : {}), ...(b.offset !== undefined && b.offset !== null ? { start: parseId(b.offset, 'offset') } : {}),
+          limit, withVector: b.with_vector === true, withPayload: true, ...f, ...(b.offset !== undefined && b.offset !== null ? { start: parseId(b.offset, 'offset') } : {}),
         });
         const withPayload = parseWithPayload(b.with_payload, true);
         return ok(req, {
@@ -339,9 +346,9 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
         const limit = optInt(b.limit, 'limit', 1, 10000) ?? 10;
         const offset = optInt(b.offset, 'offset', 0, 10000) ?? 0;
         const o: ClusterSearchOptions = {};
-        const f = translateFilter(b.filter);
-        if (f.ids !== undefined) bad('filter: has_id is not supported in cluster mode');
+        const f = qdrantFilter(b.filter);
         if (f.filter) o.filter = f.filter;
+        if (f.ids) o.ids = f.ids;
         if (b.params !== undefined && b.params !== null) {
           const p = only(b.params, ['exact', 'hnsw_ef', 'indexed_only'], 'params');
           if (p.exact === true) o.exact = true;
