@@ -5,7 +5,7 @@
 // fails no request and catches up from its slot without a full rebuild, PostgreSQL killed during
 // writes loses no acknowledged write and half-applies none, afterLsn reads wait for or route around
 // a lagging replica, and a stopped or vanished node's replication slot is dropped.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -473,4 +473,87 @@ describe.skipIf(!available)('a cluster on PostgreSQL', () => {
     await stopNode(ghost, 'SIGKILL');
     await until('the ghost slot dropped', async () => !(await slots()).includes('nearest_node_n5'), 20_000);
   }, 60_000);
+
+  it('a node that joins later takes replicas at a rebalance: copied in under a query load and writes, searches stay exact, the replaced replicas retire', async () => {
+    const late = await startNode(db, 'n6');
+    await ready(late);
+    await until('n6 live for every node', async () => {
+      for (const x of nodes) if (!((await call(x.url, 'GET', '/cluster')).json.nodes as { id: string; live: boolean; url: string }[]).some((y) => y.id === 'n6' && y.live && y.url !== '')) return false;
+      return true;
+    });
+    const qs = Array.from({ length: 12 }, (_, i) => Array.from(queries.subarray(i * dim, (i + 1) * dim)));
+    const base = await call(nodes[0].url, 'POST', '/v1/collections/exact/records', { records: [] });
+    const baseline = await Promise.all(qs.map(async (v) => (await call(nodes[0].url, 'POST', '/v1/collections/exact/search', { vector: v, k: 10, exact: true, consistency: { afterLsn: base.json.lsn } })).json.hits.map((h: { id: number }) => h.id)));
+    const dry = await call(nodes[1].url, 'POST', '/cluster/rebalance', { dryRun: true });
+    expect(dry.status, dry.text).toBe(200);
+    const toLate = (dry.json.moves as { collection: string; to: string }[]).filter((m) => m.to === 'n6');
+    expect(toLate.length).toBeGreaterThan(0);
+    expect(JSON.stringify((await call(nodes[1].url, 'GET', '/cluster')).json)).not.toContain('copying'); // a dry run changes nothing
+    expect((await call(nodes[1].url, 'POST', '/cluster/rebalance', { bogus: 1 })).status).toBe(400);
+
+    // Searches through the old nodes and writes of far-away rows go on while replicas move.
+    let stop = false, failed = 0, wrong = 0, searches = 0, lastLsn = base.json.lsn as string;
+    const load = (async () => {
+      for (let i = 0; !stop; i++) {
+        const r = await call(nodes[i % 3].url, 'POST', '/v1/collections/exact/search', { vector: qs[i % qs.length], k: 10, exact: true });
+        searches++;
+        if (r.status !== 200) failed++;
+        else if (JSON.stringify(r.json.hits.map((h: { id: number }) => h.id)) !== JSON.stringify(baseline[i % qs.length])) wrong++;
+        if (i % 10 === 0) {
+          const w = await call(nodes[(i + 1) % 3].url, 'POST', '/v1/collections/exact/records', { records: [{ id: 900_000 + i, vector: Array(dim).fill(40 + i / 1000), metadata: { moving: true } }] });
+          if (w.status === 200) lastLsn = w.json.lsn; else failed++;
+        }
+      }
+    })();
+    const main = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+    const out = await new Promise<string>((res, rej) => execFile(process.execPath, [main, 'cluster', 'rebalance', '--url', nodes[2].url, '--wait', '--json', '--timeout', '60'], { encoding: 'utf8' }, (e, stdout, stderr) => (e ? rej(new Error(`${e.message}: ${stderr}`)) : res(stdout))));
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await load;
+    const result = JSON.parse(out) as { moves: { collection: string; shard: number; from: string | null; to: string }[]; done: boolean };
+    expect(result.done).toBe(true);
+    expect(result.moves.filter((m) => m.to === 'n6').length).toBe(toLate.length);
+    expect(searches).toBeGreaterThan(20);
+    expect([failed, wrong]).toEqual([0, 0]);
+
+    // n6 now serves its shards: its own replica answers first, with every row written before and during the move.
+    const st = (await call(late.url, 'GET', '/cluster')).json;
+    const exactCol = st.collections.find((c: { name: string }) => c.name === 'exact');
+    const replicas = exactCol.placement.flatMap((p: { replicas: { node: string; state: string }[] }) => p.replicas);
+    expect(replicas.every((r: { state: string }) => r.state === 'ready')).toBe(true);
+    for (const p of exactCol.placement) expect(p.replicas).toHaveLength(2);
+    const lateShards = exactCol.placement.filter((p: { replicas: { node: string }[] }) => p.replicas.some((r) => r.node === 'n6')).map((p: { shard: number }) => p.shard);
+    if (result.moves.some((m) => m.collection === 'exact' && m.to === 'n6')) expect(lateShards.length).toBeGreaterThan(0);
+    const moved = await call(late.url, 'POST', '/v1/collections/exact/records/count', { filter: { moving: true } });
+    const written = await sql.query("SELECT count(*)::int AS n FROM nearest.p1 WHERE payload->>'moving' = 'true'");
+    expect(moved.json.count).toBe(written.rows[0].n);
+    for (const v of qs.slice(0, 4)) {
+      const r = await call(late.url, 'POST', '/v1/collections/exact/search', { vector: v, k: 10, exact: true, consistency: { afterLsn: lastLsn } });
+      expect(r.json.hits.map((h: { id: number }) => h.id)).toEqual(baseline[qs.indexOf(v)]);
+    }
+    expect(st.counters.fullRebuilds).toBeGreaterThan(0);
+    // The replaced replicas are gone from their old nodes' disks: every replica's rows add up to shards × replicas copies.
+    const sizes = await Promise.all([...nodes, late].map(async (x) => (await call(x.url, 'GET', '/v1/collections/exact')).json.localSize as number));
+    const total = (await sql.query('SELECT count(*)::int AS n FROM nearest.p1')).rows[0].n as number;
+    await until('retired replicas removed', async () => {
+      const now = await Promise.all([...nodes, late].map(async (x) => (await call(x.url, 'GET', '/v1/collections/exact')).json.localSize as number));
+      return now.reduce((a, b) => a + b, 0) === 2 * total;
+    }, 10_000).catch(() => { throw new Error(`local sizes ${sizes.join(', ')} do not add up to 2 × ${total}`); });
+    // Nothing more to move.
+    expect((await call(nodes[0].url, 'POST', '/cluster/rebalance', {})).json.moves).toEqual([]);
+
+    // n6 is lost for good: past its lease, a rebalance gives its shards new replicas on the nodes left.
+    await stopNode(late, 'SIGKILL');
+    await until('n6 expired', async () => !((await call(nodes[0].url, 'GET', '/cluster')).json.nodes as { id: string; live: boolean }[]).some((y) => y.id === 'n6' && y.live), 20_000);
+    const heal = await call(nodes[0].url, 'POST', '/cluster/rebalance', {});
+    expect(heal.json.moves.filter((m: { collection: string }) => m.collection === 'exact')).toEqual(lateShards.map((shard: number) => expect.objectContaining({ collection: 'exact', shard, from: 'n6' })));
+    await until('healed', async () => {
+      const c = ((await call(nodes[1].url, 'GET', '/cluster')).json.collections as { name: string; placement: { replicas: { node: string; state: string }[] }[] }[]).find((x) => x.name === 'exact')!;
+      return c.placement.every((p) => p.replicas.length === 2 && p.replicas.every((r) => r.state === 'ready' && r.node !== 'n6'));
+    }, 30_000);
+    for (const [i, v] of qs.entries()) {
+      const r = await call(nodes[i % 3].url, 'POST', '/v1/collections/exact/search', { vector: v, k: 10, exact: true });
+      expect(r.json.hits.map((h: { id: number }) => h.id)).toEqual(baseline[i]);
+    }
+  }, 120_000);
 });

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS nearest.placements (
   node_id text NOT NULL,
   PRIMARY KEY (collection, shard, node_id)
 );
+-- A replica being added (rebalance) is 'copying' until it has the shard's rows and has caught up;
+-- it then turns 'ready' and the one it replaces ('leaving', serving until then) goes.
+ALTER TABLE nearest.placements ADD COLUMN IF NOT EXISTS state text NOT NULL DEFAULT 'ready';
+ALTER TABLE nearest.placements ADD COLUMN IF NOT EXISTS replaces text;
 -- Numbers a collection's writes may take in order (the Chroma API's insertion numbers); the row is
 -- also the lock that runs read-modify-writes of one collection one at a time.
 ALTER TABLE nearest.collections ADD COLUMN IF NOT EXISTS counter bigint NOT NULL DEFAULT 0;
@@ -78,8 +82,12 @@ export interface CollectionRow {
   startLsn: bigint;
   /** The application's table followed (written with plain SQL), or null for nearest's own table. */
   source: SourceTable | null;
-  /** shard → node ids holding a replica (sorted). */
+  /** shard → node ids whose replica serves (ready or leaving; sorted). */
   placements: string[][];
+  /** shard → node ids whose replica is being added (copying; not read from yet). */
+  copying: string[][];
+  /** shard → node ids whose replica goes once its replacement is ready. */
+  leaving: string[][];
 }
 
 /**

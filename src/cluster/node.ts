@@ -246,6 +246,8 @@ export class ClusterNode {
   private heartbeatBusy = false;
   /** Set once the local replicas are synced (the heartbeat leaves the catalog alone before). */
   private initialized = false;
+  /** Replicas being copied in here (rebalance), by num:shard. */
+  private copies = new Set<string>();
 
   private constructor(o: ClusterNodeOptions) {
     if (typeof o.nodeId !== 'string' || !NODE_ID_RE.test(o.nodeId)) throw bad(`node id must be 1–40 lowercase letters, digits or underscores, got ${JSON.stringify(o.nodeId)}`, { received: o.nodeId });
@@ -305,6 +307,7 @@ export class ClusterNode {
     this.timer = setInterval(() => { void this.heartbeat().catch((e: Error) => this.log(`heartbeat: ${e.message}`)); }, this.o.heartbeatMs);
     this.timer.unref();
     this.checkReady();
+    this.startCopies();
   }
 
   /** The URL peers reach this node at (written with the lease). */
@@ -327,16 +330,23 @@ export class ClusterNode {
     // rows lies at or before this position (acknowledgements stop here, see ackLimit).
     const at = await this.currentLsn();
     const cols = await this.pool.query("SELECT num, name, dim, metric, index, shards, replicas, source, start_lsn::text AS start_lsn, created_at FROM nearest.collections WHERE state = 'ready' ORDER BY num");
-    const pls = await this.pool.query('SELECT collection, shard, node_id FROM nearest.placements ORDER BY collection, shard, node_id');
+    const pls = await this.pool.query('SELECT collection, shard, node_id, state FROM nearest.placements ORDER BY collection, shard, node_id');
     const next = new Map<string, CollectionRow>();
     for (const r of cols.rows) {
       next.set(r.name, {
         num: r.num, name: r.name, dim: r.dim, metric: r.metric, index: r.index, shards: r.shards, replicas: r.replicas,
         createdAt: new Date(r.created_at).toISOString(), startLsn: parseLsn(r.start_lsn) ?? 0n, source: (r.source ?? null) as SourceTable | null,
         placements: Array.from({ length: r.shards }, () => [] as string[]),
+        copying: Array.from({ length: r.shards }, () => [] as string[]),
+        leaving: Array.from({ length: r.shards }, () => [] as string[]),
       });
     }
-    for (const p of pls.rows) next.get(p.collection)?.placements[p.shard]?.push(p.node_id);
+    for (const p of pls.rows) {
+      const c = next.get(p.collection);
+      if (!c || p.shard >= c.shards) continue;
+      (p.state === 'copying' ? c.copying : c.placements)[p.shard].push(p.node_id);
+      if (p.state === 'leaving') c.leaving[p.shard].push(p.node_id);
+    }
     this.collections = next;
     this.byNum = new Map([...next.values()].map((c) => [c.num, c]));
     const sources = new Map<string, CollectionRow[]>();
@@ -376,14 +386,18 @@ export class ClusterNode {
     const before = new Set(this.localCollections());
     await this.loadCatalog();
     // Replicas of dropped collections: closed and removed, in the stream's queue (no apply is then touching them).
-    const gone = [...this.local.keys()].filter((key) => !this.byNum.has(Number(key.split(':')[0])));
+    // And replicas moved away (a rebalance retired them once their replacements were ready).
+    const gone = [...this.local.keys()].filter((key) => {
+      const [num, shard] = key.split(':').map(Number), c = this.byNum.get(num);
+      return !c || !this.holdsHere(c, shard);
+    });
     if (gone.length > 0) {
       this.enqueue(async () => {
         for (const key of gone) {
           const store = this.local.get(key);
           if (!store) continue;
           this.local.delete(key);
-          this.streaming.delete(Number(key.split(':')[0]));
+          if (!this.byNum.has(Number(key.split(':')[0]))) this.streaming.delete(Number(key.split(':')[0]));
           await store.close().catch(() => {});
           const [num, shard] = key.split(':').map(Number);
           rmSync(this.shardDir(num, shard), { recursive: true, force: true });
@@ -393,11 +407,137 @@ export class ClusterNode {
     // Also when another refresh (the heartbeat's) saw the new collection first and is still opening
     // its replicas: this one returns only once they are open and the acknowledgements held for them.
     const open = new Set(this.openCollections());
-    if (this.localCollections().some((num) => !before.has(num) || !open.has(num)) && !this.stopped) {
+    const newShards = [...this.collections.values()].some((c) => c.placements.some((_, sh) => this.holdsHere(c, sh) && !this.local.has(`${c.num}:${sh}`)));
+    if ((newShards || this.localCollections().some((num) => !before.has(num) || !open.has(num))) && !this.stopped) {
       await this.openLocalStores();
       this.maybeRestart();
       void this.ack(this.acked, true); // a keepalive soon, so the stream reaches the new collection's start
     }
+    this.startCopies();
+  }
+
+  // --- rebalancing: replicas copied in, then the ones they replace retired ---
+
+  /** Starts copying in each replica placed here as 'copying' (once per replica). */
+  private startCopies(): void {
+    if (!this.initialized || this.stopped) return;
+    for (const c of this.collections.values()) {
+      for (let s = 0; s < c.shards; s++) {
+        const key = `${c.num}:${s}`;
+        if (!c.copying[s].includes(this.nodeId) || this.copies.has(key) || !this.local.has(key)) continue;
+        this.copies.add(key);
+        void this.copyIn(c, s).catch((e: Error) => this.log(`copying in shard ${s} of ${c.name}: ${e.message}`)).finally(() => this.copies.delete(key));
+      }
+    }
+  }
+
+  /**
+   * A replica a rebalance placed here: the shard's rows are copied from the table and the stream is
+   * restarted at the confirmed position with the shard's publication (replaying from before the
+   * copy is idempotent: each change sets a row to its state then); once this node has applied the
+   * WAL current after that, the replica turns ready — and the one it replaces is retired — in one
+   * transaction. A node restarted meanwhile copies again.
+   */
+  private async copyIn(c: CollectionRow, s: number): Promise<void> {
+    const key = `${c.num}:${s}`;
+    await new Promise<void>((resolve, reject) => this.enqueue(async () => {
+      try {
+        const store = this.local.get(key);
+        if (!store) throw new Error('the replica was closed');
+        this.counters.fullRebuilds++;
+        await this.copyShard(c, s, store);
+        this.fresh.delete(key);
+        // A followed table's one publication already carries every shard; nearest's own need this shard's.
+        if (!c.source && this.streaming.has(c.num)) await this.restartStream(this.acked);
+        resolve();
+      } catch (e) { reject(e as Error); }
+    }));
+    for (;;) {
+      if (this.stopped) return;
+      try {
+        await this.caughtUp(c, formatLsn(await this.currentLsn()), 10_000);
+        break;
+      } catch (e) {
+        if (this.collections.get(c.name)?.num !== c.num) return; // dropped meanwhile
+        this.log(`copying in shard ${s} of ${c.name}: not caught up yet (${(e as Error).message})`);
+      }
+    }
+    const done = await this.inTransaction(async (client) => {
+      const r = await client.query(
+        `SELECT p.replaces AS old FROM nearest.placements p JOIN nearest.collections c ON c.name = p.collection
+         WHERE p.collection = $1 AND p.shard = $2 AND p.node_id = $3 AND p.state = 'copying' AND c.num = $4 FOR UPDATE OF p`,
+        [c.name, s, this.nodeId, c.num]);
+      if (r.rowCount === 0) return false; // dropped, or moved elsewhere meanwhile
+      await client.query("UPDATE nearest.placements SET state = 'ready', replaces = NULL WHERE collection = $1 AND shard = $2 AND node_id = $3", [c.name, s, this.nodeId]);
+      const old = r.rows[0].old as string | null;
+      if (old) await client.query('DELETE FROM nearest.placements WHERE collection = $1 AND shard = $2 AND node_id = $3', [c.name, s, old]);
+      this.log(`replica of shard ${s} of ${c.name} is ready${old ? `; ${old}'s retires` : ''}`);
+      return true;
+    });
+    if (!done) return;
+    await this.refresh();
+    await this.tellPeers();
+  }
+
+  /**
+   * Re-places replicas over the live nodes (explicitly, as Qdrant moves shards on request): a shard
+   * with fewer live replicas than it should have gets new ones (replacing those on nodes that are
+   * gone), and replicas move from the nodes holding most of a collection to those holding fewest
+   * until they differ by at most one. New replicas are copied in (see copyIn) while the old ones
+   * keep serving; nothing is read from a replica before it has caught up. Collections with a move
+   * in progress are left alone. Resolves with the moves; with dryRun nothing is changed.
+   */
+  async rebalance(o: { dryRun?: boolean } = {}): Promise<{ moves: { collection: string; shard: number; from: string | null; to: string }[] }> {
+    const moves: { collection: string; shard: number; from: string | null; to: string }[] = [];
+    await this.inTransaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, 1)', [DOCUMENTS_LOCK]);
+      const live = (await client.query("SELECT node_id FROM nearest.nodes WHERE lease_until > now() AND url <> '' ORDER BY node_id")).rows.map((r) => r.node_id as string);
+      const cols = (await client.query("SELECT name, shards, replicas FROM nearest.collections WHERE state = 'ready' ORDER BY num")).rows as { name: string; shards: number; replicas: number }[];
+      const pls = (await client.query('SELECT collection, shard, node_id, state FROM nearest.placements')).rows as { collection: string; shard: number; node_id: string; state: string }[];
+      const isLive = new Set(live);
+      // Replicas per live node over every collection (ties go to the node holding least overall).
+      const load = new Map(live.map((n) => [n, 0]));
+      for (const p of pls) if (isLive.has(p.node_id) && p.state !== 'leaving') load.set(p.node_id, load.get(p.node_id)! + 1);
+      const byLoad = (a: string, b: string) => load.get(a)! - load.get(b)! || (a < b ? -1 : 1);
+      for (const c of cols) {
+        const mine = pls.filter((p) => p.collection === c.name);
+        if (mine.some((p) => p.state === 'copying') || live.length === 0) continue;
+        const holders = Array.from({ length: c.shards }, (_, s) => new Set(mine.filter((p) => p.shard === s).map((p) => p.node_id)));
+        const serving = Array.from({ length: c.shards }, (_, s) => new Set(mine.filter((p) => p.shard === s && p.state !== 'leaving' && isLive.has(p.node_id)).map((p) => p.node_id)));
+        const want = Math.min(c.replicas, live.length);
+        const add = (s: number, to: string, from: string | null) => {
+          moves.push({ collection: c.name, shard: s, from, to });
+          holders[s].add(to); serving[s].add(to);
+          load.set(to, load.get(to)! + 1);
+          if (from !== null && isLive.has(from)) { serving[s].delete(from); load.set(from, load.get(from)! - 1); }
+        };
+        // Repair: shards short of live replicas.
+        for (let s = 0; s < c.shards; s++) {
+          const dead = [...holders[s]].filter((n) => !isLive.has(n));
+          while (serving[s].size < want) {
+            const to = live.filter((n) => !holders[s].has(n)).sort(byLoad)[0];
+            if (to === undefined) break;
+            add(s, to, dead.shift() ?? null);
+          }
+        }
+        // Spread: from the live node holding most of this collection to the one holding fewest.
+        for (let guard = 0; guard < c.shards * c.replicas; guard++) {
+          const count = new Map(live.map((n) => [n, serving.filter((set) => set.has(n)).length]));
+          const order = [...live].sort((a, b) => count.get(a)! - count.get(b)! || byLoad(a, b));
+          const least = order[0], most = order[order.length - 1];
+          if (count.get(most)! - count.get(least)! <= 1) break;
+          const s = serving.findIndex((set, i) => set.has(most) && !holders[i].has(least));
+          if (s < 0) break;
+          add(s, least, most);
+        }
+      }
+      for (const m of moves) {
+        await client.query("INSERT INTO nearest.placements (collection, shard, node_id, state, replaces) VALUES ($1, $2, $3, 'copying', $4)", [m.collection, m.shard, m.to, m.from]);
+        if (m.from !== null) await client.query("UPDATE nearest.placements SET state = 'leaving' WHERE collection = $1 AND shard = $2 AND node_id = $3", [m.collection, m.shard, m.from]);
+      }
+    }, { rollback: o.dryRun === true });
+    if (!o.dryRun && moves.length > 0) { await this.refresh(); await this.tellPeers(); }
+    return { moves };
   }
 
   /** Resolves once the stream carries collection `num` (its replicas here follow it), or UNAVAILABLE after `ms`. */
@@ -410,9 +550,14 @@ export class ClusterNode {
     }
   }
 
+  /** Whether a replica of shard s of c is placed here (serving or being copied). */
+  private holdsHere(c: CollectionRow, s: number): boolean {
+    return c.placements[s].includes(this.nodeId) || c.copying[s].includes(this.nodeId);
+  }
+
   /** Numbers of the collections with a replica on this node. */
   private localCollections(): number[] {
-    return [...this.collections.values()].filter((c) => c.placements.some((p) => p.includes(this.nodeId))).map((c) => c.num);
+    return [...this.collections.values()].filter((c) => c.placements.some((_, s) => this.holdsHere(c, s))).map((c) => c.num);
   }
 
   /**
@@ -422,7 +567,7 @@ export class ClusterNode {
   private openCollections(): number[] {
     return this.localCollections().filter((num) => {
       const c = this.byNum.get(num)!;
-      return c.placements.every((p, s) => !p.includes(this.nodeId) || this.local.has(`${num}:${s}`));
+      return c.placements.every((_, s) => !this.holdsHere(c, s) || this.local.has(`${num}:${s}`));
     });
   }
 
@@ -442,7 +587,7 @@ export class ClusterNode {
     for (const c of this.collections.values()) {
       for (let s = 0; s < c.shards; s++) {
         const key = `${c.num}:${s}`;
-        if (!c.placements[s].includes(this.nodeId) || this.local.has(key)) continue;
+        if (!this.holdsHere(c, s) || this.local.has(key)) continue;
         const index = typeof c.index === 'string' || c.index === null ? undefined : c.index as StoreIndexOptions;
         if (!existsSync(this.shardDir(c.num, s))) this.fresh.add(key);
         const store = await VectorStore.open(this.shardDir(c.num, s), { dim: c.dim, metric: c.metric, ...(index ? { index } : {}) });
@@ -465,6 +610,7 @@ export class ClusterNode {
       const [num, shard] = key.split(':').map(Number);
       const c = this.byNum.get(num)!;
       const existed = !this.fresh.has(key);
+      if (c.copying[shard].includes(this.nodeId)) continue; // copied in by copyIn, whole, after the start
       if (c.startLsn > from) continue; // made after the slot's position: the stream brings all of it
       if (existed && !slotIsNew) continue; // the slot replays what it missed
       if (existed) this.counters.resyncs++; else this.counters.fullRebuilds++;
@@ -553,7 +699,7 @@ export class ClusterNode {
     const pubs = [NO_PUBLICATION];
     for (const num of nums) {
       const c = this.byNum.get(num)!;
-      for (let s = 0; s < c.shards; s++) if (c.placements[s].includes(this.nodeId) && !pubs.includes(publicationOf(c, s))) pubs.push(publicationOf(c, s));
+      for (let s = 0; s < c.shards; s++) if (this.holdsHere(c, s) && !pubs.includes(publicationOf(c, s))) pubs.push(publicationOf(c, s));
       // A followed table's rows predate the collection: copy them now, before the stream replays what came after `from`.
       for (let s = 0; s < c.shards; s++) {
         const key = `${num}:${s}`, store = this.local.get(key);
@@ -906,10 +1052,7 @@ export class ClusterNode {
     const c = this.collection(name);
     this.writable(c);
     const keys = ids.map((id, i) => idKey(checkRecordId(id, `ids[${i}]`)));
-    let client: pg.PoolClient;
-    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
-    try {
-      await client.query('BEGIN');
+    const count = await this.inTransaction(async (client) => {
       const lock = await client.query('SELECT counter FROM nearest.collections WHERE num = $1 FOR UPDATE', [c.num]);
       if (lock.rowCount === 0) throw new NearestError('NOT_FOUND', `no collection ${JSON.stringify(name)}`, { name });
       let counter = Number(lock.rows[0].counter);
@@ -924,12 +1067,10 @@ export class ClusterNode {
         await client.query(this.upsertSql(c), this.columnsOf(c, records));
         await client.query('UPDATE nearest.collections SET counter = $2 WHERE num = $1', [c.num, counter]);
       }
-      await client.query('COMMIT');
-      return { count: records.length, lsn: (await client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw this.unavailable(e);
-    } finally { client.release(); }
+      return records.length;
+    });
+    // Read after the commit, so it covers it.
+    return { count, lsn: formatLsn(await this.currentLsn().catch((e: unknown) => { throw this.unavailable(e); })) };
   }
 
   /**
@@ -968,20 +1109,13 @@ export class ClusterNode {
 
   /** Writes and removes entries of a space in one transaction. */
   async saveDocuments(space: string, put: readonly { key: string; value: JsonValue }[], remove: readonly string[]): Promise<void> {
-    let client: pg.PoolClient;
-    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
-    try {
-      await client.query('BEGIN');
+    await this.inTransaction(async (client) => {
       if (put.length > 0) {
         await client.query('INSERT INTO nearest.documents (space, key, value) SELECT $1, * FROM unnest($2::text[], $3::jsonb[]) ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value',
           [space, put.map((p) => p.key), put.map((p) => JSON.stringify(p.value))]);
       }
       if (remove.length > 0) await client.query('DELETE FROM nearest.documents WHERE space = $1 AND key = ANY($2::text[])', [space, [...remove]]);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw this.unavailable(e);
-    } finally { client.release(); }
+    });
   }
 
   /** Runs `fn` holding the space's advisory lock: one change of a space at a time across the cluster. */
@@ -1044,6 +1178,24 @@ export class ClusterNode {
       return (await client.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
     } catch (e) {
       // Lost connection: the write may or may not have committed; it was not acknowledged.
+      throw this.unavailable(e);
+    } finally { client.release(); }
+  }
+
+  /**
+   * Runs `fn` in one transaction on a pooled connection: committed when it returns (rolled back
+   * instead with `rollback`), rolled back when it throws; a lost connection is UNAVAILABLE.
+   */
+  private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>, o: { rollback?: boolean } = {}): Promise<T> {
+    let client: pg.PoolClient;
+    try { client = await this.pool.connect(); } catch (e) { throw this.unavailable(e); }
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query(o.rollback ? 'ROLLBACK' : 'COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
       throw this.unavailable(e);
     } finally { client.release(); }
   }
@@ -1329,7 +1481,13 @@ export class ClusterNode {
       nodes,
       collections: [...this.collections.values()].map((c) => ({
         name: c.name, dim: c.dim, metric: c.metric, shards: c.shards, replicas: c.replicas,
-        placement: c.placements.map((p, shard) => ({ shard, replicas: p.map((n) => ({ node: n, appliedLsn: n === this.nodeId ? formatLsn(this.applied) : this.nodes.get(n)?.applied ?? null, live: n === this.nodeId || (this.nodes.get(n)?.leaseUntil ?? 0) > Date.now() })) })),
+        placement: c.placements.map((p, shard) => ({
+          shard,
+          replicas: [...p, ...c.copying[shard]].map((n) => ({
+            node: n, state: c.copying[shard].includes(n) ? 'copying' : c.leaving[shard].includes(n) ? 'leaving' : 'ready',
+            appliedLsn: n === this.nodeId ? formatLsn(this.applied) : this.nodes.get(n)?.applied ?? null, live: n === this.nodeId || (this.nodes.get(n)?.leaseUntil ?? 0) > Date.now(),
+          })),
+        })),
       })),
       slots: slots.rows.map((r) => ({ slot: r.slot_name, active: r.active, confirmedFlushLsn: r.confirmed })),
       counters: { ...this.counters },

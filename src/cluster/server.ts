@@ -109,6 +109,11 @@ export function createClusterServer(options: ClusterServerOptions): ClusterServe
     a.get('/readyz', pub, async (_req, reply) => (n.isReady ? { status: 'ready', appliedLsn: n.appliedLsn } : reply.code(503).send({ status: 'catching up', appliedLsn: n.appliedLsn })));
     a.get('/metrics', async (_req, reply) => { reply.type(registry.contentType); return registry.metrics(); });
     a.get('/cluster', async () => n.status());
+    a.post('/cluster/rebalance', async (req) => {
+      const b = only(req.body ?? {}, ['dryRun'], 'body');
+      if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean') bad('dryRun must be a boolean');
+      return n.rebalance({ dryRun: b.dryRun === true });
+    });
     a.post('/cluster/v1/get', async (req) => {
       const b = only(req.body, ['collection', 'keys', 'withVector', 'afterLsn'], 'body');
       if (typeof b.collection !== 'string' || !Array.isArray(b.keys) || !b.keys.every((k) => typeof k === 'string')) bad('body: { collection, keys } are required');
