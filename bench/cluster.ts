@@ -6,8 +6,10 @@
 //    node (so each answers from its own replica), HNSW m 16; a closed loop of `--concurrency`
 //    requests per node for `--seconds`, spread round-robin; with --pin, node i is pinned to core
 //    i mod cores (taskset) so that "each node gets a core" holds as far as this machine allows.
-//    Reported: QPS, each node's CPU-seconds (from /proc), QPS per node CPU-second, and the ratio
-//    of 2 nodes to 1.
+//    Two shapes: 64-d rows (a query costs the node about as much as its HTTP exchange, so the load
+//    generator, which shares the cores, takes a large part of them) and 1536-d rows searched with
+//    efSearch 128 (what sentence embeddings cost; the generator's share is small). Reported: QPS,
+//    each node's CPU-seconds (from /proc), QPS per node CPU-second, and the ratio of 2 nodes to 1.
 // 2. Ingest: N rows in batches of 500 through a node (PostgreSQL, synchronous_commit on, until a
 //    search with afterLsn sees the last) vs the same through a single-node `nearest serve` (its
 //    durable store, fdatasync per batch).
@@ -22,7 +24,7 @@
 //
 // Writes bench/results/cluster.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,33 +121,67 @@ async function load(url: string, name: string, count: number, from = 0): Promise
   return lsn;
 }
 
-/** The load generator's request: node:http with keep-alive (lighter than fetch, so more of the cores go to the nodes). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function searchOnce(url: string, name: string, body: string): Promise<void> {
-  const u = new URL(`${url}/v1/collections/${name}/search`);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/**
+ * The load generator: one keep-alive TCP connection per request in flight, each request's bytes
+ * made once, each answer read by its Content-Length (Fastify sets it). A fraction of node:http's
+ * cost per request, so that more of the shared cores go to the nodes being measured.
+ */
+class LoadConnection {
+  private readonly sock: net.Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting: { resolve: (status: number) => void; reject: (e: Error) => void } | null = null;
+  constructor(url: string) {
+    const u = new URL(url);
+    this.sock = net.connect(Number(u.port), u.hostname);
+    this.sock.setNoDelay(true);
+    this.sock.on('data', (d: Buffer) => this.onData(d));
+    this.sock.on('error', (e) => { const w = this.waiting; this.waiting = null; w?.reject(e); });
+  }
+  request(bytes: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => { this.waiting = { resolve, reject }; this.sock.write(bytes); });
+  }
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = this.buf.toString('latin1', 0, end);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (this.buf.length < end + 4 + length) return;
+    this.buf = this.buf.subarray(end + 4 + length);
+    const w = this.waiting;
+    this.waiting = null;
+    w?.resolve(Number(head.slice(9, 12)));
+  }
+  close(): void { this.sock.destroy(); }
 }
-const bodies = Array.from({ length: 500 }, (_, i) => JSON.stringify({ vector: Array.from(data.test.subarray(i * dim, (i + 1) * dim)), k }));
+const requestBytes = (name: string, body: string) =>
+  Buffer.from(`POST /v1/collections/${name}/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 
-async function measureQps(nodes: Proc[], name: string): Promise<Record<string, unknown>> {
+/** A QPS shape: its rows, the queries' request bodies. */
+interface Shape { name: string; dim: number; n: number; efSearch?: number; rows: (i: number) => number[]; bodies: string[] }
+function shape(name: string, d: number, rows: number, efSearch?: number): Shape {
+  const set = d === dim ? data : clusteredDataset({ n: rows, nq: 500, dim: d, clusters: 50, intrinsicDim: 24, seed: 11 });
+  return {
+    name, dim: d, n: rows, ...(efSearch !== undefined ? { efSearch } : {}),
+    rows: (i) => Array.from(set.train.subarray(i * d, (i + 1) * d)),
+    bodies: Array.from({ length: 500 }, (_, i) => JSON.stringify({ vector: Array.from(set.test.subarray(i * d, (i + 1) * d)), k, ...(efSearch !== undefined ? { efSearch } : {}) })),
+  };
+}
+
+async function measureQps(nodes: Proc[], name: string, bodies: string[]): Promise<Record<string, unknown>> {
+  const requests = bodies.map((b) => requestBytes(name, b));
+  const conns = Array.from({ length: concurrency * nodes.length }, (_, w) => new LoadConnection(nodes[w % nodes.length].url));
   const cpu0 = nodes.map((p) => cpuSeconds(p.child.pid!));
   const t0 = performance.now();
   let done = 0, failed = 0, next = 0;
   const deadline = t0 + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency * nodes.length }, async (_, w) => {
-    const node = nodes[w % nodes.length];
+  await Promise.all(conns.map(async (conn) => {
     while (performance.now() < deadline) {
       const i = next++;
-      try { await searchOnce(node.url, name, bodies[i % 500]); done++; } catch { failed++; }
+      try { if (await conn.request(requests[i % requests.length]) === 200) done++; else failed++; } catch { failed++; break; }
     }
   }));
+  for (const c of conns) c.close();
   const wall = (performance.now() - t0) / 1000;
   const cpu = nodes.map((p, i) => cpuSeconds(p.child.pid!) - cpu0[i]);
   const totalCpu = cpu.reduce((a, b) => a + b, 0);
@@ -161,19 +197,28 @@ try {
   const nodes = [await startNode(db, 'b1', tmp(), 0), await startNode(db, 'b2', tmp(), 1 % cores), await startNode(db, 'b3', tmp(), 2 % cores)];
   await Promise.all(nodes.map(ready));
   await until('3 live nodes', async () => ((await (await fetch(`${nodes[0].url}/cluster`)).json()).nodes as { live: boolean; url: string }[]).filter((x) => x.live && x.url).length === 3);
-  await put(nodes[0].url, '/v1/collections/q', { dim, metric: 'euclidean', index: 'HNSW16', shards: 1, replicas: 3 });
-  log(`loading ${n} rows`);
-  const lsn = await load(nodes[0].url, 'q', n);
-  for (const p of nodes) await post(p.url, '/v1/collections/q/search', { vector: query(0), k, consistency: { afterLsn: lsn } });
-  const qps = [];
-  for (const count of [1, 2, 3]) {
-    await measureQps(nodes.slice(0, count), 'q'); // warm-up pass (short)
-    const r = await measureQps(nodes.slice(0, count), 'q');
-    log(`QPS with ${count} node(s): ${(r.qps as number).toFixed(0)} (node CPU-s ${(r.nodeCpuSeconds as number[]).map((x) => x.toFixed(1)).join(' / ')})`);
-    qps.push(r);
+  const shapes = [shape('64-d', dim, n), shape('1536-d, efSearch 128', 1536, Math.min(n, 20_000), 128)];
+  const qpsByShape: { shape: string; dim: number; rows: number; efSearch: number | null; runs: Record<string, unknown>[]; scaling1to2: number }[] = [];
+  for (const sh of shapes) {
+    const name = sh.dim === dim ? 'q' : `q${sh.dim}`;
+    await put(nodes[0].url, `/v1/collections/${name}`, { dim: sh.dim, metric: 'euclidean', index: 'HNSW16', shards: 1, replicas: 3 });
+    log(`loading ${sh.n} rows of ${sh.dim}-d`);
+    let lsn = '';
+    for (let i = 0; i < sh.n; i += 500) {
+      lsn = (await post(nodes[0].url, `/v1/collections/${name}/records`, { records: Array.from({ length: Math.min(500, sh.n - i) }, (_, j) => ({ id: i + j, vector: sh.rows(i + j) })) })).lsn;
+    }
+    for (const p of nodes) await post(p.url, `/v1/collections/${name}/search`, { vector: sh.rows(0), k, consistency: { afterLsn: lsn } });
+    const runs = [];
+    for (const count of [1, 2, 3]) {
+      await measureQps(nodes.slice(0, count), name, sh.bodies); // warm-up pass
+      const r = await measureQps(nodes.slice(0, count), name, sh.bodies);
+      log(`${sh.name}: QPS with ${count} node(s): ${(r.qps as number).toFixed(0)} (node CPU-s ${(r.nodeCpuSeconds as number[]).map((x) => x.toFixed(1)).join(' / ')})`);
+      runs.push(r);
+    }
+    qpsByShape.push({ shape: sh.name, dim: sh.dim, rows: sh.n, efSearch: sh.efSearch ?? null, runs, scaling1to2: (runs[1].qps as number) / (runs[0].qps as number) });
+    if (name !== 'q') await fetch(`${nodes[0].url}/v1/collections/${name}`, { method: 'DELETE' });
   }
-  results.qps = qps;
-  results.scaling1to2 = (qps[1].qps as number) / (qps[0].qps as number);
+  results.qps = qpsByShape;
 
   // ---- 4. fan-out overhead ----------------------------------------------------------------------
   await put(nodes[0].url, '/v1/collections/one', { dim, metric: 'euclidean', shards: 1, replicas: 1 });
@@ -242,13 +287,15 @@ try {
 }
 
 const f = (x: number, d = 0) => x.toFixed(d);
-const q = results.qps as { nodes: number; qps: number; failed: number; nodeCpuSeconds: number[]; qpsPerNodeCpuSecond: number }[];
+const shapesOut = results.qps as { shape: string; rows: number; runs: { nodes: number; qps: number; failed: number; nodeCpuSeconds: number[]; qpsPerNodeCpuSecond: number }[]; scaling1to2: number }[];
 const out: string[] = [];
-out.push(`\ncluster bench: ${n} × ${dim} rows, HNSW16, k ${k}; ${cores} cores (${String(results.cpu)}), node ${process.version}; ${pin ? 'nodes pinned to cores (taskset)' : 'nodes not pinned'}`);
-out.push('\n== search QPS by query nodes (1 shard, a replica on each node; closed loop, ' + `${concurrency} requests in flight per node, ${seconds} s)`);
-out.push('| nodes | QPS | node CPU-s | QPS per node CPU-s | failed |', '|---|---|---|---|---|');
-for (const r of q) out.push(`| ${r.nodes} | ${f(r.qps)} | ${r.nodeCpuSeconds.map((x) => f(x, 1)).join(' / ')} | ${f(r.qpsPerNodeCpuSecond)} | ${r.failed} |`);
-out.push(`1 → 2 nodes: ${(results.scaling1to2 as number).toFixed(2)}× QPS (bar ≥ 1.7× when each node gets a core; the load generator shares these ${cores} cores)`);
+out.push(`\ncluster bench: HNSW16, k ${k}; ${cores} cores (${String(results.cpu)}), node ${process.version}; ${pin ? 'nodes pinned to cores (taskset)' : 'nodes not pinned'}`);
+for (const sh of shapesOut) {
+  out.push(`\n== search QPS by query nodes, ${sh.rows} rows × ${sh.shape} (1 shard, a replica on each node; closed loop, ${concurrency} requests in flight per node, ${seconds} s)`);
+  out.push('| nodes | QPS | node CPU-s | QPS per node CPU-s | failed |', '|---|---|---|---|---|');
+  for (const r of sh.runs) out.push(`| ${r.nodes} | ${f(r.qps)} | ${r.nodeCpuSeconds.map((x) => f(x, 1)).join(' / ')} | ${f(r.qpsPerNodeCpuSecond)} | ${r.failed} |`);
+  out.push(`1 → 2 nodes: ${sh.scaling1to2.toFixed(2)}× QPS (bar ≥ 1.7× when each node gets a core; the load generator shares these ${cores} cores)`);
+}
 const fo = results.fanout as { oneShardLocal: { p50: number; p99: number }; twoShardsFanout: { p50: number; p99: number }; rows: number };
 out.push(`\n== fan-out: exact search over ${fo.rows} rows, p50 / p99 ms: 1 shard local ${f(fo.oneShardLocal.p50, 2)} / ${f(fo.oneShardLocal.p99, 2)}; 2 shards on 2 nodes ${f(fo.twoShardsFanout.p50, 2)} / ${f(fo.twoShardsFanout.p99, 2)} (+${f(fo.twoShardsFanout.p50 - fo.oneShardLocal.p50, 2)} ms at p50)`);
 const cu = results.catchUp as { changes: number; catchUpSeconds: number; replayed: number; fullRebuildSeconds: number; fullRebuildsThen: number };
