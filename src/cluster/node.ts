@@ -1354,13 +1354,14 @@ export class ClusterNode {
     const predicate = req.filter === undefined ? null : compileFilter(req.filter);
     const start = req.start === undefined ? undefined : idFromKey(req.start);
     if (req.keys !== undefined && (!Array.isArray(req.keys) || !req.keys.every((k) => typeof k === 'string'))) throw bad('keys: expected an array of id keys');
-    const only = req.keys === undefined ? null : [...new Set(req.keys)].map(idFromKey);
+    // With keys: each shard's own, grouped once (not every key hashed again per shard).
+    const only = req.keys === undefined ? null : this.keysByShard(c, [...new Set(req.keys)].map(idFromKey), 'keys');
     let count = 0;
     const ids: { id: RecordId; store: DurableVectorStore }[] = [];
     for (const s of req.shards) {
       const store = this.local.get(`${c.num}:${s}`);
       if (!store) throw new NearestError('NOT_FOUND', `this node holds no replica of shard ${s}`, {});
-      for (const id of only ? only.filter((x) => shardOf(idKey(x), c.shards) === s && store.has(x)) : store.keys()) {
+      for (const id of only ? (only.get(s) ?? []).map(idFromKey).filter((x) => store.has(x)) : store.keys()) {
         if (predicate && !predicate(store.metadataOf(id))) continue;
         count++;
         if (req.limit > 0 && (start === undefined || compareIds(id, start) >= 0)) ids.push({ id, store });
